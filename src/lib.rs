@@ -1,0 +1,9 @@
+//! sealift: build signed air-gap bundles of container images and Kubernetes manifests, and
+//! verify them, fail-closed, before anything reaches the disconnected site's registry.
+
+pub mod oci;
+pub mod policy;
+pub mod progress;
+pub mod registry;
+pub mod sign;
+pub mod store;
