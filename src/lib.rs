@@ -2,8 +2,10 @@
 //! verify them, fail-closed, before anything reaches the disconnected site's registry.
 
 pub mod oci;
+pub mod bundle;
 pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod sign;
 pub mod store;
+pub mod verify;

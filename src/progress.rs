@@ -32,3 +32,24 @@ impl Task for Silent {
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
 }
+
+/// A reader that reports the bytes it yields to a [`Task`].
+pub struct ProgressReader<'a, R> {
+    inner: R,
+    task: &'a dyn Task,
+}
+
+impl<'a, R> ProgressReader<'a, R> {
+    /// Report reads from `inner` to `task`.
+    pub fn new(inner: R, task: &'a dyn Task) -> Self {
+        Self { inner, task }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.task.advance(n as u64);
+        Ok(n)
+    }
+}

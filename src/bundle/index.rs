@@ -1,0 +1,98 @@
+//! `sealift/bundle.json`: the signed root of trust, listing every other entry of the bundle.
+
+use serde::{Deserialize, Serialize};
+
+use crate::oci::{Digest, Platform};
+
+/// Version of the `bundle.json` schema written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The bundle index. Unknown fields are rejected: a reader never skips what it does not
+/// understand in a signed document.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleIndex {
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Release name from `sealift.yaml`.
+    pub name: String,
+    /// Creation time, RFC 3339 UTC (from `SOURCE_DATE_EPOCH` when set).
+    pub created: String,
+    /// The tool that wrote the bundle.
+    pub tool: Tool,
+    /// Images carried.
+    pub images: Vec<ImageRecord>,
+    /// Every tar entry after the signatures, in tar order.
+    pub entries: Vec<Entry>,
+}
+
+/// Name and version of the writer.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// `sealift`.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// One image: where it came from, what it is pinned to, and what to call it on the far side.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageRecord {
+    /// The source reference as written in `sealift.yaml`.
+    pub source: String,
+    /// Repository path to load under (`library/nginx`), without a registry host.
+    pub repository: String,
+    /// Tag to load under, if the source had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Digest of the manifest or index carried: the identity users deploy.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The digest at the source when it differs from `digest` (a platform subset of an index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<Digest>,
+    /// Platform manifests, for indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformRecord>,
+}
+
+impl ImageRecord {
+    /// `repository:tag` or `repository@digest`, as used in `index.json` annotations.
+    #[must_use]
+    pub fn display_name(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("{}:{t}", self.repository),
+            None => format!("{}@{}", self.repository, self.digest),
+        }
+    }
+}
+
+/// A platform manifest inside an image index.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformRecord {
+    /// The platform.
+    pub platform: Platform,
+    /// Its manifest digest.
+    pub digest: Digest,
+}
+
+/// A tar entry the bundle must contain.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Entry {
+    /// Path inside the tar.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content.
+    pub digest: Digest,
+    /// Set for blobs that are manifests or indexes: the verifier parses these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}

@@ -1,0 +1,209 @@
+//! Safe, streaming reading of a bundle's tar: never unpacks, never follows links, caps every
+//! header-borne allocation. Yields entries for `verify` to judge.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Error, is_safe_path};
+
+/// Longest path a GNU long-name entry may carry.
+const MAX_LONG_NAME: u64 = 4096;
+
+/// What kind of tar entry was found. Only `File` entries can be part of a valid bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// Anything else (directory, link, device, fifo, PAX header...), with its type name.
+    Other(String),
+}
+
+/// One entry as read from the tar; its content can be read once, in order.
+pub struct RawEntry<'a> {
+    /// The entry's path (after applying a GNU long name). Not yet checked for safety.
+    pub path: String,
+    /// Whether the path is a safe relative path (no `..`, not absolute, no empty parts).
+    pub path_is_safe: bool,
+    /// Entry type.
+    pub kind: EntryKind,
+    /// Size declared by the header.
+    pub size: u64,
+    /// Offset of the content within the bundle file.
+    pub offset: u64,
+    /// The content.
+    pub reader: &'a mut dyn Read,
+}
+
+/// A bundle file opened for reading; nothing in it is trusted yet.
+pub struct UnverifiedBundle {
+    path: PathBuf,
+    file: Arc<File>,
+}
+
+impl UnverifiedBundle {
+    /// Open a bundle file.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+        })
+    }
+
+    /// The bundle's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file, shared with readers of verified content (the same inode that was checked).
+    #[must_use]
+    pub fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    /// Visit every entry in order. `visit` returns `Ok(true)` to continue, `Ok(false)` to stop.
+    /// Content the visitor does not read is skipped. After the last entry, anything but zero
+    /// padding before the end of the file is an error.
+    pub fn for_each_entry<F>(&self, mut visit: F) -> Result<(), Error>
+    where
+        F: FnMut(RawEntry<'_>) -> Result<bool, Error>,
+    {
+        let reader = RangeReader::new(Arc::clone(&self.file), 0, u64::MAX);
+        let mut archive = tar::Archive::new(reader);
+        let mut entries = archive.entries().map_err(|e| malformed(0, &e))?.raw(true);
+        let mut long_name: Option<String> = None;
+        let mut end_of_entries = 0u64;
+        for item in &mut entries {
+            let mut entry = item.map_err(|e| malformed(end_of_entries, &e))?;
+            let offset = entry.raw_file_position();
+            let size = entry.header().entry_size().map_err(|e| malformed(offset, &e))?;
+            end_of_entries = offset.saturating_add(size.div_ceil(512) * 512);
+            let entry_type = entry.header().entry_type();
+            if entry_type.is_gnu_longname() {
+                if long_name.is_some() {
+                    return Err(malformed_msg(offset, "two long-name headers in a row"));
+                }
+                if size > MAX_LONG_NAME {
+                    return Err(malformed_msg(offset, &format!("long name of {size} bytes (limit {MAX_LONG_NAME})")));
+                }
+                let mut buf = Vec::new();
+                (&mut entry).take(MAX_LONG_NAME).read_to_end(&mut buf).map_err(|e| malformed(offset, &e))?;
+                while buf.last() == Some(&0) {
+                    buf.pop();
+                }
+                let name = String::from_utf8(buf).map_err(|_| malformed_msg(offset, "long name is not UTF-8"))?;
+                long_name = Some(name);
+                continue;
+            }
+            let path = match long_name.take() {
+                Some(n) => n,
+                None => String::from_utf8(entry.header().path_bytes().into_owned())
+                    .map_err(|_| malformed_msg(offset, "entry path is not UTF-8"))?,
+            };
+            let kind = if entry_type.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Other(type_name(entry_type))
+            };
+            let raw = RawEntry {
+                path_is_safe: is_safe_path(&path),
+                path,
+                kind,
+                size,
+                offset,
+                reader: &mut entry,
+            };
+            if !visit(raw)? {
+                return Ok(());
+            }
+        }
+        if long_name.is_some() {
+            return Err(malformed_msg(end_of_entries, "long-name header without an entry"));
+        }
+        self.check_trailer(end_of_entries)
+    }
+
+    /// After the last entry only zero blocks may follow.
+    fn check_trailer(&self, from: u64) -> Result<(), Error> {
+        let mut reader = RangeReader::new(Arc::clone(&self.file), from, u64::MAX);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pos = from;
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| malformed(pos, &e))?;
+            if n == 0 {
+                return Ok(());
+            }
+            if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
+                return Err(malformed_msg(pos + i as u64, "data after the end-of-archive marker"));
+            }
+            pos += n as u64;
+        }
+    }
+}
+
+fn type_name(t: tar::EntryType) -> String {
+    match t {
+        tar::EntryType::Directory => "directory".into(),
+        tar::EntryType::Symlink => "symbolic link".into(),
+        tar::EntryType::Link => "hard link".into(),
+        tar::EntryType::Char => "character device".into(),
+        tar::EntryType::Block => "block device".into(),
+        tar::EntryType::Fifo => "fifo".into(),
+        tar::EntryType::XHeader | tar::EntryType::XGlobalHeader => "PAX header".into(),
+        tar::EntryType::GNULongLink => "GNU long link".into(),
+        other => format!("type {:?}", other.as_byte() as char),
+    }
+}
+
+fn malformed(offset: u64, e: &io::Error) -> Error {
+    Error::Malformed {
+        offset,
+        reason: e.to_string(),
+    }
+}
+
+fn malformed_msg(offset: u64, reason: &str) -> Error {
+    Error::Malformed {
+        offset,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Reads a byte range of a shared file with positional reads, so several readers can share one
+/// open file (and so the bytes read later are from the very file that was verified).
+pub struct RangeReader {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl RangeReader {
+    /// Read `len` bytes starting at `start` (`u64::MAX` for "to the end").
+    #[must_use]
+    pub fn new(file: Arc<File>, start: u64, len: u64) -> Self {
+        Self {
+            file,
+            pos: start,
+            end: start.saturating_add(len),
+        }
+    }
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX).min(buf.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,97 @@
+//! Verification failures: a stable code, the subject (path, image or blob) and what was
+//! expected versus found.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Stable, kebab-case failure codes (shown to users and in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureCode {
+    /// The tar is broken or uses features sealift never writes.
+    MalformedArchive,
+    /// `sealift/bundle.json` is not the first entry.
+    IndexMissing,
+    /// `bundle.json` does not parse or has an unsupported schema.
+    IndexInvalid,
+    /// No signature follows `bundle.json`.
+    SignatureMissing,
+    /// No signature verifies with a pinned key.
+    SignatureInvalid,
+    /// An entry not listed in `bundle.json`.
+    UnlistedEntry,
+    /// A listed entry absent from the archive.
+    MissingEntry,
+    /// An entry present twice.
+    DuplicateEntry,
+    /// A link, device, directory, absolute path or `..`.
+    UnsafeEntry,
+    /// An entry larger than its kind allows.
+    OversizedEntry,
+    /// Size differs from `bundle.json`.
+    SizeMismatch,
+    /// Content hash differs from `bundle.json`.
+    DigestMismatch,
+    /// The OCI layout is incomplete or inconsistent.
+    LayoutInvalid,
+    /// A blob a manifest needs is not in the bundle.
+    MissingBlob,
+}
+
+impl FailureCode {
+    /// The code as shown to users.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedArchive => "malformed-archive",
+            Self::IndexMissing => "index-missing",
+            Self::IndexInvalid => "index-invalid",
+            Self::SignatureMissing => "signature-missing",
+            Self::SignatureInvalid => "signature-invalid",
+            Self::UnlistedEntry => "unlisted-entry",
+            Self::MissingEntry => "missing-entry",
+            Self::DuplicateEntry => "duplicate-entry",
+            Self::UnsafeEntry => "unsafe-entry",
+            Self::OversizedEntry => "oversized-entry",
+            Self::SizeMismatch => "size-mismatch",
+            Self::DigestMismatch => "digest-mismatch",
+            Self::LayoutInvalid => "layout-invalid",
+            Self::MissingBlob => "missing-blob",
+        }
+    }
+}
+
+impl fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing that is wrong with a bundle.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of problem.
+    pub code: FailureCode,
+    /// The path, image or blob it concerns.
+    pub subject: String,
+    /// Expected versus found, in words.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure about `subject`.
+    pub fn new(code: FailureCode, subject: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            subject: subject.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.code, self.subject, self.message)
+    }
+}

@@ -1,0 +1,311 @@
+//! Every trust decision on the disconnected side, and the only producer of [`VerifiedBundle`].
+//! No network; the bundle is read in one streaming pass and never unpacked.
+//!
+//! Steps, in order (the code labels them):
+//! 1. The first entry must be `sealift/bundle.json`; the entries right after it are its
+//!    detached signatures.
+//! 2. At least one signature must verify against a key the operator pinned on the command
+//!    line. Until then nothing in the bundle is believed, not even its index.
+//! 3. The signed index is parsed strictly; its entry list must be free of unsafe or
+//!    duplicate paths.
+//! 4. Every later tar entry is streamed through SHA-256 and checked against the index:
+//!    unlisted, duplicated, unsafe (links, devices, `..`, absolute), wrongly sized or wrongly
+//!    hashed entries are failures; so is any listed entry that never appears.
+//! 5. The OCI layout must be whole: every descriptor reachable from `index.json` is a verified
+//!    blob of the right size, and every image the index names is reachable with the
+//!    platforms it lists.
+
+mod failure;
+mod layout_check;
+mod verified;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use serde::Serialize;
+
+pub use failure::{Failure, FailureCode};
+pub use verified::{VerifiedBundle, VerifiedEntry};
+
+use crate::bundle::{self, BundleIndex, EntryKind, INDEX_PATH, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, SIGNATURE_PREFIX, UnverifiedBundle};
+use crate::oci::{Digest, DigestCounter, manifest::MAX_MANIFEST_SIZE};
+use crate::progress::{ProgressReader, Reporter};
+use crate::sign::{KeyId, PublicKey};
+
+/// Largest `index.json` the verifier will hold in memory.
+const MAX_LAYOUT_INDEX_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Errors that stop verification before an answer exists (the file cannot be read at all).
+/// A bundle that is readable but wrong is not an error: it is a [`VerifyReport`] with failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No keys were given: there is nothing to verify against.
+    #[error("no public key given: verification needs at least one pinned key")]
+    NoKeys,
+    /// The bundle file cannot be opened or read.
+    #[error(transparent)]
+    Bundle(#[from] bundle::Error),
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The bundle file.
+    pub bundle: String,
+    /// The bundle's name, once the index is trusted.
+    pub name: Option<String>,
+    /// Pinned keys that signed `bundle.json`.
+    pub signed_by: Vec<KeyId>,
+    /// Entries hashed and checked.
+    pub entries_checked: usize,
+    /// Bytes hashed.
+    pub bytes_checked: u64,
+    /// Images in the bundle (`repository:tag@digest`), once the index is trusted.
+    pub images: Vec<String>,
+    /// Every failure found; empty means verified.
+    pub failures: Vec<Failure>,
+}
+
+impl VerifyReport {
+    /// Did the bundle pass every check?
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Verify a bundle against pinned keys. Returns the report, and the verified bundle only if
+/// the report has no failures.
+pub fn verify(
+    bundle: UnverifiedBundle,
+    keys: &[PublicKey],
+    reporter: &dyn Reporter,
+) -> Result<(VerifyReport, Option<VerifiedBundle>), Error> {
+    if keys.is_empty() {
+        return Err(Error::NoKeys);
+    }
+    let mut report = VerifyReport {
+        bundle: bundle.path().display().to_string(),
+        name: None,
+        signed_by: Vec::new(),
+        entries_checked: 0,
+        bytes_checked: 0,
+        images: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut state = Walk::default();
+    let walked = bundle.for_each_entry(|entry| state.visit(entry, keys, &mut report, reporter));
+    if let Err(e) = walked {
+        match e {
+            bundle::Error::Malformed { .. } => report.failures.push(Failure::new(FailureCode::MalformedArchive, bundle.path().display().to_string(), e.to_string())),
+            other => return Err(other.into()),
+        }
+    }
+    let Some(index) = state.index.take() else {
+        if report.failures.is_empty() {
+            report
+                .failures
+                .push(Failure::new(FailureCode::IndexMissing, INDEX_PATH, "the bundle has no entries"));
+        }
+        return Ok((report, None));
+    };
+    // Step 4 (end): listed entries that never appeared.
+    for e in &index.entries {
+        if !state.seen.contains(&e.path) {
+            report.failures.push(Failure::new(
+                FailureCode::MissingEntry,
+                &e.path,
+                format!("listed in bundle.json ({} bytes, {}) but not in the archive", e.size, e.digest),
+            ));
+        }
+    }
+    // Step 5.
+    let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
+    report.name = Some(index.name.clone());
+    report.images = index
+        .images
+        .iter()
+        .map(|i| format!("{}@{}", i.display_name().split('@').next().unwrap_or_default(), i.digest))
+        .collect();
+    if !report.passed() {
+        return Ok((report, None));
+    }
+    let verified = VerifiedBundle::new(bundle, index, report.signed_by.clone(), state.verified, state.manifests, layout_index);
+    Ok((report, Some(verified)))
+}
+
+#[derive(Default)]
+struct Walk {
+    position: usize,
+    index_bytes: Option<Vec<u8>>,
+    signatures: Vec<(String, Vec<u8>)>,
+    signatures_done: bool,
+    index: Option<BundleIndex>,
+    listed: BTreeMap<String, bundle::Entry>,
+    seen: BTreeSet<String>,
+    verified: BTreeMap<String, VerifiedEntry>,
+    manifests: BTreeMap<Digest, Vec<u8>>,
+    layout_index: Option<Vec<u8>>,
+}
+
+fn read_capped(reader: &mut dyn Read, size: u64, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(usize::try_from(size.min(cap)).unwrap_or(0));
+    reader.take(cap).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+impl Walk {
+    fn visit(&mut self, entry: bundle::RawEntry<'_>, keys: &[PublicKey], report: &mut VerifyReport, reporter: &dyn Reporter) -> Result<bool, bundle::Error> {
+        self.position += 1;
+        let offset = entry.offset;
+        let io = |e: std::io::Error| bundle::Error::Malformed { offset, reason: e.to_string() };
+        // Step 1: the index comes first.
+        if self.position == 1 {
+            if entry.path != INDEX_PATH || entry.kind != EntryKind::File {
+                report.failures.push(Failure::new(FailureCode::IndexMissing, &entry.path, format!("first entry must be the regular file {INDEX_PATH}")));
+                return Ok(false);
+            }
+            if entry.size > MAX_INDEX_SIZE {
+                report.failures.push(Failure::new(FailureCode::OversizedEntry, INDEX_PATH, format!("{} bytes, limit {MAX_INDEX_SIZE}", entry.size)));
+                return Ok(false);
+            }
+            self.index_bytes = Some(read_capped(entry.reader, entry.size, MAX_INDEX_SIZE).map_err(io)?);
+            return Ok(true);
+        }
+        if !self.signatures_done {
+            if let Some(id) = entry.path.strip_prefix(SIGNATURE_PREFIX) {
+                if entry.kind != EntryKind::File || entry.size > MAX_SIGNATURE_SIZE {
+                    report.failures.push(Failure::new(FailureCode::UnsafeEntry, &entry.path, format!("signature entries must be regular files of at most {MAX_SIGNATURE_SIZE} bytes")));
+                    return Ok(false);
+                }
+                let sig = read_capped(entry.reader, entry.size, MAX_SIGNATURE_SIZE).map_err(io)?;
+                self.signatures.push((id.to_owned(), sig));
+                return Ok(true);
+            }
+            self.signatures_done = true;
+            // Steps 2 and 3: nothing after this point is read unless the index is trusted.
+            if !self.trust_index(keys, report) {
+                return Ok(false);
+            }
+        }
+        self.check_entry(entry, report, reporter)
+    }
+
+    fn trust_index(&mut self, keys: &[PublicKey], report: &mut VerifyReport) -> bool {
+        let bytes = self.index_bytes.take().unwrap_or_default();
+        if self.signatures.is_empty() {
+            report.failures.push(Failure::new(FailureCode::SignatureMissing, INDEX_PATH, "no signature entries follow bundle.json"));
+            return false;
+        }
+        for key in keys {
+            if self.signatures.iter().any(|(_, sig)| key.verify(&bytes, sig).is_ok()) {
+                report.signed_by.push(key.id().clone());
+            }
+        }
+        if report.signed_by.is_empty() {
+            let found: Vec<&str> = self.signatures.iter().map(|(id, _)| id.as_str()).collect();
+            let wanted: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
+            report.failures.push(Failure::new(
+                FailureCode::SignatureInvalid,
+                INDEX_PATH,
+                format!("no signature verifies with the given key(s) {}; signatures present claim key(s) {}", wanted.join(", "), found.join(", ")),
+            ));
+            return false;
+        }
+        let index: BundleIndex = match serde_json::from_slice(&bytes) {
+            Ok(i) => i,
+            Err(e) => {
+                report.failures.push(Failure::new(FailureCode::IndexInvalid, INDEX_PATH, e.to_string()));
+                return false;
+            }
+        };
+        if index.schema_version != bundle::SCHEMA_VERSION {
+            report.failures.push(Failure::new(FailureCode::IndexInvalid, INDEX_PATH, format!("schemaVersion {} is not supported (this sealift reads {})", index.schema_version, bundle::SCHEMA_VERSION)));
+            return false;
+        }
+        for e in &index.entries {
+            let bad_place = e.path == INDEX_PATH || e.path.starts_with(SIGNATURE_PREFIX);
+            if !bundle::is_safe_path(&e.path) || bad_place {
+                report.failures.push(Failure::new(FailureCode::UnsafeEntry, &e.path, "listed path is not a safe relative path"));
+            }
+            if self.listed.insert(e.path.clone(), e.clone()).is_some() {
+                report.failures.push(Failure::new(FailureCode::DuplicateEntry, &e.path, "listed twice in bundle.json"));
+            }
+        }
+        self.index = Some(index);
+        report.failures.is_empty()
+    }
+
+    /// Step 4 for one entry.
+    fn check_entry(&mut self, entry: bundle::RawEntry<'_>, report: &mut VerifyReport, reporter: &dyn Reporter) -> Result<bool, bundle::Error> {
+        let path = entry.path.clone();
+        if !entry.path_is_safe {
+            report.failures.push(Failure::new(FailureCode::UnsafeEntry, &path, "path is absolute, contains `..` or empty components"));
+            return Ok(true);
+        }
+        if let EntryKind::Other(kind) = &entry.kind {
+            report.failures.push(Failure::new(FailureCode::UnsafeEntry, &path, format!("{kind} entries are not allowed")));
+            return Ok(true);
+        }
+        if !self.seen.insert(path.clone()) {
+            report.failures.push(Failure::new(FailureCode::DuplicateEntry, &path, "appears twice in the archive"));
+            return Ok(true);
+        }
+        let Some(listed) = self.listed.get(&path).cloned() else {
+            report.failures.push(Failure::new(FailureCode::UnlistedEntry, &path, format!("{} bytes, not listed in the signed bundle.json", entry.size)));
+            return Ok(true);
+        };
+        if entry.size != listed.size {
+            report.failures.push(Failure::new(FailureCode::SizeMismatch, &path, format!("expected {} bytes, found {}", listed.size, entry.size)));
+            return Ok(true);
+        }
+        // Small documents the layout check needs are kept; everything else only hashed.
+        let keep_cap = if path == "index.json" {
+            Some(MAX_LAYOUT_INDEX_SIZE)
+        } else if listed.media_type.is_some() {
+            Some(MAX_MANIFEST_SIZE)
+        } else {
+            None
+        };
+        if let Some(cap) = keep_cap {
+            if entry.size > cap {
+                report.failures.push(Failure::new(FailureCode::OversizedEntry, &path, format!("{} bytes, limit {cap} for this kind of entry", entry.size)));
+                return Ok(true);
+            }
+        }
+        let task = reporter.start(&format!("verify {path}"), entry.size);
+        let mut counter = DigestCounter::default();
+        let mut kept = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut reader = ProgressReader::new(entry.reader, &*task);
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| bundle::Error::Malformed { offset: entry.offset, reason: format!("{path}: {e}") })?;
+            if n == 0 {
+                break;
+            }
+            counter.update(&buf[..n]);
+            if keep_cap.is_some() {
+                kept.extend_from_slice(&buf[..n]);
+            }
+        }
+        task.finish();
+        let (digest, size) = counter.finish();
+        report.entries_checked += 1;
+        report.bytes_checked += size;
+        if size != listed.size {
+            report.failures.push(Failure::new(FailureCode::SizeMismatch, &path, format!("expected {} bytes, read {size}", listed.size)));
+            return Ok(true);
+        }
+        if digest != listed.digest {
+            report.failures.push(Failure::new(FailureCode::DigestMismatch, &path, format!("expected {}, found {digest}", listed.digest)));
+            return Ok(true);
+        }
+        if path == "index.json" {
+            self.layout_index = Some(kept);
+        } else if listed.media_type.is_some() {
+            self.manifests.insert(digest.clone(), kept);
+        }
+        self.verified.insert(path, VerifiedEntry { offset: entry.offset, size, digest, media_type: listed.media_type });
+        Ok(true)
+    }
+}

@@ -1,0 +1,100 @@
+//! The proof that a bundle passed verification. Only this module's parent can build one, and
+//! `load` accepts nothing else.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::bundle::{BundleIndex, RangeReader, UnverifiedBundle};
+use crate::oci::{Digest, VerifyingReader};
+use crate::sign::KeyId;
+use crate::store::LayoutIndex;
+
+/// Where a verified entry lies in the bundle file, and what it hashed to.
+#[derive(Debug, Clone)]
+pub struct VerifiedEntry {
+    /// Offset of the content in the bundle file.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Digest, checked.
+    pub digest: Digest,
+    /// Media type for manifest blobs.
+    pub media_type: Option<String>,
+}
+
+/// A bundle whose signature, index, entries and layout all checked out.
+pub struct VerifiedBundle {
+    bundle: UnverifiedBundle,
+    index: BundleIndex,
+    signed_by: Vec<KeyId>,
+    entries: BTreeMap<String, VerifiedEntry>,
+    manifests: BTreeMap<Digest, Vec<u8>>,
+    layout_index: LayoutIndex,
+}
+
+impl VerifiedBundle {
+    pub(super) fn new(
+        bundle: UnverifiedBundle,
+        index: BundleIndex,
+        signed_by: Vec<KeyId>,
+        entries: BTreeMap<String, VerifiedEntry>,
+        manifests: BTreeMap<Digest, Vec<u8>>,
+        layout_index: LayoutIndex,
+    ) -> Self {
+        Self {
+            bundle,
+            index,
+            signed_by,
+            entries,
+            manifests,
+            layout_index,
+        }
+    }
+
+    /// The signed index.
+    #[must_use]
+    pub fn index(&self) -> &BundleIndex {
+        &self.index
+    }
+
+    /// Keys whose signatures verified.
+    #[must_use]
+    pub fn signed_by(&self) -> &[KeyId] {
+        &self.signed_by
+    }
+
+    /// The layout's `index.json`.
+    #[must_use]
+    pub fn layout_index(&self) -> &LayoutIndex {
+        &self.layout_index
+    }
+
+    /// Exact bytes of a verified manifest or index blob.
+    #[must_use]
+    pub fn manifest(&self, digest: &Digest) -> Option<&[u8]> {
+        self.manifests.get(digest).map(Vec::as_slice)
+    }
+
+    /// The verified entry for a blob, if the bundle holds it.
+    #[must_use]
+    pub fn blob(&self, digest: &Digest) -> Option<&VerifiedEntry> {
+        self.entries.get(&digest.layout_path())
+    }
+
+    /// Read a blob from the same open file that was verified, re-hashing as it goes: if the
+    /// file changed since verification, the read fails at its end instead of passing bad bytes.
+    #[must_use]
+    pub fn open_blob(&self, digest: &Digest) -> Option<impl Read + Send + 'static> {
+        let e = self.blob(digest)?;
+        let range = RangeReader::new(self.bundle.file(), e.offset, e.size);
+        Some(VerifyingReader::new(range, e.digest.clone(), e.size))
+    }
+
+    /// Read any verified entry (release files such as manifests), re-hashed as it is read.
+    #[must_use]
+    pub fn open_entry(&self, path: &str) -> Option<impl Read + Send + 'static> {
+        let e = self.entries.get(path)?;
+        let range = RangeReader::new(self.bundle.file(), e.offset, e.size);
+        Some(VerifyingReader::new(range, e.digest.clone(), e.size))
+    }
+}
