@@ -20,7 +20,7 @@ mod read;
 mod write;
 
 pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, Tool};
-pub use read::{EntryKind, RangeReader, RawEntry, UnverifiedBundle};
+pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
 pub use write::{BundleFile, WriteReport, write};
 
 /// Path of the bundle index inside the tar.

@@ -3,11 +3,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Error, is_safe_path};
+use crate::store::RangeReader;
 
 /// Longest path a GNU long-name entry may carry.
 const MAX_LONG_NAME: u64 = 4096;
@@ -176,34 +176,41 @@ fn malformed_msg(offset: u64, reason: &str) -> Error {
     }
 }
 
-/// Reads a byte range of a shared file with positional reads, so several readers can share one
-/// open file (and so the bytes read later are from the very file that was verified).
-pub struct RangeReader {
-    file: Arc<File>,
-    pos: u64,
-    end: u64,
+/// What `bundle inspect` shows: the index and the key ids its signatures claim. Nothing here is
+/// verified; `verify` decides trust.
+#[derive(Debug, Clone)]
+pub struct Peek {
+    /// The index as found.
+    pub index: super::BundleIndex,
+    /// Key ids named by signature entries.
+    pub signature_key_ids: Vec<String>,
 }
 
-impl RangeReader {
-    /// Read `len` bytes starting at `start` (`u64::MAX` for "to the end").
-    #[must_use]
-    pub fn new(file: Arc<File>, start: u64, len: u64) -> Self {
-        Self {
-            file,
-            pos: start,
-            end: start.saturating_add(len),
-        }
-    }
-}
-
-impl Read for RangeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX).min(buf.len());
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
+impl UnverifiedBundle {
+    /// Read the index and signature names without verifying anything.
+    pub fn peek(&self) -> Result<Peek, Error> {
+        let mut index_bytes = None;
+        let mut ids = Vec::new();
+        self.for_each_entry(|e| {
+            if index_bytes.is_none() {
+                if e.path != super::INDEX_PATH || e.size > super::MAX_INDEX_SIZE {
+                    return Err(malformed_msg(e.offset, "first entry is not sealift/bundle.json"));
+                }
+                let mut buf = Vec::new();
+                e.reader.take(super::MAX_INDEX_SIZE).read_to_end(&mut buf).map_err(|err| malformed(e.offset, &err))?;
+                index_bytes = Some(buf);
+                return Ok(true);
+            }
+            match e.path.strip_prefix(super::SIGNATURE_PREFIX) {
+                Some(id) => {
+                    ids.push(id.to_owned());
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })?;
+        let bytes = index_bytes.ok_or_else(|| malformed_msg(0, "empty archive"))?;
+        let index = serde_json::from_slice(&bytes).map_err(|e| malformed_msg(0, &format!("bundle.json: {e}")))?;
+        Ok(Peek { index, signature_key_ids: ids })
     }
 }

@@ -6,6 +6,7 @@
 //! name always holds that digest's bytes.
 
 mod blob_writer;
+mod range_reader;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use blob_writer::BlobWriter;
+pub use range_reader::RangeReader;
 
 use crate::oci::{Descriptor, Digest, VerifyingReader, manifest::MAX_MANIFEST_SIZE, media_type};
 

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::bundle::{BundleIndex, RangeReader, UnverifiedBundle};
+use crate::bundle::{BundleIndex, UnverifiedBundle};
 use crate::oci::{Digest, VerifyingReader};
 use crate::sign::KeyId;
-use crate::store::LayoutIndex;
+use crate::store::{LayoutIndex, RangeReader};
 
 /// Where a verified entry lies in the bundle file, and what it hashed to.
 #[derive(Debug, Clone)]

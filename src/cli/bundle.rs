@@ -1,0 +1,117 @@
+//! `sealift bundle create` and `sealift bundle inspect`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use sealift::bundle::UnverifiedBundle;
+use sealift::create::{CreateOptions, create};
+use sealift::policy::Release;
+use sealift::sign::SigningKey;
+
+use super::output::{Progress, size};
+use super::{Format, Outcome, RegistryArgs, secrets};
+
+#[derive(Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Pull the images of a release, and write them with its manifests into one signed bundle.
+    Create {
+        /// The release description.
+        #[arg(short = 'f', long = "file", default_value = "sealift.yaml")]
+        file: PathBuf,
+        /// The bundle file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Private key to sign with (passphrase from SEALIFT_PASSWORD or a prompt).
+        #[arg(long, default_value = "keys/sealift.key")]
+        key: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show what a bundle says it contains (nothing is verified: use `sealift verify`).
+    Inspect {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        BundleCommand::Create { file, output, key, registry } => run_create(&file, &output, &key, &registry),
+        BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
+    }
+}
+
+fn created_time() -> anyhow::Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
+        _ => Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs()),
+    }
+}
+
+fn run_create(file: &PathBuf, output: &PathBuf, key: &PathBuf, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
+    let release = Release::load(file)?;
+    let pem = std::fs::read_to_string(key).with_context(|| format!("reading private key {}", key.display()))?;
+    let passphrase = secrets::passphrase(false)?;
+    let key = SigningKey::from_pem(&pem, passphrase.as_bytes()).with_context(|| format!("opening private key {}", key.display()))?;
+    let options = CreateOptions { release: &release, output, key: &key, registry: secrets::registry_options(registry)?, created: created_time()?, staging: None };
+    let progress = Progress::new();
+    let report = super::runtime()?.block_on(create(options, &progress))?;
+    println!("bundle {} written: {}", release.name, report.written.path.display());
+    for i in &report.images {
+        let platforms = if i.platforms.is_empty() { String::new() } else { format!(" ({} platforms)", i.platforms.len()) };
+        println!("  {} -> {}@{}{platforms}", i.source, i.display_name().split('@').next().unwrap_or_default(), i.digest);
+    }
+    println!("  {} release files, {} entries, {}", report.files, report.written.entries, size(report.written.size));
+    println!("  signed by key {}", key.public_key()?.id());
+    println!("  sha256 of bundle file: {}", report.written.digest.hex());
+    Ok(Outcome::Success)
+}
+
+fn run_inspect(path: &PathBuf, format: Format) -> anyhow::Result<Outcome> {
+    let bundle = UnverifiedBundle::open(path)?;
+    let peek = bundle.peek()?;
+    if format == Format::Json {
+        let images: serde_json::Map<String, serde_json::Value> = peek
+            .index
+            .images
+            .iter()
+            .map(|i| (i.display_name(), serde_json::Value::String(i.digest.to_string())))
+            .collect();
+        let doc = serde_json::json!({
+            "verified": false,
+            "signatureKeyIds": peek.signature_key_ids,
+            "lock": images,
+            "index": peek.index,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(Outcome::Success);
+    }
+    let i = &peek.index;
+    let total: u64 = i.entries.iter().map(|e| e.size).sum();
+    println!("bundle:     {} (NOT verified; run `sealift verify`)", path.display());
+    println!("name:       {}", i.name);
+    println!("created:    {}", i.created);
+    println!("tool:       {} {}", i.tool.name, i.tool.version);
+    println!("signatures: {}", peek.signature_key_ids.join(", "));
+    println!("entries:    {} ({})", i.entries.len(), size(total));
+    println!("images:");
+    for img in &i.images {
+        println!("  {}@{}", img.display_name().split('@').next().unwrap_or_default(), img.digest);
+        println!("    source: {}", img.source);
+        for p in &img.platforms {
+            println!("    {:<16} {}", p.platform.to_string(), p.digest);
+        }
+    }
+    let files: Vec<&str> = i.entries.iter().filter(|e| e.path.starts_with("sealift/")).map(|e| e.path.as_str()).collect();
+    if !files.is_empty() {
+        println!("files:");
+        for f in files {
+            println!("  {f}");
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,55 @@
+//! `sealift load`: verify, then push. Nothing is pushed unless verification passes in this run.
+
+use std::path::PathBuf;
+
+use sealift::load::{LoadOptions, load};
+use sealift::registry::Registry;
+
+use super::output::{Progress, size};
+use super::{Format, Outcome, RegistryArgs, secrets, verify};
+
+#[derive(clap::Args)]
+pub(crate) struct LoadArgs {
+    /// The bundle file.
+    bundle: PathBuf,
+    /// Pinned public key (PEM); repeatable.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// Target registry, HOST[:PORT].
+    #[arg(long)]
+    registry: String,
+    #[command(flatten)]
+    connection: RegistryArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
+    // Credentials and TLS are settled before verification so a bad flag fails early, but no
+    // connection is opened until the bundle has passed.
+    let options = secrets::registry_options(&args.connection)?;
+    let Some(verified) = verify::verify_bundle(&args.bundle, &args.keys, args.format)? else {
+        eprintln!("nothing was pushed: the bundle failed verification");
+        return Ok(Outcome::No);
+    };
+    let client = Registry::new(&options)?;
+    let progress = Progress::new();
+    let report = super::runtime()?.block_on(load(&verified, &client, &LoadOptions { registry: args.registry.clone() }, &progress))?;
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("LOADED into {}", report.registry);
+        for i in &report.images {
+            println!(
+                "  {}  ({} blobs pushed, {}; {} already present; {} manifests)",
+                i.reference,
+                i.blobs_pushed,
+                size(i.bytes_pushed),
+                i.blobs_skipped,
+                i.manifests_pushed
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}

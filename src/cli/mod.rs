@@ -1,0 +1,98 @@
+//! Command-line front end. Each subcommand builds library options, calls one entry point and
+//! renders the returned report. Exit codes: 0 success, 1 the answer is no (verification
+//! failed), 2 usage or environment error.
+
+mod bundle;
+mod keys;
+mod load;
+mod output;
+mod secrets;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Air-gapped Kubernetes bundle builder and verifier.
+#[derive(Parser)]
+#[command(name = "sealift", version, about, after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or environment error.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Create and inspect bundles.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Verify a bundle's signature and every digest, offline.
+    Verify(verify::VerifyArgs),
+    /// Verify a bundle, then push its images into a registry.
+    Load(load::LoadArgs),
+}
+
+/// Output format for reports.
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Human-readable table.
+    #[default]
+    Table,
+    /// JSON on stdout.
+    Json,
+}
+
+/// Registry connection flags shared by commands that talk to registries.
+#[derive(clap::Args, Clone)]
+pub(crate) struct RegistryArgs {
+    /// Extra trusted CA certificate (PEM); repeatable.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    ca_files: Vec<PathBuf>,
+    /// Registry username (else SEALIFT_REGISTRY_USERNAME, else Docker/Podman auth files).
+    #[arg(long)]
+    username: Option<String>,
+    /// Read the registry password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Blob transfers to run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+}
+
+/// How a command ended.
+pub(crate) enum Outcome {
+    Success,
+    No,
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Keys(c) => keys::run(c),
+        Command::Bundle(c) => bundle::run(c),
+        Command::Verify(a) => verify::run(&a),
+        Command::Load(a) => load::run(&a),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::No) => ExitCode::from(1),
+        Err(e) => {
+            output::error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

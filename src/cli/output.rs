@@ -1,0 +1,93 @@
+//! Everything the binary writes: progress on stderr (bars on a terminal, plain lines
+//! otherwise), reports on stdout, errors on stderr.
+
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sealift::progress::{Reporter, Task};
+
+/// Print an error with its chain of causes.
+pub(crate) fn error(e: &anyhow::Error) {
+    eprintln!("error: {e:#}");
+}
+
+/// Progress reporter for the terminal.
+pub(crate) struct Progress {
+    bars: Option<MultiProgress>,
+    lock: Mutex<()>,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        let bars = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self { bars, lock: Mutex::new(()) }
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl Task for Bar {
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+struct Line {
+    label: String,
+    total: u64,
+}
+
+impl Task for Line {
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {
+        // Only large items get a line: hundreds of small blobs would drown the log.
+        if self.total >= 1 << 20 {
+            eprintln!("{} ({:.1} MB)", self.label, self.total as f64 / 1e6);
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn start(&self, label: &str, total: u64) -> Box<dyn Task> {
+        match &self.bars {
+            Some(m) => {
+                let bar = m.add(ProgressBar::new(total));
+                bar.set_style(
+                    ProgressStyle::with_template("{msg:40!} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(label.to_owned());
+                Box::new(Bar(bar))
+            }
+            None => Box::new(Line { label: label.to_owned(), total }),
+        }
+    }
+
+    fn note(&self, line: &str) {
+        let _guard = self.lock.lock();
+        match &self.bars {
+            Some(m) => {
+                let _ = m.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// Human-readable size.
+pub(crate) fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}

@@ -1,0 +1,137 @@
+//! The connected side's pipeline: `sealift.yaml` → pull every image into a staging layout →
+//! collect the release files → write and sign one bundle.
+
+mod release_files;
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
+use crate::oci::Descriptor;
+use crate::policy::Release;
+use crate::progress::Reporter;
+use crate::registry::{self, Registry, RegistryOptions};
+use crate::sign::SigningKey;
+use crate::source::{self, PulledImage};
+use crate::store::{self, Layout, REF_NAME_ANNOTATION};
+
+/// Errors building a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Pulling an image failed.
+    #[error(transparent)]
+    Pull(#[from] source::Error),
+    /// The registry client could not be set up.
+    #[error(transparent)]
+    Registry(#[from] registry::Error),
+    /// The staging layout failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// Writing the bundle failed.
+    #[error(transparent)]
+    Bundle(#[from] bundle::Error),
+    /// A release file (manifest) cannot be used.
+    #[error("{path}: {reason}")]
+    ReleaseFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A blocking task failed to complete.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Everything `bundle create` needs.
+pub struct CreateOptions<'a> {
+    /// The release description.
+    pub release: &'a Release,
+    /// Where to write the bundle.
+    pub output: &'a Path,
+    /// The release signing key.
+    pub key: &'a SigningKey,
+    /// How to reach source registries.
+    pub registry: RegistryOptions,
+    /// Creation time, seconds since the epoch (tar mtimes and `created`).
+    pub created: u64,
+    /// Staging directory; a temporary one next to the output when absent.
+    pub staging: Option<PathBuf>,
+}
+
+/// What `bundle create` did.
+#[derive(Debug, Clone)]
+pub struct CreateReport {
+    /// Images carried.
+    pub images: Vec<ImageRecord>,
+    /// Release files included.
+    pub files: usize,
+    /// The written bundle.
+    pub written: WriteReport,
+}
+
+/// Build and sign a bundle. Needs a multi-threaded Tokio runtime (writing runs in place).
+pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'static)) -> Result<CreateReport, Error> {
+    let out_dir = options.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let _temp;
+    let staging = if let Some(dir) = &options.staging {
+        dir.clone()
+    } else {
+        let t = tempfile::Builder::new()
+            .prefix(".sealift-staging-")
+            .tempdir_in(out_dir)
+            .map_err(|e| Error::ReleaseFile { path: out_dir.to_path_buf(), reason: e.to_string() })?;
+        let p = t.path().to_path_buf();
+        _temp = t;
+        p
+    };
+    let layout = Layout::create(&staging)?;
+    let registry = Registry::new(&options.registry)?;
+    let mut pulled: Vec<PulledImage> = Vec::new();
+    for spec in &options.release.images {
+        pulled.push(source::pull(spec, &registry, &layout, reporter).await?);
+    }
+    let files = release_files::collect(&options.release.manifests)?;
+
+    let mut top = Vec::new();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    let mut images = Vec::new();
+    for p in &pulled {
+        let record = ImageRecord {
+            source: p.source.clone(),
+            repository: p.repository.clone(),
+            tag: p.tag.clone(),
+            digest: p.root.digest.clone(),
+            media_type: p.root.media_type.clone(),
+            size: p.root.size,
+            source_digest: p.source_digest.clone(),
+            platforms: p.platforms.iter().map(|(platform, digest)| PlatformRecord { platform: platform.clone(), digest: digest.clone() }).collect(),
+        };
+        let mut desc = p.root.clone();
+        desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
+        if !top.iter().any(|d: &Descriptor| d.digest == desc.digest && d.annotations == desc.annotations) {
+            top.push(desc);
+        }
+        blobs.extend(p.blobs.iter().cloned());
+        images.push(record);
+    }
+    layout.write_index(top)?;
+    let index = BundleIndex {
+        schema_version: bundle::SCHEMA_VERSION,
+        name: options.release.name.clone(),
+        created: rfc3339(options.created),
+        tool: Tool { name: "sealift".into(), version: env!("CARGO_PKG_VERSION").into() },
+        images: images.clone(),
+        entries: Vec::new(),
+    };
+    let (output, key, created, file_count) = (options.output.to_path_buf(), options.key, options.created, files.len());
+    let written = tokio::task::block_in_place(|| bundle::write(&output, index, &layout, &files, &blobs, key, created, reporter));
+    let written = written?;
+    Ok(CreateReport { images, files: file_count, written })
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+#[must_use]
+pub fn rfc3339(secs: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

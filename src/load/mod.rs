@@ -1,0 +1,187 @@
+//! The disconnected side's push: a [`VerifiedBundle`] (and nothing else) into the site's
+//! registry, by digest, keeping each image's repository path under the target registry.
+//!
+//! Order per image: blobs (skipping those the registry has, several at once), then child
+//! manifests by digest, then the image's own manifest under its tag (or digest). Manifests are
+//! pushed as the exact verified bytes, so digests on the far side equal the source's. Blob bytes
+//! are re-read from the same open file that was verified and re-hashed on the way out.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+
+use crate::oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use crate::progress::{ProgressReader, Reporter};
+use crate::registry::{self, ByteStream, Registry};
+use crate::verify::VerifiedBundle;
+
+const CHUNK: usize = 1 << 20;
+
+/// Errors while loading.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry refused or failed.
+    #[error("image `{image}`")]
+    Registry {
+        /// The image being loaded.
+        image: String,
+        /// The cause.
+        #[source]
+        source: registry::Error,
+    },
+    /// The verified bundle does not hold something its own manifests name (cannot happen for a
+    /// bundle that passed verification; kept as an error rather than a panic).
+    #[error("image `{image}`: {reason}")]
+    Inconsistent {
+        /// The image.
+        image: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// The target registry name is not usable.
+    #[error("invalid target registry `{0}`")]
+    InvalidRegistry(String),
+}
+
+/// Where to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Target registry host and optional port.
+    pub registry: String,
+}
+
+/// One loaded image.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedImage {
+    /// The reference it was pushed as (`host/repo:tag@digest`).
+    pub reference: String,
+    /// Blobs uploaded.
+    pub blobs_pushed: usize,
+    /// Bytes uploaded.
+    pub bytes_pushed: u64,
+    /// Blobs the registry already had.
+    pub blobs_skipped: usize,
+    /// Manifests pushed (including indexes).
+    pub manifests_pushed: usize,
+}
+
+/// What `load` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// Target registry.
+    pub registry: String,
+    /// Images loaded.
+    pub images: Vec<LoadedImage>,
+}
+
+/// Push a verified bundle's images into `options.registry`.
+pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOptions, reporter: &dyn Reporter) -> Result<LoadReport, Error> {
+    if options.registry.is_empty() || options.registry.contains('/') {
+        return Err(Error::InvalidRegistry(options.registry.clone()));
+    }
+    let mut report = LoadReport { registry: options.registry.clone(), images: Vec::new() };
+    for image in &bundle.index().images {
+        let name = image.display_name();
+        let target = Reference { registry: options.registry.clone(), repository: image.repository.clone(), tag: image.tag.clone(), digest: None };
+        let (manifests, blobs) = graph(bundle, &image.digest, &image.media_type, &name)?;
+        let mut loaded = LoadedImage { reference: format!("{}@{}", target, image.digest), blobs_pushed: 0, bytes_pushed: 0, blobs_skipped: 0, manifests_pushed: 0 };
+
+        let results: Vec<Option<u64>> = futures_util::stream::iter(blobs.iter().map(|d| push_blob(bundle, client, &target, d, &name, reporter)))
+            .buffer_unordered(client.jobs())
+            .try_collect()
+            .await?;
+        for r in results {
+            match r {
+                Some(bytes) => {
+                    loaded.blobs_pushed += 1;
+                    loaded.bytes_pushed += bytes;
+                }
+                None => loaded.blobs_skipped += 1,
+            }
+        }
+        // Children before parents: `manifests` is in discovery order (parents first).
+        for (digest, mt) in manifests.iter().rev() {
+            let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent { image: name.clone(), reason: format!("manifest {digest} missing") })?;
+            let is_root = *digest == image.digest;
+            let reference = if is_root && image.tag.is_some() { target.clone() } else { target.with_digest(digest.clone()) };
+            client.push_manifest(&reference, bytes, mt).await.map_err(|source| Error::Registry { image: name.clone(), source })?;
+            loaded.manifests_pushed += 1;
+        }
+        reporter.note(&format!("loaded {}", loaded.reference));
+        report.images.push(loaded);
+    }
+    Ok(report)
+}
+
+/// The image's manifests (parents first, with media types) and its other blobs.
+fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) -> Result<(Vec<(Digest, String)>, Vec<Descriptor>), Error> {
+    let mut manifests = Vec::new();
+    let mut blobs = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![(root.clone(), root_type.to_owned())];
+    while let Some((digest, mt)) = queue.pop() {
+        if !seen.insert(digest.clone()) {
+            continue;
+        }
+        let bytes = bundle.manifest(&digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("manifest {digest} missing") })?;
+        let parsed = Manifest::parse(bytes, &mt).map_err(|e| Error::Inconsistent { image: name.to_owned(), reason: e.to_string() })?;
+        for child in parsed.children() {
+            if media_type::is_manifest(&child.media_type) {
+                queue.push((child.digest.clone(), child.media_type.clone()));
+            } else if seen.insert(child.digest.clone()) {
+                blobs.push(child.clone());
+            }
+        }
+        manifests.push((digest, mt));
+    }
+    Ok((manifests, blobs))
+}
+
+/// Push one blob unless present; returns the bytes pushed, or `None` if skipped.
+async fn push_blob(bundle: &VerifiedBundle, client: &Registry, target: &Reference, desc: &Descriptor, name: &str, reporter: &dyn Reporter) -> Result<Option<u64>, Error> {
+    let reg_err = |source| Error::Registry { image: name.to_owned(), source };
+    if client.blob_exists(target, &desc.digest).await.map_err(reg_err)? {
+        reporter.note(&format!("{name}: {} already in the registry", desc.digest.short()));
+        return Ok(None);
+    }
+    let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("blob {} missing", desc.digest) })?;
+    let size = entry.size;
+    let reader = bundle.open_blob(&desc.digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("blob {} missing", desc.digest) })?;
+    let task = reporter.start(&format!("push {}", desc.digest.short()), size);
+    let stream = read_stream(reader, task);
+    client.push_blob(target, &desc.digest, size, stream).await.map_err(reg_err)?;
+    Ok(Some(size))
+}
+
+/// Stream a reader's bytes from a blocking thread, a few chunks in flight at most.
+fn read_stream(reader: impl Read + Send + 'static, task: Box<dyn crate::progress::Task>) -> ByteStream {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = ProgressReader::new(reader, &*task);
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+        task.finish();
+    });
+    Box::pin(tokio_stream_from(rx))
+}
+
+fn tokio_stream_from(mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
