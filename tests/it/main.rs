@@ -1,0 +1,11 @@
+//! sealift's integration tests, one binary. Registries are Debian's `docker-registry` started
+//! on 127.0.0.1 with TLS and htpasswd auth by `scripts/registry.sh`.
+
+// Registries, generated images, keys and the CLI runner.
+mod support;
+// Pull from a TLS+auth registry, bundle, verify, load into another; digests must match.
+mod e2e;
+// Tampered bundles: each one rejected by `verify` and by `load`, with nothing pushed.
+mod tamper;
+// The bundle's OCI layout is readable by skopeo; bundles are reproducible.
+mod interop;

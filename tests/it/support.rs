@@ -1,0 +1,253 @@
+//! Test support: a real registry per test, generated images pushed with sealift's own client,
+//! keys, and a runner for the `sealift` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use bytes::Bytes;
+use sealift::oci::{Digest, Reference, media_type};
+use sealift::registry::{Credentials, Registry, RegistryOptions};
+use sealift::sign::SigningKey;
+use serde_json::json;
+
+pub const USER: &str = "sealift";
+pub const PASSWORD: &str = "sealift-test";
+pub const KEY_PASSWORD: &str = "test-only-passphrase";
+/// A fixed creation time so bundles are reproducible.
+pub const EPOCH: &str = "1767225600";
+
+/// A running `docker-registry` with its own CA; stopped on drop.
+pub struct TestRegistry {
+    pub dir: tempfile::TempDir,
+    pub host: String,
+}
+
+impl TestRegistry {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
+        let out = Command::new("bash").arg(script).arg("start").arg(dir.path()).arg(USER).arg(PASSWORD).output().unwrap();
+        assert!(out.status.success(), "registry did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        Self { dir, host: format!("127.0.0.1:{port}") }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    pub fn client(&self) -> Registry {
+        Registry::new(&RegistryOptions {
+            ca_files: vec![self.ca()],
+            credentials: Credentials { explicit: Some((USER.into(), PASSWORD.into())), auth_files: vec![] },
+            jobs: 4,
+        })
+        .unwrap()
+    }
+
+    /// Repositories in the registry, from `/v2/_catalog`.
+    pub fn catalog(&self) -> Vec<String> {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(self.ca())
+            .args(["-u", &format!("{USER}:{PASSWORD}")])
+            .arg(format!("https://{}/v2/_catalog", self.host))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "catalog request failed");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["repositories"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
+        let _ = Command::new("bash").arg(script).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+/// Deterministic pseudo-random bytes (a SHA-256 chain), standing in for layer content.
+pub fn blob_bytes(seed: &str, len: usize) -> Vec<u8> {
+    use sha2::{Digest as _, Sha256};
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = Sha256::digest(seed.as_bytes());
+    while out.len() < len {
+        out.extend_from_slice(&block);
+        block = Sha256::digest(block);
+    }
+    out.truncate(len);
+    out
+}
+
+/// A blob with its descriptor JSON.
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub media_type: &'static str,
+}
+
+impl Blob {
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.bytes)
+    }
+    pub fn descriptor(&self) -> serde_json::Value {
+        json!({"mediaType": self.media_type, "digest": self.digest().to_string(), "size": self.bytes.len()})
+    }
+}
+
+pub fn layer(seed: &str, len: usize, docker: bool) -> Blob {
+    let media_type = if docker { "application/vnd.docker.image.rootfs.diff.tar.gzip" } else { media_type::OCI_LAYER_GZIP };
+    Blob { bytes: blob_bytes(seed, len), media_type }
+}
+
+pub fn config(os: &str, arch: &str, docker: bool) -> Blob {
+    let bytes = serde_json::to_vec(&json!({"architecture": arch, "os": os, "config": {"User": "1000"}, "rootfs": {"type": "layers", "diff_ids": []}})).unwrap();
+    let media_type = if docker { "application/vnd.docker.container.image.v1+json" } else { media_type::OCI_CONFIG };
+    Blob { bytes, media_type }
+}
+
+pub fn manifest(config: &Blob, layers: &[&Blob], docker: bool) -> Blob {
+    let mt = if docker { media_type::DOCKER_MANIFEST } else { media_type::OCI_MANIFEST };
+    let doc = json!({
+        "schemaVersion": 2,
+        "mediaType": mt,
+        "config": config.descriptor(),
+        "layers": layers.iter().map(|l| l.descriptor()).collect::<Vec<_>>(),
+    });
+    Blob { bytes: serde_json::to_vec_pretty(&doc).unwrap(), media_type: mt }
+}
+
+pub fn index(children: &[(&Blob, &str, &str)]) -> Blob {
+    let doc = json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": children.iter().map(|(m, os, arch)| {
+            let mut d = m.descriptor();
+            d["platform"] = json!({"os": os, "architecture": arch});
+            d
+        }).collect::<Vec<_>>(),
+    });
+    Blob { bytes: serde_json::to_vec(&doc).unwrap(), media_type: media_type::OCI_INDEX }
+}
+
+pub async fn push_blob(client: &Registry, repo: &Reference, blob: &Blob) {
+    let bytes = Bytes::from(blob.bytes.clone());
+    let stream: sealift::registry::ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
+    client.push_blob(repo, &blob.digest(), blob.bytes.len() as u64, stream).await.unwrap();
+}
+
+pub async fn push_manifest(client: &Registry, repo: &Reference, m: &Blob, tag: Option<&str>) {
+    let r = match tag {
+        Some(t) => Reference { tag: Some(t.into()), digest: None, ..repo.clone() },
+        None => repo.with_digest(m.digest()),
+    };
+    client.push_manifest(&r, &m.bytes, m.media_type).await.unwrap();
+}
+
+/// The images every end-to-end test uses, as pushed to a source registry.
+pub struct SourceImages {
+    /// `app/alpha:1.0`: one OCI manifest.
+    pub alpha: Blob,
+    /// `app/beta`: a Docker schema-2 manifest sharing a layer with alpha, referenced by digest.
+    pub beta: Blob,
+    /// `app/multi:3.0`: an index for linux/amd64 and linux/arm64.
+    pub multi: Blob,
+    pub multi_children: Vec<Blob>,
+}
+
+pub async fn push_source_images(reg: &TestRegistry) -> SourceImages {
+    let client = reg.client();
+    let repo = |p: &str| -> Reference { format!("{}/{p}:x", reg.host).parse().unwrap() };
+    let shared = layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared_docker = Blob { bytes: shared.bytes.clone(), media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip" };
+
+    let (ca, la) = (config("linux", "amd64", false), layer("alpha-only", 300_000, false));
+    let alpha = manifest(&ca, &[&shared, &la], false);
+    for b in [&ca, &shared, &la] {
+        push_blob(&client, &repo("app/alpha"), b).await;
+    }
+    push_manifest(&client, &repo("app/alpha"), &alpha, Some("1.0")).await;
+
+    let (cb, lb) = (config("linux", "amd64", true), layer("beta-only", 200_000, true));
+    let beta = manifest(&cb, &[&shared_docker, &lb], true);
+    for b in [&cb, &shared_docker, &lb] {
+        push_blob(&client, &repo("app/beta"), b).await;
+    }
+    push_manifest(&client, &repo("app/beta"), &beta, None).await;
+
+    let (c1, l1) = (config("linux", "amd64", false), layer("multi-amd64", 400_000, false));
+    let (c2, l2) = (config("linux", "arm64", false), layer("multi-arm64", 400_001, false));
+    let m1 = manifest(&c1, &[&l1], false);
+    let m2 = manifest(&c2, &[&l2, &shared], false);
+    for b in [&c1, &l1, &c2, &l2, &shared] {
+        push_blob(&client, &repo("app/multi"), b).await;
+    }
+    push_manifest(&client, &repo("app/multi"), &m1, None).await;
+    push_manifest(&client, &repo("app/multi"), &m2, None).await;
+    let multi = index(&[(&m1, "linux", "amd64"), (&m2, "linux", "arm64")]);
+    push_manifest(&client, &repo("app/multi"), &multi, Some("3.0")).await;
+    SourceImages { alpha, beta, multi, multi_children: vec![m1, m2] }
+}
+
+/// A release directory: keys, `sealift.yaml` naming the source images, a manifests folder.
+pub struct Release {
+    pub dir: tempfile::TempDir,
+}
+
+impl Release {
+    pub fn new(source: &TestRegistry, images: &SourceImages) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join("keys/sealift.key"), key.to_encrypted_pem(KEY_PASSWORD.as_bytes()).unwrap()).unwrap();
+        std::fs::write(dir.path().join("keys/sealift.pub"), key.public_key().unwrap().to_pem().unwrap()).unwrap();
+        let other = SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("keys/other.pub"), other.public_key().unwrap().to_pem().unwrap()).unwrap();
+        std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
+        std::fs::write(dir.path().join("deploy/app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n").unwrap();
+        let h = &source.host;
+        std::fs::write(
+            dir.path().join("sealift.yaml"),
+            format!(
+                "name: test-release\nimages:\n  - {h}/app/alpha:1.0\n  - docker://{h}/app/beta@{}\n  - ref: {h}/app/multi:3.0\nmanifests:\n  - deploy/\n",
+                images.beta.digest()
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+}
+
+/// Run the `sealift` binary in `cwd` with test credentials in the environment.
+pub fn sealift(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sealift"))
+        .current_dir(cwd)
+        .args(args)
+        .env("SEALIFT_PASSWORD", KEY_PASSWORD)
+        .env("SEALIFT_REGISTRY_USERNAME", USER)
+        .env("SEALIFT_REGISTRY_PASSWORD", PASSWORD)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("HOME", cwd)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Build `release.tar` with the CLI; panics with the output on failure.
+pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> PathBuf {
+    let ca = source.ca();
+    let o = sealift(release.dir.path(), &["bundle", "create", "-f", "sealift.yaml", "-o", out, "--key", "keys/sealift.key", "--ca-file", ca.to_str().unwrap()]);
+    assert!(o.status.success(), "bundle create failed:\n{}", text(&o));
+    release.path(out)
+}

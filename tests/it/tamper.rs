@@ -1,0 +1,119 @@
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use crate::support::*;
+
+/// Data offset and size of every entry, by path.
+fn entries(bundle: &Path) -> BTreeMap<String, (u64, u64)> {
+    let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.path().unwrap().to_string_lossy().into_owned(), (e.raw_file_position(), e.size()))
+        })
+        .collect()
+}
+
+fn flip_byte(bundle: &Path, out: &Path, at: u64) {
+    let mut bytes = std::fs::read(bundle).unwrap();
+    bytes[usize::try_from(at).unwrap()] ^= 0x01;
+    std::fs::write(out, bytes).unwrap();
+}
+
+/// Copy a bundle's entries into a new tar, letting `edit` drop entries and `extra` append some.
+fn rebuild(bundle: &Path, out: &Path, keep: impl Fn(&str) -> bool, extra: Vec<(tar::Header, Vec<u8>)>) {
+    let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        if !keep(&path) {
+            continue;
+        }
+        let header = e.header().clone();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        builder.append(&header, data.as_slice()).unwrap();
+    }
+    for (header, data) in extra {
+        builder.append(&header, data.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+fn raw_header(name: &[u8], size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    h
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    let good = create_bundle(&release, &source, "good.tar");
+    let map = entries(&good);
+    let shared_layer = format!("blobs/sha256/{}", crate::support::layer("shared", 3 * 1024 * 1024 + 17, false).digest().hex());
+    let alpha_manifest = images.alpha.digest().layout_path();
+    let dir = release.dir.path();
+    let t = |name: &str| dir.join(name);
+
+    let mut cases: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+
+    flip_byte(&good, &t("layer.tar"), map[&shared_layer].0 + 1000);
+    cases.push(("layer.tar", "keys/sealift.pub", vec!["digest-mismatch", &shared_layer]));
+
+    flip_byte(&good, &t("manifest.tar"), map[&alpha_manifest].0 + 20);
+    cases.push(("manifest.tar", "keys/sealift.pub", vec!["digest-mismatch", &alpha_manifest]));
+
+    flip_byte(&good, &t("index.tar"), map["sealift/bundle.json"].0 + 40);
+    cases.push(("index.tar", "keys/sealift.pub", vec!["signature-invalid"]));
+
+    let sig = map.keys().find(|k| k.starts_with("sealift/bundle.json.sig.")).unwrap().clone();
+    flip_byte(&good, &t("sig.tar"), map[&sig].0 + 10);
+    cases.push(("sig.tar", "keys/sealift.pub", vec!["signature-invalid"]));
+
+    rebuild(&good, &t("removed.tar"), |p| p != shared_layer, vec![]);
+    cases.push(("removed.tar", "keys/sealift.pub", vec!["missing-entry", "missing-blob", &shared_layer]));
+
+    rebuild(&good, &t("extra.tar"), |_| true, vec![(raw_header(b"blobs/sha256/extra", 5), b"extra".to_vec())]);
+    cases.push(("extra.tar", "keys/sealift.pub", vec!["unlisted-entry", "blobs/sha256/extra"]));
+
+    rebuild(&good, &t("dotdot.tar"), |_| true, vec![(raw_header(b"../evil", 4), b"evil".to_vec())]);
+    cases.push(("dotdot.tar", "keys/sealift.pub", vec!["unsafe-entry", "../evil"]));
+
+    let mut appended = std::fs::read(&good).unwrap();
+    appended.extend_from_slice(b"trailing bytes after the archive");
+    std::fs::write(t("trailing.tar"), appended).unwrap();
+    cases.push(("trailing.tar", "keys/sealift.pub", vec!["malformed-archive", "end-of-archive"]));
+
+    cases.push(("good.tar", "keys/other.pub", vec!["signature-invalid"]));
+
+    let ca = target.ca();
+    for (file, key, expected) in &cases {
+        let o = sealift(dir, &["verify", file, "--key", key]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "verify {file} with {key} should fail:\n{out}");
+        for e in expected {
+            assert!(out.contains(e), "verify {file}: expected `{e}` in:\n{out}");
+        }
+        let o = sealift(dir, &["load", file, "--key", key, "--registry", &target.host, "--ca-file", ca.to_str().unwrap()]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "load {file} should fail:\n{out}");
+        assert!(out.contains("nothing was pushed"), "{out}");
+    }
+    assert!(target.catalog().is_empty(), "tampered loads pushed something: {:?}", target.catalog());
+
+    // The untouched bundle still verifies: the failures above came from the tampering.
+    let o = sealift(dir, &["verify", "good.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
