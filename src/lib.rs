@@ -1,10 +1,10 @@
 //! sealift: build signed air-gap bundles of container images and Kubernetes manifests, and
 //! verify them, fail-closed, before anything reaches the disconnected site's registry.
 
-pub mod load;
-pub mod oci;
 pub mod bundle;
 pub mod create;
+pub mod load;
+pub mod oci;
 pub mod policy;
 pub mod progress;
 pub mod registry;

@@ -21,7 +21,7 @@ mod write;
 
 pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, Tool};
 pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
-pub use write::{BundleFile, WriteReport, write};
+pub use write::{BundleContents, BundleFile, WriteReport, write};
 
 /// Path of the bundle index inside the tar.
 pub const INDEX_PATH: &str = "sealift/bundle.json";

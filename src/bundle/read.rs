@@ -94,7 +94,10 @@ impl UnverifiedBundle {
                     return Err(malformed_msg(offset, &format!("long name of {size} bytes (limit {MAX_LONG_NAME})")));
                 }
                 let mut buf = Vec::new();
-                (&mut entry).take(MAX_LONG_NAME).read_to_end(&mut buf).map_err(|e| malformed(offset, &e))?;
+                (&mut entry)
+                    .take(MAX_LONG_NAME)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| malformed(offset, &e))?;
                 while buf.last() == Some(&0) {
                     buf.pop();
                 }
@@ -197,7 +200,10 @@ impl UnverifiedBundle {
                     return Err(malformed_msg(e.offset, "first entry is not sealift/bundle.json"));
                 }
                 let mut buf = Vec::new();
-                e.reader.take(super::MAX_INDEX_SIZE).read_to_end(&mut buf).map_err(|err| malformed(e.offset, &err))?;
+                e.reader
+                    .take(super::MAX_INDEX_SIZE)
+                    .read_to_end(&mut buf)
+                    .map_err(|err| malformed(e.offset, &err))?;
                 index_bytes = Some(buf);
                 return Ok(true);
             }
@@ -211,6 +217,9 @@ impl UnverifiedBundle {
         })?;
         let bytes = index_bytes.ok_or_else(|| malformed_msg(0, "empty archive"))?;
         let index = serde_json::from_slice(&bytes).map_err(|e| malformed_msg(0, &format!("bundle.json: {e}")))?;
-        Ok(Peek { index, signature_key_ids: ids })
+        Ok(Peek {
+            index,
+            signature_key_ids: ids,
+        })
     }
 }

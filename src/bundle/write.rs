@@ -145,21 +145,31 @@ fn header(size: u64, mtime: u64) -> tar::Header {
     h
 }
 
+/// What goes into a bundle besides its index.
+pub struct BundleContents<'a> {
+    /// The staging layout holding every blob.
+    pub layout: &'a Layout,
+    /// Release files for `sealift/`.
+    pub files: &'a [BundleFile],
+    /// Every blob of the layout to include (manifests carry their media type).
+    pub blobs: &'a [Descriptor],
+    /// Modification time for every tar header (the creation time).
+    pub mtime: u64,
+}
+
 /// Write a signed bundle to `out` (atomically: a temp file renamed into place).
 ///
-/// `index.entries` is filled in here. `blobs` lists every blob of the layout to include;
-/// each is re-hashed as it is copied, so a corrupted staging blob can never be signed.
+/// `index.entries` is filled in here. Each blob is re-hashed as it is copied, so a corrupted
+/// staging blob can never be signed.
 pub fn write(
     out: &Path,
     mut index: BundleIndex,
-    layout: &Layout,
-    files: &[BundleFile],
-    blobs: &[Descriptor],
+    contents: &BundleContents<'_>,
     signer: &SigningKey,
-    mtime: u64,
     reporter: &dyn Reporter,
 ) -> Result<WriteReport, Error> {
-    let planned = plan(layout, files, blobs)?;
+    let mtime = contents.mtime;
+    let planned = plan(contents.layout, contents.files, contents.blobs)?;
     index.entries = planned.iter().map(|p| p.entry.clone()).collect();
     let mut index_bytes = serde_json::to_vec_pretty(&index)?;
     index_bytes.push(b'\n');
@@ -178,9 +188,8 @@ pub fn write(
     };
     let mut tar = tar::Builder::new(writer);
     let tar_err = io_err(out);
-    let append = |tar: &mut tar::Builder<_>, path: &str, size: u64, data: &mut dyn Read| {
-        tar.append_data(&mut header(size, mtime), path, data)
-    };
+    let append =
+        |tar: &mut tar::Builder<_>, path: &str, size: u64, data: &mut dyn Read| tar.append_data(&mut header(size, mtime), path, data);
     append(&mut tar, INDEX_PATH, index_bytes.len() as u64, &mut index_bytes.as_slice()).map_err(io_err(out))?;
     let sig_path = format!("{SIGNATURE_PREFIX}{key_id}");
     append(&mut tar, &sig_path, signature.len() as u64, &mut signature.as_slice()).map_err(io_err(out))?;

@@ -1,6 +1,6 @@
 //! `sealift bundle create` and `sealift bundle inspect`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -40,38 +40,67 @@ pub(crate) enum BundleCommand {
 
 pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
     match cmd {
-        BundleCommand::Create { file, output, key, registry } => run_create(&file, &output, &key, &registry),
+        BundleCommand::Create {
+            file,
+            output,
+            key,
+            registry,
+        } => run_create(&file, &output, &key, &registry),
         BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
     }
 }
 
 fn created_time() -> anyhow::Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
+        Ok(v) if !v.is_empty() => v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
         _ => Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs()),
     }
 }
 
-fn run_create(file: &PathBuf, output: &PathBuf, key: &PathBuf, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
+fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
     let release = Release::load(file)?;
     let pem = std::fs::read_to_string(key).with_context(|| format!("reading private key {}", key.display()))?;
     let passphrase = secrets::passphrase(false)?;
     let key = SigningKey::from_pem(&pem, passphrase.as_bytes()).with_context(|| format!("opening private key {}", key.display()))?;
-    let options = CreateOptions { release: &release, output, key: &key, registry: secrets::registry_options(registry)?, created: created_time()?, staging: None };
+    let options = CreateOptions {
+        release: &release,
+        output,
+        key: &key,
+        registry: secrets::registry_options(registry)?,
+        created: created_time()?,
+        staging: None,
+    };
     let progress = Progress::new();
     let report = super::runtime()?.block_on(create(options, &progress))?;
     println!("bundle {} written: {}", release.name, report.written.path.display());
     for i in &report.images {
-        let platforms = if i.platforms.is_empty() { String::new() } else { format!(" ({} platforms)", i.platforms.len()) };
-        println!("  {} -> {}@{}{platforms}", i.source, i.display_name().split('@').next().unwrap_or_default(), i.digest);
+        let platforms = if i.platforms.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} platforms)", i.platforms.len())
+        };
+        println!(
+            "  {} -> {}@{}{platforms}",
+            i.source,
+            i.display_name().split('@').next().unwrap_or_default(),
+            i.digest
+        );
     }
-    println!("  {} release files, {} entries, {}", report.files, report.written.entries, size(report.written.size));
+    println!(
+        "  {} release files, {} entries, {}",
+        report.files,
+        report.written.entries,
+        size(report.written.size)
+    );
     println!("  signed by key {}", key.public_key()?.id());
     println!("  sha256 of bundle file: {}", report.written.digest.hex());
     Ok(Outcome::Success)
 }
 
-fn run_inspect(path: &PathBuf, format: Format) -> anyhow::Result<Outcome> {
+fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
     let bundle = UnverifiedBundle::open(path)?;
     let peek = bundle.peek()?;
     if format == Format::Json {
@@ -106,7 +135,12 @@ fn run_inspect(path: &PathBuf, format: Format) -> anyhow::Result<Outcome> {
             println!("    {:<16} {}", p.platform.to_string(), p.digest);
         }
     }
-    let files: Vec<&str> = i.entries.iter().filter(|e| e.path.starts_with("sealift/")).map(|e| e.path.as_str()).collect();
+    let files: Vec<&str> = i
+        .entries
+        .iter()
+        .filter(|e| e.path.starts_with("sealift/"))
+        .map(|e| e.path.as_str())
+        .collect();
     if !files.is_empty() {
         println!("files:");
         for f in files {

@@ -35,7 +35,14 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     };
     let client = Registry::new(&options)?;
     let progress = Progress::new();
-    let report = super::runtime()?.block_on(load(&verified, &client, &LoadOptions { registry: args.registry.clone() }, &progress))?;
+    let report = super::runtime()?.block_on(load(
+        &verified,
+        &client,
+        &LoadOptions {
+            registry: args.registry.clone(),
+        },
+        &progress,
+    ))?;
     if args.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

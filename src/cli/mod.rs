@@ -16,7 +16,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Air-gapped Kubernetes bundle builder and verifier.
 #[derive(Parser)]
-#[command(name = "sealift", version, about, after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or environment error.")]
+#[command(
+    name = "sealift",
+    version,
+    about,
+    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or environment error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -20,8 +20,13 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new() -> Self {
-        let bars = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self { bars, lock: Mutex::new(()) }
+        let bars = std::io::stderr()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            bars,
+            lock: Mutex::new(()),
+        }
     }
 }
 
@@ -63,7 +68,10 @@ impl Reporter for Progress {
                 bar.set_message(label.to_owned());
                 Box::new(Bar(bar))
             }
-            None => Box::new(Line { label: label.to_owned(), total }),
+            None => Box::new(Line {
+                label: label.to_owned(),
+                total,
+            }),
         }
     }
 

@@ -33,17 +33,24 @@ pub(crate) fn credentials(args: &RegistryArgs) -> anyhow::Result<Credentials> {
     let explicit = match (user, args.password_stdin) {
         (Some(u), true) => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
             Some((u, line.trim_end_matches(['\r', '\n']).to_owned()))
         }
         (Some(u), false) => {
-            let p = std::env::var("SEALIFT_REGISTRY_PASSWORD").context("a username was given but no password: use --password-stdin or SEALIFT_REGISTRY_PASSWORD")?;
+            let p = std::env::var("SEALIFT_REGISTRY_PASSWORD")
+                .context("a username was given but no password: use --password-stdin or SEALIFT_REGISTRY_PASSWORD")?;
             Some((u, p))
         }
         (None, true) => bail!("--password-stdin needs --username (or SEALIFT_REGISTRY_USERNAME)"),
         (None, false) => None,
     };
-    Ok(Credentials { explicit, auth_files: default_auth_files() })
+    Ok(Credentials {
+        explicit,
+        auth_files: default_auth_files(),
+    })
 }
 
 /// Registry options for the library.
@@ -52,5 +59,9 @@ pub(crate) fn registry_options(args: &RegistryArgs) -> anyhow::Result<sealift::r
     if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
         ca_files.push(f.into());
     }
-    Ok(sealift::registry::RegistryOptions { ca_files, credentials: credentials(args)?, jobs: args.jobs })
+    Ok(sealift::registry::RegistryOptions {
+        ca_files,
+        credentials: credentials(args)?,
+        jobs: args.jobs,
+    })
 }

@@ -1,6 +1,6 @@
 //! `sealift verify`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sealift::bundle::UnverifiedBundle;
@@ -33,7 +33,7 @@ pub(crate) fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
 }
 
 /// Run verification and print the report; shared with `load`.
-pub(crate) fn verify_bundle(path: &PathBuf, keys: &[PathBuf], format: Format) -> anyhow::Result<Option<VerifiedBundle>> {
+pub(crate) fn verify_bundle(path: &Path, keys: &[PathBuf], format: Format) -> anyhow::Result<Option<VerifiedBundle>> {
     let keys = load_keys(keys)?;
     let bundle = UnverifiedBundle::open(path)?;
     let (report, verified) = verify(bundle, &keys, &Progress::new())?;

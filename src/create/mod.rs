@@ -71,7 +71,11 @@ pub struct CreateReport {
 
 /// Build and sign a bundle. Needs a multi-threaded Tokio runtime (writing runs in place).
 pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'static)) -> Result<CreateReport, Error> {
-    let out_dir = options.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out_dir = options
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let _temp;
     let staging = if let Some(dir) = &options.staging {
         dir.clone()
@@ -79,7 +83,10 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         let t = tempfile::Builder::new()
             .prefix(".sealift-staging-")
             .tempdir_in(out_dir)
-            .map_err(|e| Error::ReleaseFile { path: out_dir.to_path_buf(), reason: e.to_string() })?;
+            .map_err(|e| Error::ReleaseFile {
+                path: out_dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         let p = t.path().to_path_buf();
         _temp = t;
         p
@@ -104,11 +111,21 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             media_type: p.root.media_type.clone(),
             size: p.root.size,
             source_digest: p.source_digest.clone(),
-            platforms: p.platforms.iter().map(|(platform, digest)| PlatformRecord { platform: platform.clone(), digest: digest.clone() }).collect(),
+            platforms: p
+                .platforms
+                .iter()
+                .map(|(platform, digest)| PlatformRecord {
+                    platform: platform.clone(),
+                    digest: digest.clone(),
+                })
+                .collect(),
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
-        if !top.iter().any(|d: &Descriptor| d.digest == desc.digest && d.annotations == desc.annotations) {
+        if !top
+            .iter()
+            .any(|d: &Descriptor| d.digest == desc.digest && d.annotations == desc.annotations)
+        {
             top.push(desc);
         }
         blobs.extend(p.blobs.iter().cloned());
@@ -119,14 +136,26 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         schema_version: bundle::SCHEMA_VERSION,
         name: options.release.name.clone(),
         created: rfc3339(options.created),
-        tool: Tool { name: "sealift".into(), version: env!("CARGO_PKG_VERSION").into() },
+        tool: Tool {
+            name: "sealift".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         images: images.clone(),
         entries: Vec::new(),
     };
-    let (output, key, created, file_count) = (options.output.to_path_buf(), options.key, options.created, files.len());
-    let written = tokio::task::block_in_place(|| bundle::write(&output, index, &layout, &files, &blobs, key, created, reporter));
-    let written = written?;
-    Ok(CreateReport { images, files: file_count, written })
+    let contents = bundle::BundleContents {
+        layout: &layout,
+        files: &files,
+        blobs: &blobs,
+        mtime: options.created,
+    };
+    let written = tokio::task::block_in_place(|| bundle::write(options.output, index, &contents, options.key, reporter))?;
+    let file_count = files.len();
+    Ok(CreateReport {
+        images,
+        files: file_count,
+        written,
+    })
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.

@@ -12,13 +12,22 @@ fn is_manifest_file(path: &Path) -> bool {
 }
 
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), Error> {
-    let err = |reason: String| Error::ReleaseFile { path: dir.to_path_buf(), reason };
-    let mut children: Vec<_> = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| err(e.to_string()))?;
+    let err = |reason: String| Error::ReleaseFile {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let mut children: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| err(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(e.to_string()))?;
     children.sort_by_key(std::fs::DirEntry::file_name);
     for child in children {
         let path = child.path();
         let name = child.file_name().to_string_lossy().into_owned();
-        let meta = std::fs::metadata(&path).map_err(|e| Error::ReleaseFile { path: path.clone(), reason: e.to_string() })?;
+        let meta = std::fs::metadata(&path).map_err(|e| Error::ReleaseFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         if meta.is_dir() {
             walk(&path, &format!("{prefix}/{name}"), out)?;
         } else if meta.is_file() && is_manifest_file(&path) {
@@ -32,11 +41,17 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()
 pub(super) fn collect(paths: &[PathBuf]) -> Result<Vec<BundleFile>, Error> {
     let mut found = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| Error::ReleaseFile { path: p.clone(), reason: e.to_string() })?;
+        let meta = std::fs::metadata(p).map_err(|e| Error::ReleaseFile {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::ReleaseFile { path: p.clone(), reason: "has no file name".into() })?;
+            .ok_or_else(|| Error::ReleaseFile {
+                path: p.clone(),
+                reason: "has no file name".into(),
+            })?;
         if meta.is_dir() {
             walk(p, &format!("sealift/manifests/{name}"), &mut found)?;
         } else {

@@ -82,17 +82,32 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     if options.registry.is_empty() || options.registry.contains('/') {
         return Err(Error::InvalidRegistry(options.registry.clone()));
     }
-    let mut report = LoadReport { registry: options.registry.clone(), images: Vec::new() };
+    let mut report = LoadReport {
+        registry: options.registry.clone(),
+        images: Vec::new(),
+    };
     for image in &bundle.index().images {
         let name = image.display_name();
-        let target = Reference { registry: options.registry.clone(), repository: image.repository.clone(), tag: image.tag.clone(), digest: None };
-        let (manifests, blobs) = graph(bundle, &image.digest, &image.media_type, &name)?;
-        let mut loaded = LoadedImage { reference: format!("{}@{}", target, image.digest), blobs_pushed: 0, bytes_pushed: 0, blobs_skipped: 0, manifests_pushed: 0 };
+        let target = Reference {
+            registry: options.registry.clone(),
+            repository: image.repository.clone(),
+            tag: image.tag.clone(),
+            digest: None,
+        };
+        let ImageGraph { manifests, blobs } = graph(bundle, &image.digest, &image.media_type, &name)?;
+        let mut loaded = LoadedImage {
+            reference: format!("{}@{}", target, image.digest),
+            blobs_pushed: 0,
+            bytes_pushed: 0,
+            blobs_skipped: 0,
+            manifests_pushed: 0,
+        };
 
-        let results: Vec<Option<u64>> = futures_util::stream::iter(blobs.iter().map(|d| push_blob(bundle, client, &target, d, &name, reporter)))
-            .buffer_unordered(client.jobs())
-            .try_collect()
-            .await?;
+        let results: Vec<Option<u64>> =
+            futures_util::stream::iter(blobs.iter().map(|d| push_blob(bundle, client, &target, d, &name, reporter)))
+                .buffer_unordered(client.jobs())
+                .try_collect()
+                .await?;
         for r in results {
             match r {
                 Some(bytes) => {
@@ -104,10 +119,23 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         }
         // Children before parents: `manifests` is in discovery order (parents first).
         for (digest, mt) in manifests.iter().rev() {
-            let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent { image: name.clone(), reason: format!("manifest {digest} missing") })?;
+            let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent {
+                image: name.clone(),
+                reason: format!("manifest {digest} missing"),
+            })?;
             let is_root = *digest == image.digest;
-            let reference = if is_root && image.tag.is_some() { target.clone() } else { target.with_digest(digest.clone()) };
-            client.push_manifest(&reference, bytes, mt).await.map_err(|source| Error::Registry { image: name.clone(), source })?;
+            let reference = if is_root && image.tag.is_some() {
+                target.clone()
+            } else {
+                target.with_digest(digest.clone())
+            };
+            client
+                .push_manifest(&reference, bytes, mt)
+                .await
+                .map_err(|source| Error::Registry {
+                    image: name.clone(),
+                    source,
+                })?;
             loaded.manifests_pushed += 1;
         }
         reporter.note(&format!("loaded {}", loaded.reference));
@@ -116,8 +144,13 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     Ok(report)
 }
 
-/// The image's manifests (parents first, with media types) and its other blobs.
-fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) -> Result<(Vec<(Digest, String)>, Vec<Descriptor>), Error> {
+/// An image's manifests (parents first, with media types) and its other blobs.
+struct ImageGraph {
+    manifests: Vec<(Digest, String)>,
+    blobs: Vec<Descriptor>,
+}
+
+fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) -> Result<ImageGraph, Error> {
     let mut manifests = Vec::new();
     let mut blobs = Vec::new();
     let mut seen = BTreeSet::new();
@@ -126,8 +159,14 @@ fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) ->
         if !seen.insert(digest.clone()) {
             continue;
         }
-        let bytes = bundle.manifest(&digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("manifest {digest} missing") })?;
-        let parsed = Manifest::parse(bytes, &mt).map_err(|e| Error::Inconsistent { image: name.to_owned(), reason: e.to_string() })?;
+        let bytes = bundle.manifest(&digest).ok_or_else(|| Error::Inconsistent {
+            image: name.to_owned(),
+            reason: format!("manifest {digest} missing"),
+        })?;
+        let parsed = Manifest::parse(bytes, &mt).map_err(|e| Error::Inconsistent {
+            image: name.to_owned(),
+            reason: e.to_string(),
+        })?;
         for child in parsed.children() {
             if media_type::is_manifest(&child.media_type) {
                 queue.push((child.digest.clone(), child.media_type.clone()));
@@ -137,19 +176,35 @@ fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) ->
         }
         manifests.push((digest, mt));
     }
-    Ok((manifests, blobs))
+    Ok(ImageGraph { manifests, blobs })
 }
 
 /// Push one blob unless present; returns the bytes pushed, or `None` if skipped.
-async fn push_blob(bundle: &VerifiedBundle, client: &Registry, target: &Reference, desc: &Descriptor, name: &str, reporter: &dyn Reporter) -> Result<Option<u64>, Error> {
-    let reg_err = |source| Error::Registry { image: name.to_owned(), source };
+async fn push_blob(
+    bundle: &VerifiedBundle,
+    client: &Registry,
+    target: &Reference,
+    desc: &Descriptor,
+    name: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<u64>, Error> {
+    let reg_err = |source| Error::Registry {
+        image: name.to_owned(),
+        source,
+    };
     if client.blob_exists(target, &desc.digest).await.map_err(reg_err)? {
         reporter.note(&format!("{name}: {} already in the registry", desc.digest.short()));
         return Ok(None);
     }
-    let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("blob {} missing", desc.digest) })?;
+    let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent {
+        image: name.to_owned(),
+        reason: format!("blob {} missing", desc.digest),
+    })?;
     let size = entry.size;
-    let reader = bundle.open_blob(&desc.digest).ok_or_else(|| Error::Inconsistent { image: name.to_owned(), reason: format!("blob {} missing", desc.digest) })?;
+    let reader = bundle.open_blob(&desc.digest).ok_or_else(|| Error::Inconsistent {
+        image: name.to_owned(),
+        reason: format!("blob {} missing", desc.digest),
+    })?;
     let task = reporter.start(&format!("push {}", desc.digest.short()), size);
     let stream = read_stream(reader, task);
     client.push_blob(target, &desc.digest, size, stream).await.map_err(reg_err)?;
@@ -182,6 +237,8 @@ fn read_stream(reader: impl Read + Send + 'static, task: Box<dyn crate::progress
     Box::pin(tokio_stream_from(rx))
 }
 
-fn tokio_stream_from(mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -41,9 +41,7 @@ impl Digest {
     pub fn from_hex(hex: &str) -> Result<Self, Error> {
         let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if valid {
-            Ok(Self {
-                hex: hex.to_owned(),
-            })
+            Ok(Self { hex: hex.to_owned() })
         } else {
             Err(Error::InvalidDigest(format!("sha256:{hex}")))
         }
@@ -79,9 +77,7 @@ impl FromStr for Digest {
     fn from_str(s: &str) -> Result<Self, Error> {
         match s.split_once(':') {
             Some(("sha256", hex)) => Self::from_hex(hex),
-            Some((algorithm, _)) if !algorithm.is_empty() => {
-                Err(Error::UnsupportedDigestAlgorithm(s.to_owned()))
-            }
+            Some((algorithm, _)) if !algorithm.is_empty() => Err(Error::UnsupportedDigestAlgorithm(s.to_owned())),
             _ => Err(Error::InvalidDigest(s.to_owned())),
         }
     }

@@ -55,7 +55,7 @@ pub enum Manifest {
         /// Layers, base first.
         layers: Vec<Descriptor>,
         /// The manifest this one refers to (signatures, SBOMs), if any.
-        subject: Option<Descriptor>,
+        subject: Option<Box<Descriptor>>,
     },
     /// An index: a list of manifests, usually one per platform.
     Index {
@@ -96,7 +96,7 @@ impl Manifest {
             Ok(Self::Image {
                 config,
                 layers: raw.layers.unwrap_or_default(),
-                subject: raw.subject,
+                subject: raw.subject.map(Box::new),
             })
         }
     }
@@ -132,10 +132,7 @@ mod tests {
 
     #[test]
     fn mismatched_media_type_is_rejected() {
-        let doc = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[]}}"#,
-            media_type::OCI_INDEX
-        );
+        let doc = format!(r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[]}}"#, media_type::OCI_INDEX);
         assert!(Manifest::parse(doc.as_bytes(), media_type::OCI_INDEX).is_ok());
         let err = Manifest::parse(doc.as_bytes(), media_type::OCI_MANIFEST).unwrap_err();
         assert!(err.to_string().contains("served as"), "{err}");

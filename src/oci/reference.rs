@@ -63,7 +63,8 @@ fn is_valid_tag(t: &str) -> bool {
 
 fn is_valid_host(h: &str) -> bool {
     !h.is_empty()
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 impl FromStr for Reference {
@@ -90,9 +91,7 @@ impl FromStr for Reference {
             }
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 if !is_valid_host(first) {
                     return Err(bad(&format!("invalid registry host `{first}`")));
                 }
@@ -140,6 +139,29 @@ impl fmt::Display for Reference {
     }
 }
 
+/// Parse `repository[:tag]` with no registry part (the name an image from an `oci:` source
+/// is loaded under).
+pub fn parse_repository_tag(input: &str) -> Result<(String, Option<String>), Error> {
+    let bad = |why: &str| Error::InvalidReference {
+        reference: input.to_owned(),
+        reason: why.to_owned(),
+    };
+    let last_slash = input.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match input[last_slash..].rfind(':') {
+        Some(i) => (&input[..last_slash + i], Some(&input[last_slash + i + 1..])),
+        None => (input, None),
+    };
+    if !repo.split('/').all(is_valid_component) {
+        return Err(bad("repository must be lowercase path components"));
+    }
+    if let Some(t) = tag {
+        if !is_valid_tag(t) {
+            return Err(bad(&format!("invalid tag `{t}`")));
+        }
+    }
+    Ok((repo.to_owned(), tag.map(str::to_owned)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,27 +205,4 @@ mod tests {
         assert!("foo@sha256:xyz".parse::<Reference>().is_err());
         assert!("".parse::<Reference>().is_err());
     }
-}
-
-/// Parse `repository[:tag]` with no registry part (the name an image from an `oci:` source
-/// is loaded under).
-pub fn parse_repository_tag(input: &str) -> Result<(String, Option<String>), Error> {
-    let bad = |why: &str| Error::InvalidReference {
-        reference: input.to_owned(),
-        reason: why.to_owned(),
-    };
-    let last_slash = input.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match input[last_slash..].rfind(':') {
-        Some(i) => (&input[..last_slash + i], Some(&input[last_slash + i + 1..])),
-        None => (input, None),
-    };
-    if !repo.split('/').all(is_valid_component) {
-        return Err(bad("repository must be lowercase path components"));
-    }
-    if let Some(t) = tag {
-        if !is_valid_tag(t) {
-            return Err(bad(&format!("invalid tag `{t}`")));
-        }
-    }
-    Ok((repo.to_owned(), tag.map(str::to_owned)))
 }

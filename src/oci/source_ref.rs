@@ -31,9 +31,7 @@ pub enum SourceRef {
 /// Split `PATH[:TAG]`; a colon followed by something with a `/` is part of the path.
 fn split_path_tag(s: &str) -> (PathBuf, Option<String>) {
     match s.rsplit_once(':') {
-        Some((path, tag)) if !tag.is_empty() && !tag.contains('/') && !path.is_empty() => {
-            (PathBuf::from(path), Some(tag.to_owned()))
-        }
+        Some((path, tag)) if !tag.is_empty() && !tag.contains('/') && !path.is_empty() => (PathBuf::from(path), Some(tag.to_owned())),
         _ => (PathBuf::from(s), None),
     }
 }

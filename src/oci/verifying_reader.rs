@@ -35,10 +35,7 @@ impl<R: Read> VerifyingReader<R> {
         if self.seen != self.expected_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "{}: expected {} bytes, found {}",
-                    self.expected, self.expected_size, self.seen
-                ),
+                format!("{}: expected {} bytes, found {}", self.expected, self.expected_size, self.seen),
             ));
         }
         let found = Digest::from_hasher(self.hasher.clone());
@@ -69,10 +66,7 @@ impl<R: Read> Read for VerifyingReader<R> {
         if self.seen > self.expected_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "{}: more than the expected {} bytes",
-                    self.expected, self.expected_size
-                ),
+                format!("{}: more than the expected {} bytes", self.expected, self.expected_size),
             ));
         }
         self.hasher.update(&buf[..n]);

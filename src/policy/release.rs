@@ -76,11 +76,7 @@ impl ImageSpec {
                 "image `{reference}`: `name:` is required for oci: and oci-archive: sources (the repository to load it as)"
             )));
         }
-        Ok(Self {
-            source,
-            platforms,
-            name,
-        })
+        Ok(Self { source, platforms, name })
     }
 }
 

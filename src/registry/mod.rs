@@ -168,10 +168,7 @@ impl Registry {
                 source,
             })?;
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-            return Err(Error::ManifestTooLarge {
-                target,
-                size: bytes.len(),
-            });
+            return Err(Error::ManifestTooLarge { target, size: bytes.len() });
         }
         let digest = Digest::of(&bytes);
         if let Some(expected) = &reference.digest {
@@ -184,11 +181,7 @@ impl Registry {
             }
         }
         let media_type = crate::oci::manifest::sniff_media_type(&bytes).unwrap_or_default();
-        Ok(FetchedManifest {
-            bytes,
-            digest,
-            media_type,
-        })
+        Ok(FetchedManifest { bytes, digest, media_type })
     }
 
     /// Stream a blob. The stream fails if the content does not hash to the descriptor's digest;
@@ -239,7 +232,9 @@ impl Registry {
     pub async fn push_manifest(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
         let r = to_client_ref(reference);
         self.authorize(&r).await?;
-        let content_type = media_type.parse().map_err(|_| Error::Setup(format!("bad media type `{media_type}`")))?;
+        let content_type = media_type
+            .parse()
+            .map_err(|_| Error::Setup(format!("bad media type `{media_type}`")))?;
         self.client
             .push_manifest_raw(&r, bytes.to_vec(), content_type)
             .await
@@ -258,7 +253,10 @@ pub async fn collect_limited(mut stream: ByteStream, limit: u64) -> Result<Vec<u
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         if (out.len() + chunk.len()) as u64 > limit {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("more than {limit} bytes")));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {limit} bytes"),
+            ));
         }
         out.extend_from_slice(&chunk);
     }

@@ -54,8 +54,7 @@ struct Cipher {
 fn derive_key(passphrase: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<Zeroizing<[u8; 32]>, Error> {
     let params = scrypt::Params::new(log_n, r, p).map_err(|e| Error::InvalidPrivateKey(format!("scrypt parameters: {e}")))?;
     let mut key = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(passphrase, salt, &params, key.as_mut())
-        .map_err(|e| Error::InvalidPrivateKey(format!("scrypt: {e}")))?;
+    scrypt::scrypt(passphrase, salt, &params, key.as_mut()).map_err(|e| Error::InvalidPrivateKey(format!("scrypt: {e}")))?;
     Ok(key)
 }
 
@@ -93,8 +92,7 @@ pub(super) fn encrypt(pkcs8_der: &[u8], passphrase: &[u8]) -> Result<String, Err
 /// Open cosign's encrypted PEM into PKCS#8 DER bytes.
 pub(super) fn decrypt(pem: &str, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     let json = pem_decode(pem)?;
-    let env: Envelope =
-        serde_json::from_slice(&json).map_err(|e| Error::InvalidPrivateKey(format!("key JSON: {e}")))?;
+    let env: Envelope = serde_json::from_slice(&json).map_err(|e| Error::InvalidPrivateKey(format!("key JSON: {e}")))?;
     if env.kdf.name != "scrypt" || env.cipher.name != "nacl/secretbox" {
         return Err(Error::InvalidPrivateKey(format!(
             "unsupported kdf `{}` or cipher `{}`",
@@ -103,14 +101,12 @@ pub(super) fn decrypt(pem: &str, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>
     }
     let n = env.kdf.params.N;
     if !n.is_power_of_two() || n < 2 || n.trailing_zeros() > u32::from(MAX_LOG_N) {
-        return Err(Error::InvalidPrivateKey(format!("scrypt N={n} is not a power of two up to 2^{MAX_LOG_N}")));
+        return Err(Error::InvalidPrivateKey(format!(
+            "scrypt N={n} is not a power of two up to 2^{MAX_LOG_N}"
+        )));
     }
     let log_n = u8::try_from(n.trailing_zeros()).map_err(|_| Error::InvalidPrivateKey("scrypt N".into()))?;
-    let b64 = |field: &str, s: &str| {
-        STANDARD
-            .decode(s)
-            .map_err(|e| Error::InvalidPrivateKey(format!("{field}: {e}")))
-    };
+    let b64 = |field: &str, s: &str| STANDARD.decode(s).map_err(|e| Error::InvalidPrivateKey(format!("{field}: {e}")));
     let salt = b64("salt", &env.kdf.salt)?;
     let nonce = b64("nonce", &env.cipher.nonce)?;
     let sealed = b64("ciphertext", &env.ciphertext)?;

@@ -37,17 +37,14 @@ pub struct PublicKey {
 
 impl PublicKey {
     fn from_verifying_key(key: p256::ecdsa::VerifyingKey) -> Result<Self, Error> {
-        let der = key
-            .to_public_key_der()
-            .map_err(|e| Error::InvalidPublicKey(e.to_string()))?;
+        let der = key.to_public_key_der().map_err(|e| Error::InvalidPublicKey(e.to_string()))?;
         let id = KeyId(hex::encode(&Sha256::digest(der.as_bytes())[..8]));
         Ok(Self { key, id })
     }
 
     /// Read a `-----BEGIN PUBLIC KEY-----` PEM (cosign's `.pub` file).
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
-        let key = p256::ecdsa::VerifyingKey::from_public_key_pem(pem.trim())
-            .map_err(|e| Error::InvalidPublicKey(e.to_string()))?;
+        let key = p256::ecdsa::VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| Error::InvalidPublicKey(e.to_string()))?;
         Self::from_verifying_key(key)
     }
 
@@ -67,9 +64,7 @@ impl PublicKey {
     /// Check an ASN.1 DER ECDSA signature over `message`.
     pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<(), Error> {
         let sig = Signature::from_der(der_signature).map_err(|_| Error::BadSignature(self.id.clone()))?;
-        self.key
-            .verify(message, &sig)
-            .map_err(|_| Error::BadSignature(self.id.clone()))
+        self.key.verify(message, &sig).map_err(|_| Error::BadSignature(self.id.clone()))
     }
 }
 
@@ -97,8 +92,7 @@ impl SigningKey {
         let der = if pem.contains(cosign_pem::ENCRYPTED_LABEL_TAIL) {
             cosign_pem::decrypt(pem, passphrase)?
         } else {
-            let (_, doc) = p256::pkcs8::SecretDocument::from_pem(pem.trim())
-                .map_err(|e| Error::InvalidPrivateKey(e.to_string()))?;
+            let (_, doc) = p256::pkcs8::SecretDocument::from_pem(pem.trim()).map_err(|e| Error::InvalidPrivateKey(e.to_string()))?;
             zeroize::Zeroizing::new(doc.as_bytes().to_vec())
         };
         let key = p256::ecdsa::SigningKey::from_pkcs8_der(&der).map_err(|e| Error::InvalidPrivateKey(e.to_string()))?;
@@ -107,10 +101,7 @@ impl SigningKey {
 
     /// The key as cosign's encrypted PEM, sealed with `passphrase`.
     pub fn to_encrypted_pem(&self, passphrase: &[u8]) -> Result<String, Error> {
-        let der = self
-            .key
-            .to_pkcs8_der()
-            .map_err(|e| Error::InvalidPrivateKey(e.to_string()))?;
+        let der = self.key.to_pkcs8_der().map_err(|e| Error::InvalidPrivateKey(e.to_string()))?;
         cosign_pem::encrypt(der.as_bytes(), passphrase)
     }
 

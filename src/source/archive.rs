@@ -20,7 +20,10 @@ pub(super) struct Archive {
 
 impl Archive {
     pub(super) fn open(path: &Path) -> Result<Self, Error> {
-        let io = |source| Error::Io { path: path.to_path_buf(), source };
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = Arc::new(File::open(path).map_err(io)?);
         let mut entries = HashMap::new();
         let mut archive = tar::Archive::new(RangeReader::new(Arc::clone(&file), 0, u64::MAX));
@@ -35,7 +38,11 @@ impl Archive {
         if !entries.contains_key("oci-layout") {
             return Err(Error::NotALayout(path.to_path_buf()));
         }
-        Ok(Self { path: path.to_path_buf(), file, entries })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            entries,
+        })
     }
 
     fn open_entry(&self, name: &str) -> Option<(RangeReader, u64)> {
@@ -46,11 +53,19 @@ impl Archive {
     pub(super) fn index(&self) -> Result<LayoutIndex, Error> {
         let (reader, _) = self.open_entry("index.json").ok_or_else(|| Error::NotALayout(self.path.clone()))?;
         let mut bytes = Vec::new();
-        reader.take(MAX_INDEX_SIZE).read_to_end(&mut bytes).map_err(|source| Error::Io { path: self.path.clone(), source })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidIndex { path: self.path.join("index.json"), reason: e.to_string() })
+        reader.take(MAX_INDEX_SIZE).read_to_end(&mut bytes).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidIndex {
+            path: self.path.join("index.json"),
+            reason: e.to_string(),
+        })
     }
 
     pub(super) fn blob(&self, digest: &Digest) -> Result<RangeReader, Error> {
-        self.open_entry(&digest.layout_path()).map(|(r, _)| r).ok_or_else(|| Error::MissingBlob(digest.clone()))
+        self.open_entry(&digest.layout_path())
+            .map(|(r, _)| r)
+            .ok_or_else(|| Error::MissingBlob(digest.clone()))
     }
 }

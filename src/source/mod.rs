@@ -117,7 +117,10 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
             });
         }
     };
-    let store_err = |source| Error::Store { image: image.clone(), source };
+    let store_err = |source| Error::Store {
+        image: image.clone(),
+        source,
+    };
     let (root_bytes, root_media_type) = origin.root().await?;
     let source_digest = Digest::of(&root_bytes);
     reporter.note(&format!("resolved {image} to {source_digest}"));
@@ -128,8 +131,15 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     let (root_bytes, children) = match &root_manifest {
         Manifest::Index { manifests } => {
             let selected = select_platforms(&image, manifests, &spec.platforms)?;
-            platforms = selected.iter().filter_map(|d| d.platform.clone().map(|p| (p, d.digest.clone()))).collect();
-            let bytes = if selected.len() == manifests.len() { root_bytes } else { subset_index(&root_bytes, &selected, &image, &source_digest)? };
+            platforms = selected
+                .iter()
+                .filter_map(|d| d.platform.clone().map(|p| (p, d.digest.clone())))
+                .collect();
+            let bytes = if selected.len() == manifests.len() {
+                root_bytes
+            } else {
+                subset_index(&root_bytes, &selected, &image, &source_digest)?
+            };
             (bytes, selected)
         }
         Manifest::Image { .. } => (root_bytes, Vec::new()),
@@ -152,7 +162,10 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     }
     while let Some((desc, depth)) = queue.pop() {
         if depth > MAX_DEPTH {
-            return Err(Error::NotFound { image, reason: format!("indexes nested deeper than {MAX_DEPTH}") });
+            return Err(Error::NotFound {
+                image,
+                reason: format!("indexes nested deeper than {MAX_DEPTH}"),
+            });
         }
         let bytes = origin.manifest(&desc).await?;
         layout.write_blob(&bytes).map_err(store_err)?;
@@ -193,11 +206,20 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
 }
 
 fn strip(d: Descriptor) -> Descriptor {
-    Descriptor { platform: None, annotations: Default::default(), artifact_type: None, ..d }
+    Descriptor {
+        platform: None,
+        annotations: Default::default(),
+        artifact_type: None,
+        ..d
+    }
 }
 
 fn parse(image: &str, digest: &Digest, bytes: &[u8], media_type: &str) -> Result<Manifest, Error> {
-    Manifest::parse(bytes, media_type).map_err(|source| Error::Manifest { image: image.to_owned(), digest: digest.clone(), source })
+    Manifest::parse(bytes, media_type).map_err(|source| Error::Manifest {
+        image: image.to_owned(),
+        digest: digest.clone(),
+        source,
+    })
 }
 
 fn select_platforms(image: &str, manifests: &[Descriptor], wanted: &[Platform]) -> Result<Vec<Descriptor>, Error> {
@@ -214,7 +236,12 @@ fn select_platforms(image: &str, manifests: &[Descriptor], wanted: &[Platform]) 
         return Err(Error::NoMatchingPlatform {
             image: image.to_owned(),
             wanted: list(wanted.iter().map(ToString::to_string).collect()),
-            available: list(manifests.iter().filter_map(|d| d.platform.as_ref().map(ToString::to_string)).collect()),
+            available: list(
+                manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                    .collect(),
+            ),
         });
     }
     Ok(selected)
@@ -222,11 +249,21 @@ fn select_platforms(image: &str, manifests: &[Descriptor], wanted: &[Platform]) 
 
 /// A copy of the index listing only `selected`, with every other field kept as it was.
 fn subset_index(bytes: &[u8], selected: &[Descriptor], image: &str, digest: &Digest) -> Result<Vec<u8>, Error> {
-    let bad = |e: serde_json::Error| Error::Manifest { image: image.to_owned(), digest: digest.clone(), source: oci::Error::InvalidManifest(e.to_string()) };
+    let bad = |e: serde_json::Error| Error::Manifest {
+        image: image.to_owned(),
+        digest: digest.clone(),
+        source: oci::Error::InvalidManifest(e.to_string()),
+    };
     let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
     let keep: BTreeSet<&Digest> = selected.iter().map(|d| &d.digest).collect();
     if let Some(list) = doc.get_mut("manifests").and_then(|m| m.as_array_mut()) {
-        list.retain(|entry| entry.get("digest").and_then(|d| d.as_str()).and_then(|d| d.parse::<Digest>().ok()).is_some_and(|d| keep.contains(&d)));
+        list.retain(|entry| {
+            entry
+                .get("digest")
+                .and_then(|d| d.as_str())
+                .and_then(|d| d.parse::<Digest>().ok())
+                .is_some_and(|d| keep.contains(&d))
+        });
     }
     serde_json::to_vec(&doc).map_err(bad)
 }
@@ -234,11 +271,20 @@ fn subset_index(bytes: &[u8], selected: &[Descriptor], image: &str, digest: &Dig
 /// A single-platform image with a platform request: its config must say that platform.
 fn check_single_platform(image: &str, manifest: &Manifest, layout: &Layout, wanted: &[Platform]) -> Result<(), Error> {
     let Manifest::Image { config, .. } = manifest else { return Ok(()) };
-    let bytes = layout.read_manifest(config).map_err(|source| Error::Store { image: image.to_owned(), source })?;
+    let bytes = layout.read_manifest(config).map_err(|source| Error::Store {
+        image: image.to_owned(),
+        source,
+    })?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    let (Some(os), Some(architecture)) = (field("os"), field("architecture")) else { return Ok(()) };
-    let offered = Platform { os, architecture, variant: field("variant") };
+    let (Some(os), Some(architecture)) = (field("os"), field("architecture")) else {
+        return Ok(());
+    };
+    let offered = Platform {
+        os,
+        architecture,
+        variant: field("variant"),
+    };
     if wanted.iter().any(|w| w.matches(&offered)) {
         Ok(())
     } else {
@@ -265,7 +311,9 @@ mod tests {
             media_type::OCI_MANIFEST,
             media_type::OCI_MANIFEST
         );
-        let Manifest::Index { manifests } = Manifest::parse(doc.as_bytes(), media_type::OCI_INDEX).unwrap() else { panic!() };
+        let Manifest::Index { manifests } = Manifest::parse(doc.as_bytes(), media_type::OCI_INDEX).unwrap() else {
+            panic!()
+        };
         let wanted = vec!["linux/arm64".parse().unwrap()];
         let selected = select_platforms("x", &manifests, &wanted).unwrap();
         let out = subset_index(doc.as_bytes(), &selected, "x", &a).unwrap();

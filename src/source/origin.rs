@@ -14,25 +14,55 @@ use crate::registry::Registry;
 use crate::store::{Layout, LayoutIndex, REF_NAME_ANNOTATION};
 
 pub(super) enum Origin<'a> {
-    Registry { client: &'a Registry, reference: Reference, image: String },
-    Layout { layout: Layout, tag: Option<String>, image: String },
-    Archive { archive: Arc<Archive>, tag: Option<String>, image: String },
+    Registry {
+        client: &'a Registry,
+        reference: Reference,
+        image: String,
+    },
+    Layout {
+        layout: Layout,
+        tag: Option<String>,
+        image: String,
+    },
+    Archive {
+        archive: Arc<Archive>,
+        tag: Option<String>,
+        image: String,
+    },
 }
 
 impl<'a> Origin<'a> {
     pub(super) async fn open(source: &SourceRef, client: &'a Registry, image: &str) -> Result<Self, Error> {
         let image = image.to_owned();
-        let store_err = |source| Error::Store { image: image.clone(), source };
+        let store_err = |source| Error::Store {
+            image: image.clone(),
+            source,
+        };
         Ok(match source {
-            SourceRef::Docker(reference) => Self::Registry { client, reference: reference.clone(), image },
-            SourceRef::Layout { dir, tag } => Self::Layout { layout: Layout::open(dir).map_err(store_err)?, tag: tag.clone(), image },
+            SourceRef::Docker(reference) => Self::Registry {
+                client,
+                reference: reference.clone(),
+                image,
+            },
+            SourceRef::Layout { dir, tag } => Self::Layout {
+                layout: Layout::open(dir).map_err(store_err)?,
+                tag: tag.clone(),
+                image,
+            },
             SourceRef::Archive { file, tag } => {
                 let file = file.clone();
                 let archive = tokio::task::spawn_blocking(move || Archive::open(&file))
                     .await
-                    .map_err(|e| Error::NotFound { image: image.clone(), reason: e.to_string() })?
+                    .map_err(|e| Error::NotFound {
+                        image: image.clone(),
+                        reason: e.to_string(),
+                    })?
                     .map_err(store_err)?;
-                Self::Archive { archive: Arc::new(archive), tag: tag.clone(), image }
+                Self::Archive {
+                    archive: Arc::new(archive),
+                    tag: tag.clone(),
+                    image,
+                }
             }
         })
     }
@@ -48,16 +78,25 @@ impl<'a> Origin<'a> {
         let image = self.image().to_owned();
         match self {
             Self::Registry { client, reference, .. } => {
-                let m = client.fetch_manifest(reference).await.map_err(|source| Error::Registry { image, source })?;
+                let m = client
+                    .fetch_manifest(reference)
+                    .await
+                    .map_err(|source| Error::Registry { image, source })?;
                 Ok((m.bytes.to_vec(), m.media_type))
             }
             Self::Layout { layout, tag, .. } => {
-                let index = layout.read_index().map_err(|source| Error::Store { image: image.clone(), source })?;
+                let index = layout.read_index().map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
                 let desc = pick(&index, tag.as_deref(), &image)?;
                 Ok((self.manifest(&desc).await?, desc.media_type))
             }
             Self::Archive { archive, tag, .. } => {
-                let index = archive.index().map_err(|source| Error::Store { image: image.clone(), source })?;
+                let index = archive.index().map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
                 let desc = pick(&index, tag.as_deref(), &image)?;
                 Ok((self.manifest(&desc).await?, desc.media_type))
             }
@@ -68,19 +107,34 @@ impl<'a> Origin<'a> {
     pub(super) async fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>, Error> {
         let image = self.image().to_owned();
         if desc.size > MAX_MANIFEST_SIZE {
-            return Err(Error::Transfer { image, digest: desc.digest.clone(), reason: format!("manifest of {} bytes is over the limit", desc.size) });
+            return Err(Error::Transfer {
+                image,
+                digest: desc.digest.clone(),
+                reason: format!("manifest of {} bytes is over the limit", desc.size),
+            });
         }
         match self {
             Self::Registry { client, reference, .. } => {
-                let m = client.fetch_manifest(&reference.with_digest(desc.digest.clone())).await.map_err(|source| Error::Registry { image, source })?;
+                let m = client
+                    .fetch_manifest(&reference.with_digest(desc.digest.clone()))
+                    .await
+                    .map_err(|source| Error::Registry { image, source })?;
                 Ok(m.bytes.to_vec())
             }
             Self::Layout { layout, .. } => layout.read_manifest(desc).map_err(|source| Error::Store { image, source }),
             Self::Archive { archive, .. } => {
                 let mut out = Vec::new();
-                let reader = archive.blob(&desc.digest).map_err(|source| Error::Store { image: image.clone(), source })?;
-                std::io::Read::read_to_end(&mut VerifyingReader::new(reader, desc.digest.clone(), desc.size), &mut out)
-                    .map_err(|e| Error::Transfer { image, digest: desc.digest.clone(), reason: e.to_string() })?;
+                let reader = archive.blob(&desc.digest).map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
+                std::io::Read::read_to_end(&mut VerifyingReader::new(reader, desc.digest.clone(), desc.size), &mut out).map_err(|e| {
+                    Error::Transfer {
+                        image,
+                        digest: desc.digest.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
                 Ok(out)
             }
         }
@@ -89,12 +143,22 @@ impl<'a> Origin<'a> {
     /// Copy a blob into the layout, verified as it streams.
     pub(super) async fn blob(&self, desc: &Descriptor, layout: &Layout, reporter: &dyn Reporter) -> Result<(), Error> {
         let image = self.image().to_owned();
-        let transfer = |reason: String| Error::Transfer { image: image.clone(), digest: desc.digest.clone(), reason };
+        let transfer = |reason: String| Error::Transfer {
+            image: image.clone(),
+            digest: desc.digest.clone(),
+            reason,
+        };
         let task = reporter.start(&format!("pull {}", desc.digest.short()), desc.size);
         match self {
             Self::Registry { client, reference, .. } => {
-                let mut stream = client.fetch_blob(reference, desc).await.map_err(|source| Error::Registry { image: image.clone(), source })?;
-                let mut writer = layout.blob_writer(&desc.digest, desc.size).map_err(|source| Error::Store { image: image.clone(), source })?;
+                let mut stream = client.fetch_blob(reference, desc).await.map_err(|source| Error::Registry {
+                    image: image.clone(),
+                    source,
+                })?;
+                let mut writer = layout.blob_writer(&desc.digest, desc.size).map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
                 // Disk writes and hashing run on a blocking thread fed by a small channel, so
                 // memory stays at a few chunks however large the blob.
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
@@ -128,11 +192,17 @@ impl<'a> Origin<'a> {
                 writer.commit().map_err(|source| Error::Store { image, source })
             }
             Self::Layout { layout: src, .. } => {
-                let file = src.open_blob(&desc.digest).map_err(|source| Error::Store { image: image.clone(), source })?;
+                let file = src.open_blob(&desc.digest).map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
                 copy_blocking(file, desc, layout, task, &image).await
             }
             Self::Archive { archive, .. } => {
-                let reader = archive.blob(&desc.digest).map_err(|source| Error::Store { image: image.clone(), source })?;
+                let reader = archive.blob(&desc.digest).map_err(|source| Error::Store {
+                    image: image.clone(),
+                    source,
+                })?;
                 copy_blocking(reader, desc, layout, task, &image).await
             }
         }
@@ -153,15 +223,29 @@ async fn copy_blocking(
         r
     })
     .await
-    .map_err(|e| Error::Transfer { image: image.to_owned(), digest: desc.digest.clone(), reason: e.to_string() })?;
-    result.map_err(|source| Error::Store { image: image.to_owned(), source })
+    .map_err(|e| Error::Transfer {
+        image: image.to_owned(),
+        digest: desc.digest.clone(),
+        reason: e.to_string(),
+    })?;
+    result.map_err(|source| Error::Store {
+        image: image.to_owned(),
+        source,
+    })
 }
 
 /// Choose the manifest a layout reference names: by tag, or the only one.
 fn pick(index: &LayoutIndex, tag: Option<&str>, image: &str) -> Result<Descriptor, Error> {
-    let tags: Vec<&str> = index.manifests.iter().filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).map(String::as_str)).collect();
+    let tags: Vec<&str> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).map(String::as_str))
+        .collect();
     let found = match tag {
-        Some(t) => index.manifests.iter().find(|d| d.annotations.get(REF_NAME_ANNOTATION).is_some_and(|n| n == t)),
+        Some(t) => index
+            .manifests
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME_ANNOTATION).is_some_and(|n| n == t)),
         None if index.manifests.len() == 1 => index.manifests.first(),
         None => None,
     };
@@ -169,7 +253,11 @@ fn pick(index: &LayoutIndex, tag: Option<&str>, image: &str) -> Result<Descripto
         image: image.to_owned(),
         reason: match tag {
             Some(t) => format!("no manifest tagged `{t}` in index.json (tags: {})", tags.join(", ")),
-            None => format!("index.json lists {} manifests; name one with :TAG (tags: {})", index.manifests.len(), tags.join(", ")),
+            None => format!(
+                "index.json lists {} manifests; name one with :TAG (tags: {})",
+                index.manifests.len(),
+                tags.join(", ")
+            ),
         },
     })
 }

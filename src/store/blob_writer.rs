@@ -20,10 +20,7 @@ pub struct BlobWriter {
 impl BlobWriter {
     pub(super) fn new(target: PathBuf, expected: Digest, expected_size: u64) -> Result<Self, Error> {
         let dir = target.parent().map(PathBuf::from).unwrap_or_default();
-        let file = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(io_err(&dir))?;
+        let file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(io_err(&dir))?;
         Ok(Self {
             file,
             target,
@@ -49,12 +46,10 @@ impl BlobWriter {
                 reason: format!("content hashes to {digest}"),
             });
         }
-        self.file
-            .persist(&self.target)
-            .map_err(|e| Error::Io {
-                path: self.target.clone(),
-                source: e.error,
-            })?;
+        self.file.persist(&self.target).map_err(|e| Error::Io {
+            path: self.target.clone(),
+            source: e.error,
+        })?;
         Ok(())
     }
 }

@@ -16,11 +16,16 @@ pub(super) fn check(
     layout_index: &Option<Vec<u8>>,
     failures: &mut Vec<Failure>,
 ) -> LayoutIndex {
-    let layout_fail = |failures: &mut Vec<Failure>, subject: &str, msg: String| failures.push(Failure::new(FailureCode::LayoutInvalid, subject, msg));
+    let layout_fail =
+        |failures: &mut Vec<Failure>, subject: &str, msg: String| failures.push(Failure::new(FailureCode::LayoutInvalid, subject, msg));
     match verified.get("oci-layout") {
         None => layout_fail(failures, "oci-layout", "the bundle has no verified `oci-layout` file".into()),
         Some(e) if e.digest != Digest::of(OCI_LAYOUT_CONTENT) => {
-            layout_fail(failures, "oci-layout", format!("expected {}", String::from_utf8_lossy(OCI_LAYOUT_CONTENT)));
+            layout_fail(
+                failures,
+                "oci-layout",
+                format!("expected {}", String::from_utf8_lossy(OCI_LAYOUT_CONTENT)),
+            );
         }
         Some(_) => {}
     }
@@ -41,7 +46,15 @@ pub(super) fn check(
     let mut stack: Vec<(Descriptor, String)> = parsed
         .manifests
         .iter()
-        .map(|d| (d.clone(), d.annotations.get(REF_NAME_ANNOTATION).cloned().unwrap_or_else(|| d.digest.to_string())))
+        .map(|d| {
+            (
+                d.clone(),
+                d.annotations
+                    .get(REF_NAME_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_else(|| d.digest.to_string()),
+            )
+        })
         .collect();
     let mut children_of: BTreeMap<Digest, Vec<Descriptor>> = BTreeMap::new();
     while let Some((desc, owner)) = stack.pop() {
@@ -53,19 +66,36 @@ pub(super) fn check(
             failures.push(Failure::new(
                 FailureCode::MissingBlob,
                 &owner,
-                format!("needs {} ({}, {} bytes), which is not a verified entry of the bundle", desc.digest, desc.media_type, desc.size),
+                format!(
+                    "needs {} ({}, {} bytes), which is not a verified entry of the bundle",
+                    desc.digest, desc.media_type, desc.size
+                ),
             ));
             continue;
         };
         if entry.size != desc.size {
-            layout_fail(failures, &owner, format!("descriptor for {} says {} bytes, the blob has {}", desc.digest, desc.size, entry.size));
+            layout_fail(
+                failures,
+                &owner,
+                format!(
+                    "descriptor for {} says {} bytes, the blob has {}",
+                    desc.digest, desc.size, entry.size
+                ),
+            );
             continue;
         }
         if !media_type::is_manifest(&desc.media_type) {
             continue;
         }
         let Some(bytes) = manifests.get(&desc.digest) else {
-            layout_fail(failures, &owner, format!("{} is a {} but bundle.json does not mark it as a manifest", desc.digest, desc.media_type));
+            layout_fail(
+                failures,
+                &owner,
+                format!(
+                    "{} is a {} but bundle.json does not mark it as a manifest",
+                    desc.digest, desc.media_type
+                ),
+            );
             continue;
         };
         match Manifest::parse(bytes, &desc.media_type) {
@@ -87,14 +117,21 @@ pub(super) fn check(
             Some(d) if d.size != image.size || d.media_type != image.media_type => layout_fail(
                 failures,
                 &name,
-                format!("index.json describes {} as {} bytes of {}, bundle.json as {} bytes of {}", image.digest, d.size, d.media_type, image.size, image.media_type),
+                format!(
+                    "index.json describes {} as {} bytes of {}, bundle.json as {} bytes of {}",
+                    image.digest, d.size, d.media_type, image.size, image.media_type
+                ),
             ),
             Some(_) => {}
         }
         let children = children_of.get(&image.digest);
         for p in &image.platforms {
             if !children.is_some_and(|c| c.iter().any(|c| c.digest == p.digest)) {
-                layout_fail(failures, &name, format!("platform {} manifest {} is not a child of {}", p.platform, p.digest, image.digest));
+                layout_fail(
+                    failures,
+                    &name,
+                    format!("platform {} manifest {} is not a child of {}", p.platform, p.digest, image.digest),
+                );
             }
         }
     }

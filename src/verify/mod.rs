@@ -97,7 +97,11 @@ pub fn verify(
     let walked = bundle.for_each_entry(|entry| state.visit(entry, keys, &mut report, reporter));
     if let Err(e) = walked {
         match e {
-            bundle::Error::Malformed { .. } => report.failures.push(Failure::new(FailureCode::MalformedArchive, bundle.path().display().to_string(), e.to_string())),
+            bundle::Error::Malformed { .. } => report.failures.push(Failure::new(
+                FailureCode::MalformedArchive,
+                bundle.path().display().to_string(),
+                e.to_string(),
+            )),
             other => return Err(other.into()),
         }
     }
@@ -130,7 +134,14 @@ pub fn verify(
     if !report.passed() {
         return Ok((report, None));
     }
-    let verified = VerifiedBundle::new(bundle, index, report.signed_by.clone(), state.verified, state.manifests, layout_index);
+    let verified = VerifiedBundle::new(
+        bundle,
+        index,
+        report.signed_by.clone(),
+        state.verified,
+        state.manifests,
+        layout_index,
+    );
     Ok((report, Some(verified)))
 }
 
@@ -155,18 +166,35 @@ fn read_capped(reader: &mut dyn Read, size: u64, cap: u64) -> std::io::Result<Ve
 }
 
 impl Walk {
-    fn visit(&mut self, entry: bundle::RawEntry<'_>, keys: &[PublicKey], report: &mut VerifyReport, reporter: &dyn Reporter) -> Result<bool, bundle::Error> {
+    fn visit(
+        &mut self,
+        entry: bundle::RawEntry<'_>,
+        keys: &[PublicKey],
+        report: &mut VerifyReport,
+        reporter: &dyn Reporter,
+    ) -> Result<bool, bundle::Error> {
         self.position += 1;
         let offset = entry.offset;
-        let io = |e: std::io::Error| bundle::Error::Malformed { offset, reason: e.to_string() };
+        let io = |e: std::io::Error| bundle::Error::Malformed {
+            offset,
+            reason: e.to_string(),
+        };
         // Step 1: the index comes first.
         if self.position == 1 {
             if entry.path != INDEX_PATH || entry.kind != EntryKind::File {
-                report.failures.push(Failure::new(FailureCode::IndexMissing, &entry.path, format!("first entry must be the regular file {INDEX_PATH}")));
+                report.failures.push(Failure::new(
+                    FailureCode::IndexMissing,
+                    &entry.path,
+                    format!("first entry must be the regular file {INDEX_PATH}"),
+                ));
                 return Ok(false);
             }
             if entry.size > MAX_INDEX_SIZE {
-                report.failures.push(Failure::new(FailureCode::OversizedEntry, INDEX_PATH, format!("{} bytes, limit {MAX_INDEX_SIZE}", entry.size)));
+                report.failures.push(Failure::new(
+                    FailureCode::OversizedEntry,
+                    INDEX_PATH,
+                    format!("{} bytes, limit {MAX_INDEX_SIZE}", entry.size),
+                ));
                 return Ok(false);
             }
             self.index_bytes = Some(read_capped(entry.reader, entry.size, MAX_INDEX_SIZE).map_err(io)?);
@@ -175,7 +203,11 @@ impl Walk {
         if !self.signatures_done {
             if let Some(id) = entry.path.strip_prefix(SIGNATURE_PREFIX) {
                 if entry.kind != EntryKind::File || entry.size > MAX_SIGNATURE_SIZE {
-                    report.failures.push(Failure::new(FailureCode::UnsafeEntry, &entry.path, format!("signature entries must be regular files of at most {MAX_SIGNATURE_SIZE} bytes")));
+                    report.failures.push(Failure::new(
+                        FailureCode::UnsafeEntry,
+                        &entry.path,
+                        format!("signature entries must be regular files of at most {MAX_SIGNATURE_SIZE} bytes"),
+                    ));
                     return Ok(false);
                 }
                 let sig = read_capped(entry.reader, entry.size, MAX_SIGNATURE_SIZE).map_err(io)?;
@@ -194,7 +226,11 @@ impl Walk {
     fn trust_index(&mut self, keys: &[PublicKey], report: &mut VerifyReport) -> bool {
         let bytes = self.index_bytes.take().unwrap_or_default();
         if self.signatures.is_empty() {
-            report.failures.push(Failure::new(FailureCode::SignatureMissing, INDEX_PATH, "no signature entries follow bundle.json"));
+            report.failures.push(Failure::new(
+                FailureCode::SignatureMissing,
+                INDEX_PATH,
+                "no signature entries follow bundle.json",
+            ));
             return false;
         }
         for key in keys {
@@ -208,28 +244,48 @@ impl Walk {
             report.failures.push(Failure::new(
                 FailureCode::SignatureInvalid,
                 INDEX_PATH,
-                format!("no signature verifies with the given key(s) {}; signatures present claim key(s) {}", wanted.join(", "), found.join(", ")),
+                format!(
+                    "no signature verifies with the given key(s) {}; signatures present claim key(s) {}",
+                    wanted.join(", "),
+                    found.join(", ")
+                ),
             ));
             return false;
         }
         let index: BundleIndex = match serde_json::from_slice(&bytes) {
             Ok(i) => i,
             Err(e) => {
-                report.failures.push(Failure::new(FailureCode::IndexInvalid, INDEX_PATH, e.to_string()));
+                report
+                    .failures
+                    .push(Failure::new(FailureCode::IndexInvalid, INDEX_PATH, e.to_string()));
                 return false;
             }
         };
         if index.schema_version != bundle::SCHEMA_VERSION {
-            report.failures.push(Failure::new(FailureCode::IndexInvalid, INDEX_PATH, format!("schemaVersion {} is not supported (this sealift reads {})", index.schema_version, bundle::SCHEMA_VERSION)));
+            report.failures.push(Failure::new(
+                FailureCode::IndexInvalid,
+                INDEX_PATH,
+                format!(
+                    "schemaVersion {} is not supported (this sealift reads {})",
+                    index.schema_version,
+                    bundle::SCHEMA_VERSION
+                ),
+            ));
             return false;
         }
         for e in &index.entries {
             let bad_place = e.path == INDEX_PATH || e.path.starts_with(SIGNATURE_PREFIX);
             if !bundle::is_safe_path(&e.path) || bad_place {
-                report.failures.push(Failure::new(FailureCode::UnsafeEntry, &e.path, "listed path is not a safe relative path"));
+                report.failures.push(Failure::new(
+                    FailureCode::UnsafeEntry,
+                    &e.path,
+                    "listed path is not a safe relative path",
+                ));
             }
             if self.listed.insert(e.path.clone(), e.clone()).is_some() {
-                report.failures.push(Failure::new(FailureCode::DuplicateEntry, &e.path, "listed twice in bundle.json"));
+                report
+                    .failures
+                    .push(Failure::new(FailureCode::DuplicateEntry, &e.path, "listed twice in bundle.json"));
             }
         }
         self.index = Some(index);
@@ -237,26 +293,49 @@ impl Walk {
     }
 
     /// Step 4 for one entry.
-    fn check_entry(&mut self, entry: bundle::RawEntry<'_>, report: &mut VerifyReport, reporter: &dyn Reporter) -> Result<bool, bundle::Error> {
+    fn check_entry(
+        &mut self,
+        entry: bundle::RawEntry<'_>,
+        report: &mut VerifyReport,
+        reporter: &dyn Reporter,
+    ) -> Result<bool, bundle::Error> {
         let path = entry.path.clone();
         if !entry.path_is_safe {
-            report.failures.push(Failure::new(FailureCode::UnsafeEntry, &path, "path is absolute, contains `..` or empty components"));
+            report.failures.push(Failure::new(
+                FailureCode::UnsafeEntry,
+                &path,
+                "path is absolute, contains `..` or empty components",
+            ));
             return Ok(true);
         }
         if let EntryKind::Other(kind) = &entry.kind {
-            report.failures.push(Failure::new(FailureCode::UnsafeEntry, &path, format!("{kind} entries are not allowed")));
+            report.failures.push(Failure::new(
+                FailureCode::UnsafeEntry,
+                &path,
+                format!("{kind} entries are not allowed"),
+            ));
             return Ok(true);
         }
         if !self.seen.insert(path.clone()) {
-            report.failures.push(Failure::new(FailureCode::DuplicateEntry, &path, "appears twice in the archive"));
+            report
+                .failures
+                .push(Failure::new(FailureCode::DuplicateEntry, &path, "appears twice in the archive"));
             return Ok(true);
         }
         let Some(listed) = self.listed.get(&path).cloned() else {
-            report.failures.push(Failure::new(FailureCode::UnlistedEntry, &path, format!("{} bytes, not listed in the signed bundle.json", entry.size)));
+            report.failures.push(Failure::new(
+                FailureCode::UnlistedEntry,
+                &path,
+                format!("{} bytes, not listed in the signed bundle.json", entry.size),
+            ));
             return Ok(true);
         };
         if entry.size != listed.size {
-            report.failures.push(Failure::new(FailureCode::SizeMismatch, &path, format!("expected {} bytes, found {}", listed.size, entry.size)));
+            report.failures.push(Failure::new(
+                FailureCode::SizeMismatch,
+                &path,
+                format!("expected {} bytes, found {}", listed.size, entry.size),
+            ));
             return Ok(true);
         }
         // Small documents the layout check needs are kept; everything else only hashed.
@@ -269,7 +348,11 @@ impl Walk {
         };
         if let Some(cap) = keep_cap {
             if entry.size > cap {
-                report.failures.push(Failure::new(FailureCode::OversizedEntry, &path, format!("{} bytes, limit {cap} for this kind of entry", entry.size)));
+                report.failures.push(Failure::new(
+                    FailureCode::OversizedEntry,
+                    &path,
+                    format!("{} bytes, limit {cap} for this kind of entry", entry.size),
+                ));
                 return Ok(true);
             }
         }
@@ -279,7 +362,10 @@ impl Walk {
         let mut buf = vec![0u8; 1 << 20];
         let mut reader = ProgressReader::new(entry.reader, &*task);
         loop {
-            let n = reader.read(&mut buf).map_err(|e| bundle::Error::Malformed { offset: entry.offset, reason: format!("{path}: {e}") })?;
+            let n = reader.read(&mut buf).map_err(|e| bundle::Error::Malformed {
+                offset: entry.offset,
+                reason: format!("{path}: {e}"),
+            })?;
             if n == 0 {
                 break;
             }
@@ -293,11 +379,19 @@ impl Walk {
         report.entries_checked += 1;
         report.bytes_checked += size;
         if size != listed.size {
-            report.failures.push(Failure::new(FailureCode::SizeMismatch, &path, format!("expected {} bytes, read {size}", listed.size)));
+            report.failures.push(Failure::new(
+                FailureCode::SizeMismatch,
+                &path,
+                format!("expected {} bytes, read {size}", listed.size),
+            ));
             return Ok(true);
         }
         if digest != listed.digest {
-            report.failures.push(Failure::new(FailureCode::DigestMismatch, &path, format!("expected {}, found {digest}", listed.digest)));
+            report.failures.push(Failure::new(
+                FailureCode::DigestMismatch,
+                &path,
+                format!("expected {}, found {digest}", listed.digest),
+            ));
             return Ok(true);
         }
         if path == "index.json" {
@@ -305,7 +399,15 @@ impl Walk {
         } else if listed.media_type.is_some() {
             self.manifests.insert(digest.clone(), kept);
         }
-        self.verified.insert(path, VerifiedEntry { offset: entry.offset, size, digest, media_type: listed.media_type });
+        self.verified.insert(
+            path,
+            VerifiedEntry {
+                offset: entry.offset,
+                size,
+                digest,
+                media_type: listed.media_type,
+            },
+        );
         Ok(true)
     }
 }

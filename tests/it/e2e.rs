@@ -24,7 +24,16 @@ async fn images_cross_the_gap_with_identical_digests() {
     let (ca_s, ca_t) = (source.ca(), target.ca());
     let o = sealift(
         release.dir.path(),
-        &["load", bundle.to_str().unwrap(), "--key", "keys/sealift.pub", "--registry", &target.host, "--ca-file", ca_t.to_str().unwrap()],
+        &[
+            "load",
+            bundle.to_str().unwrap(),
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &target.host,
+            "--ca-file",
+            ca_t.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "load failed:\n{}", text(&o));
     let _ = ca_s;
@@ -34,7 +43,10 @@ async fn images_cross_the_gap_with_identical_digests() {
     let at = |r: &str| -> Reference { format!("{}/{r}", target.host).parse().unwrap() };
     let alpha = client.fetch_manifest(&at("app/alpha:1.0")).await.unwrap();
     assert_eq!(alpha.digest, images.alpha.digest());
-    let beta = client.fetch_manifest(&at(&format!("app/beta@{}", images.beta.digest()))).await.unwrap();
+    let beta = client
+        .fetch_manifest(&at(&format!("app/beta@{}", images.beta.digest())))
+        .await
+        .unwrap();
     assert_eq!(beta.bytes.as_ref(), images.beta.bytes.as_slice());
     let multi = client.fetch_manifest(&at("app/multi:3.0")).await.unwrap();
     assert_eq!(multi.digest, images.multi.digest());
@@ -49,7 +61,18 @@ async fn images_cross_the_gap_with_identical_digests() {
     // A second load finds every blob already present and pushes none.
     let o = sealift(
         release.dir.path(),
-        &["load", "release.tar", "--key", "keys/sealift.pub", "--registry", &target.host, "--ca-file", ca_t.to_str().unwrap(), "--format", "json"],
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &target.host,
+            "--ca-file",
+            ca_t.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -67,7 +90,10 @@ async fn platform_subset_makes_a_new_index_and_records_the_source_digest() {
     let release = Release::new(&source, &images);
     std::fs::write(
         release.path("sealift.yaml"),
-        format!("name: subset\nimages:\n  - ref: {}/app/multi:3.0\n    platforms: [linux/arm64]\n", source.host),
+        format!(
+            "name: subset\nimages:\n  - ref: {}/app/multi:3.0\n    platforms: [linux/arm64]\n",
+            source.host
+        ),
     )
     .unwrap();
     create_bundle(&release, &source, "subset.tar");
@@ -83,13 +109,32 @@ async fn platform_subset_makes_a_new_index_and_records_the_source_digest() {
 
     std::fs::write(
         release.path("sealift.yaml"),
-        format!("name: subset\nimages:\n  - ref: {}/app/multi:3.0\n    platforms: [linux/s390x]\n", source.host),
+        format!(
+            "name: subset\nimages:\n  - ref: {}/app/multi:3.0\n    platforms: [linux/s390x]\n",
+            source.host
+        ),
     )
     .unwrap();
     let ca = source.ca();
-    let o = sealift(release.dir.path(), &["bundle", "create", "-o", "none.tar", "--key", "keys/sealift.key", "--ca-file", ca.to_str().unwrap()]);
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "bundle",
+            "create",
+            "-o",
+            "none.tar",
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("linux/s390x") && text(&o).contains("linux/amd64, linux/arm64"), "{}", text(&o));
+    assert!(
+        text(&o).contains("linux/s390x") && text(&o).contains("linux/amd64, linux/arm64"),
+        "{}",
+        text(&o)
+    );
     assert!(!release.path("none.tar").exists());
 }
 
@@ -98,14 +143,26 @@ async fn wrong_registry_password_and_unknown_ca_are_environment_errors() {
     let source = TestRegistry::start();
     let images = push_source_images(&source).await;
     let release = Release::new(&source, &images);
-    let o = sealift(release.dir.path(), &["bundle", "create", "-o", "x.tar", "--key", "keys/sealift.key"]);
+    let o = sealift(
+        release.dir.path(),
+        &["bundle", "create", "-o", "x.tar", "--key", "keys/sealift.key"],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("app/alpha"), "the error names the image: {}", text(&o));
 
     let ca = source.ca();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealift"))
         .current_dir(release.dir.path())
-        .args(["bundle", "create", "-o", "x.tar", "--key", "keys/sealift.key", "--ca-file", ca.to_str().unwrap()])
+        .args([
+            "bundle",
+            "create",
+            "-o",
+            "x.tar",
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ])
         .env("SEALIFT_PASSWORD", KEY_PASSWORD)
         .env("SEALIFT_REGISTRY_USERNAME", USER)
         .env("SEALIFT_REGISTRY_PASSWORD", "wrong")

@@ -10,10 +10,20 @@ async fn skopeo_copies_the_extracted_layout_and_bundles_are_reproducible() {
     let release = Release::new(&source, &images);
     let first = create_bundle(&release, &source, "one.tar");
     let second = create_bundle(&release, &source, "two.tar");
-    assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap(), "same inputs and SOURCE_DATE_EPOCH must give the same bytes");
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap(),
+        "same inputs and SOURCE_DATE_EPOCH must give the same bytes"
+    );
 
     let extracted = tempfile::tempdir().unwrap();
-    let st = Command::new("tar").arg("-xf").arg(&first).arg("-C").arg(extracted.path()).status().unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(&first)
+        .arg("-C")
+        .arg(extracted.path())
+        .status()
+        .unwrap();
     assert!(st.success());
     let certs = tempfile::tempdir().unwrap();
     std::fs::copy(target.ca(), certs.path().join("ca.crt")).unwrap();
@@ -27,6 +37,10 @@ async fn skopeo_copies_the_extracted_layout_and_bundles_are_reproducible() {
         .output()
         .unwrap();
     assert!(out.status.success(), "skopeo copy failed: {}", String::from_utf8_lossy(&out.stderr));
-    let copied = target.client().fetch_manifest(&format!("{}/copied/multi:3.0", target.host).parse().unwrap()).await.unwrap();
+    let copied = target
+        .client()
+        .fetch_manifest(&format!("{}/copied/multi:3.0", target.host).parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(copied.digest, images.multi.digest());
 }

@@ -26,10 +26,24 @@ impl TestRegistry {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
-        let out = Command::new("bash").arg(script).arg("start").arg(dir.path()).arg(USER).arg(PASSWORD).output().unwrap();
-        assert!(out.status.success(), "registry did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .arg(dir.path())
+            .arg(USER)
+            .arg(PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "registry did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        Self { dir, host: format!("127.0.0.1:{port}") }
+        Self {
+            dir,
+            host: format!("127.0.0.1:{port}"),
+        }
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -39,7 +53,10 @@ impl TestRegistry {
     pub fn client(&self) -> Registry {
         Registry::new(&RegistryOptions {
             ca_files: vec![self.ca()],
-            credentials: Credentials { explicit: Some((USER.into(), PASSWORD.into())), auth_files: vec![] },
+            credentials: Credentials {
+                explicit: Some((USER.into(), PASSWORD.into())),
+                auth_files: vec![],
+            },
             jobs: 4,
         })
         .unwrap()
@@ -56,7 +73,12 @@ impl TestRegistry {
             .unwrap();
         assert!(out.status.success(), "catalog request failed");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["repositories"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()
+        v["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -96,25 +118,46 @@ impl Blob {
 }
 
 pub fn layer(seed: &str, len: usize, docker: bool) -> Blob {
-    let media_type = if docker { "application/vnd.docker.image.rootfs.diff.tar.gzip" } else { media_type::OCI_LAYER_GZIP };
-    Blob { bytes: blob_bytes(seed, len), media_type }
+    let media_type = if docker {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    } else {
+        media_type::OCI_LAYER_GZIP
+    };
+    Blob {
+        bytes: blob_bytes(seed, len),
+        media_type,
+    }
 }
 
 pub fn config(os: &str, arch: &str, docker: bool) -> Blob {
-    let bytes = serde_json::to_vec(&json!({"architecture": arch, "os": os, "config": {"User": "1000"}, "rootfs": {"type": "layers", "diff_ids": []}})).unwrap();
-    let media_type = if docker { "application/vnd.docker.container.image.v1+json" } else { media_type::OCI_CONFIG };
+    let bytes = serde_json::to_vec(
+        &json!({"architecture": arch, "os": os, "config": {"User": "1000"}, "rootfs": {"type": "layers", "diff_ids": []}}),
+    )
+    .unwrap();
+    let media_type = if docker {
+        "application/vnd.docker.container.image.v1+json"
+    } else {
+        media_type::OCI_CONFIG
+    };
     Blob { bytes, media_type }
 }
 
 pub fn manifest(config: &Blob, layers: &[&Blob], docker: bool) -> Blob {
-    let mt = if docker { media_type::DOCKER_MANIFEST } else { media_type::OCI_MANIFEST };
+    let mt = if docker {
+        media_type::DOCKER_MANIFEST
+    } else {
+        media_type::OCI_MANIFEST
+    };
     let doc = json!({
         "schemaVersion": 2,
         "mediaType": mt,
         "config": config.descriptor(),
         "layers": layers.iter().map(|l| l.descriptor()).collect::<Vec<_>>(),
     });
-    Blob { bytes: serde_json::to_vec_pretty(&doc).unwrap(), media_type: mt }
+    Blob {
+        bytes: serde_json::to_vec_pretty(&doc).unwrap(),
+        media_type: mt,
+    }
 }
 
 pub fn index(children: &[(&Blob, &str, &str)]) -> Blob {
@@ -127,18 +170,28 @@ pub fn index(children: &[(&Blob, &str, &str)]) -> Blob {
             d
         }).collect::<Vec<_>>(),
     });
-    Blob { bytes: serde_json::to_vec(&doc).unwrap(), media_type: media_type::OCI_INDEX }
+    Blob {
+        bytes: serde_json::to_vec(&doc).unwrap(),
+        media_type: media_type::OCI_INDEX,
+    }
 }
 
 pub async fn push_blob(client: &Registry, repo: &Reference, blob: &Blob) {
     let bytes = Bytes::from(blob.bytes.clone());
     let stream: sealift::registry::ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
-    client.push_blob(repo, &blob.digest(), blob.bytes.len() as u64, stream).await.unwrap();
+    client
+        .push_blob(repo, &blob.digest(), blob.bytes.len() as u64, stream)
+        .await
+        .unwrap();
 }
 
 pub async fn push_manifest(client: &Registry, repo: &Reference, m: &Blob, tag: Option<&str>) {
     let r = match tag {
-        Some(t) => Reference { tag: Some(t.into()), digest: None, ..repo.clone() },
+        Some(t) => Reference {
+            tag: Some(t.into()),
+            digest: None,
+            ..repo.clone()
+        },
         None => repo.with_digest(m.digest()),
     };
     client.push_manifest(&r, &m.bytes, m.media_type).await.unwrap();
@@ -159,7 +212,10 @@ pub async fn push_source_images(reg: &TestRegistry) -> SourceImages {
     let client = reg.client();
     let repo = |p: &str| -> Reference { format!("{}/{p}:x", reg.host).parse().unwrap() };
     let shared = layer("shared", 3 * 1024 * 1024 + 17, false);
-    let shared_docker = Blob { bytes: shared.bytes.clone(), media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip" };
+    let shared_docker = Blob {
+        bytes: shared.bytes.clone(),
+        media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    };
 
     let (ca, la) = (config("linux", "amd64", false), layer("alpha-only", 300_000, false));
     let alpha = manifest(&ca, &[&shared, &la], false);
@@ -186,7 +242,12 @@ pub async fn push_source_images(reg: &TestRegistry) -> SourceImages {
     push_manifest(&client, &repo("app/multi"), &m2, None).await;
     let multi = index(&[(&m1, "linux", "amd64"), (&m2, "linux", "arm64")]);
     push_manifest(&client, &repo("app/multi"), &multi, Some("3.0")).await;
-    SourceImages { alpha, beta, multi, multi_children: vec![m1, m2] }
+    SourceImages {
+        alpha,
+        beta,
+        multi,
+        multi_children: vec![m1, m2],
+    }
 }
 
 /// A release directory: keys, `sealift.yaml` naming the source images, a manifests folder.
@@ -199,12 +260,20 @@ impl Release {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKey::generate().unwrap();
         std::fs::create_dir_all(dir.path().join("keys")).unwrap();
-        std::fs::write(dir.path().join("keys/sealift.key"), key.to_encrypted_pem(KEY_PASSWORD.as_bytes()).unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join("keys/sealift.key"),
+            key.to_encrypted_pem(KEY_PASSWORD.as_bytes()).unwrap(),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("keys/sealift.pub"), key.public_key().unwrap().to_pem().unwrap()).unwrap();
         let other = SigningKey::generate().unwrap();
         std::fs::write(dir.path().join("keys/other.pub"), other.public_key().unwrap().to_pem().unwrap()).unwrap();
         std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
-        std::fs::write(dir.path().join("deploy/app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n").unwrap();
+        std::fs::write(
+            dir.path().join("deploy/app.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n",
+        )
+        .unwrap();
         let h = &source.host;
         std::fs::write(
             dir.path().join("sealift.yaml"),
@@ -247,7 +316,21 @@ pub fn text(out: &Output) -> String {
 /// Build `release.tar` with the CLI; panics with the output on failure.
 pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> PathBuf {
     let ca = source.ca();
-    let o = sealift(release.dir.path(), &["bundle", "create", "-f", "sealift.yaml", "-o", out, "--key", "keys/sealift.key", "--ca-file", ca.to_str().unwrap()]);
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "bundle",
+            "create",
+            "-f",
+            "sealift.yaml",
+            "-o",
+            out,
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "bundle create failed:\n{}", text(&o));
     release.path(out)
 }

@@ -62,7 +62,10 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     let release = Release::new(&source, &images);
     let good = create_bundle(&release, &source, "good.tar");
     let map = entries(&good);
-    let shared_layer = format!("blobs/sha256/{}", crate::support::layer("shared", 3 * 1024 * 1024 + 17, false).digest().hex());
+    let shared_layer = format!(
+        "blobs/sha256/{}",
+        crate::support::layer("shared", 3 * 1024 * 1024 + 17, false).digest().hex()
+    );
     let alpha_manifest = images.alpha.digest().layout_path();
     let dir = release.dir.path();
     let t = |name: &str| dir.join(name);
@@ -83,12 +86,26 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     cases.push(("sig.tar", "keys/sealift.pub", vec!["signature-invalid"]));
 
     rebuild(&good, &t("removed.tar"), |p| p != shared_layer, vec![]);
-    cases.push(("removed.tar", "keys/sealift.pub", vec!["missing-entry", "missing-blob", &shared_layer]));
+    cases.push((
+        "removed.tar",
+        "keys/sealift.pub",
+        vec!["missing-entry", "missing-blob", &shared_layer],
+    ));
 
-    rebuild(&good, &t("extra.tar"), |_| true, vec![(raw_header(b"blobs/sha256/extra", 5), b"extra".to_vec())]);
+    rebuild(
+        &good,
+        &t("extra.tar"),
+        |_| true,
+        vec![(raw_header(b"blobs/sha256/extra", 5), b"extra".to_vec())],
+    );
     cases.push(("extra.tar", "keys/sealift.pub", vec!["unlisted-entry", "blobs/sha256/extra"]));
 
-    rebuild(&good, &t("dotdot.tar"), |_| true, vec![(raw_header(b"../evil", 4), b"evil".to_vec())]);
+    rebuild(
+        &good,
+        &t("dotdot.tar"),
+        |_| true,
+        vec![(raw_header(b"../evil", 4), b"evil".to_vec())],
+    );
     cases.push(("dotdot.tar", "keys/sealift.pub", vec!["unsafe-entry", "../evil"]));
 
     let mut appended = std::fs::read(&good).unwrap();
@@ -106,12 +123,28 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
         for e in expected {
             assert!(out.contains(e), "verify {file}: expected `{e}` in:\n{out}");
         }
-        let o = sealift(dir, &["load", file, "--key", key, "--registry", &target.host, "--ca-file", ca.to_str().unwrap()]);
+        let o = sealift(
+            dir,
+            &[
+                "load",
+                file,
+                "--key",
+                key,
+                "--registry",
+                &target.host,
+                "--ca-file",
+                ca.to_str().unwrap(),
+            ],
+        );
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "load {file} should fail:\n{out}");
         assert!(out.contains("nothing was pushed"), "{out}");
     }
-    assert!(target.catalog().is_empty(), "tampered loads pushed something: {:?}", target.catalog());
+    assert!(
+        target.catalog().is_empty(),
+        "tampered loads pushed something: {:?}",
+        target.catalog()
+    );
 
     // The untouched bundle still verifies: the failures above came from the tampering.
     let o = sealift(dir, &["verify", "good.tar", "--key", "keys/sealift.pub"]);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The main job end to end: two local registries (TLS + htpasswd), test images pushed to the
+# "connected" one, a signed bundle built from them, verified, and loaded into the
+# "disconnected" one. Everything happens under a temporary directory on 127.0.0.1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+sealift="$root/target/release/sealift"
+work=$(mktemp -d)
+trap '"$root/scripts/registry.sh" stop "$work/src-reg"; "$root/scripts/registry.sh" stop "$work/dst-reg"' EXIT
+say() { printf '\n== %s\n' "$*"; }
+
+say "starting a source registry and a site registry (docker-registry, TLS, htpasswd)"
+src=127.0.0.1:$("$root/scripts/registry.sh" start "$work/src-reg" demo demo-pass)
+dst=127.0.0.1:$("$root/scripts/registry.sh" start "$work/dst-reg" site site-pass)
+echo "source: $src    site: $dst"
+
+say "building two test images (one multi-arch) in an OCI layout and copying them to the source with skopeo"
+python3 "$root/scripts/make-image.py" "$work/layout"
+mkdir -p "$work/certs" && cp "$work/src-reg/ca.crt" "$work/certs/"
+for img in web:1.0 tools:2.0; do
+    skopeo copy --quiet --all --preserve-digests --insecure-policy --dest-cert-dir "$work/certs" \
+        --dest-creds demo:demo-pass "oci:$work/layout:$img" "docker://$src/demo/$img"
+done
+
+cd "$work"
+mkdir -p deploy && cat > deploy/web.yaml <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: $src/demo/web:1.0}]
+YAML
+cat > sealift.yaml <<YAML
+name: demo-release
+images:
+  - $src/demo/web:1.0
+  - ref: docker://$src/demo/tools:2.0
+    platforms: [linux/amd64, linux/arm64]
+manifests:
+  - deploy/
+YAML
+export SEALIFT_PASSWORD=demo-key-passphrase
+
+say "sealift keys generate"
+"$sealift" keys generate --dir keys
+
+say "sealift bundle create (connected side)"
+SEALIFT_REGISTRY_USERNAME=demo SEALIFT_REGISTRY_PASSWORD=demo-pass \
+    "$sealift" bundle create -f sealift.yaml -o release.tar --key keys/sealift.key --ca-file src-reg/ca.crt
+
+say "sealift bundle inspect"
+"$sealift" bundle inspect release.tar
+
+say "sealift verify (disconnected side, offline)"
+"$sealift" verify release.tar --key keys/sealift.pub
+
+say "a tampered copy is refused, and nothing is pushed"
+cp release.tar tampered.tar
+printf 'x' | dd of=tampered.tar bs=1 seek=$(( $(stat -c %s tampered.tar) - 20000 )) conv=notrunc status=none
+"$sealift" verify tampered.tar --key keys/sealift.pub || echo "(exit code $?)"
+
+say "sealift load into the site registry"
+echo site-pass | "$sealift" load release.tar --key keys/sealift.pub --registry "$dst" \
+    --ca-file dst-reg/ca.crt --username site --password-stdin
+
+say "what the site registry now holds"
+curl -s --cacert dst-reg/ca.crt -u site:site-pass "https://$dst/v2/_catalog"; echo
+mkdir -p dst-certs && cp dst-reg/ca.crt dst-certs/
+skopeo inspect --raw --cert-dir dst-certs --creds site:site-pass "docker://$dst/demo/tools:2.0" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); print("demo/tools:2.0 is an index of", [m["platform"]["architecture"] for m in d["manifests"]])'
+say "done; work directory was $work"
