@@ -4,6 +4,8 @@
 import gzip, hashlib, io, json, os, sys, tarfile
 
 out = sys.argv[1]
+# Optional second argument: megabytes of random data per image (split over its layers).
+mb = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
 
 
@@ -21,7 +23,7 @@ def layer(files: dict) -> dict:
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(content), 0, 0o644
             t.addfile(info, io.BytesIO(content))
-    return blob(gzip.compress(raw.getvalue(), mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")
+    return blob(gzip.compress(raw.getvalue(), compresslevel=1, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")
 
 
 def image(arch: str, layers: list) -> dict:
@@ -33,11 +35,11 @@ def image(arch: str, layers: list) -> dict:
     return blob(json.dumps(manifest).encode(), manifest["mediaType"])
 
 
-base = layer({"etc/os-release": b"ID=demo\n", "usr/share/base.bin": os.urandom(2_000_000)})
-web = image("amd64", [base, layer({"app": b"#!/bin/sh\necho web\n"})])
+base = layer({"etc/os-release": b"ID=demo\n", "usr/share/base.bin": os.urandom(mb * 400_000)})
+web = image("amd64", [base, layer({"app": b"#!/bin/sh\necho web\n", "data.bin": os.urandom(mb * 600_000)})])
 children = []
 for arch in ("amd64", "arm64"):
-    m = image(arch, [base, layer({"app": f"tools for {arch}\n".encode() + os.urandom(500_000)})])
+    m = image(arch, [base, layer({"app": f"tools for {arch}\n".encode() + os.urandom(mb * 250_000)})])
     m["platform"] = {"os": "linux", "architecture": arch}
     children.append(m)
 index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
