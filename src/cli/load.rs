@@ -29,22 +29,30 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     // Credentials and TLS are settled before verification so a bad flag fails early, but no
     // connection is opened until the bundle has passed.
     let options = secrets::registry_options(&args.connection)?;
-    let Some(verified) = verify::verify_bundle(&args.bundle, &args.keys, args.format)? else {
+    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.keys)?;
+    let Some(verified) = verified else {
+        match args.format {
+            Format::Json => {
+                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            Format::Table => verify::render_table(&verify_report),
+        }
         eprintln!("nothing was pushed: the bundle failed verification");
         return Ok(Outcome::No);
     };
+    if args.format == Format::Table {
+        verify::render_table(&verify_report);
+    }
     let client = Registry::new(&options)?;
     let progress = Progress::new();
-    let report = super::runtime()?.block_on(load(
-        &verified,
-        &client,
-        &LoadOptions {
-            registry: args.registry.clone(),
-        },
-        &progress,
-    ))?;
+    let target = LoadOptions {
+        registry: args.registry.clone(),
+    };
+    let report = super::runtime()?.block_on(load(&verified, &client, &target, &progress))?;
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": report});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!("LOADED into {}", report.registry);
         for i in &report.images {

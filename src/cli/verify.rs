@@ -32,22 +32,22 @@ pub(crate) fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
         .collect()
 }
 
-/// Run verification and print the report; shared with `load`.
-pub(crate) fn verify_bundle(path: &Path, keys: &[PathBuf], format: Format) -> anyhow::Result<Option<VerifiedBundle>> {
+/// Run verification; shared with `load`.
+pub(crate) fn verify_bundle(path: &Path, keys: &[PathBuf]) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
     let keys = load_keys(keys)?;
     let bundle = UnverifiedBundle::open(path)?;
-    let (report, verified) = verify(bundle, &keys, &Progress::new())?;
-    render(&report, format)?;
-    Ok(verified)
+    Ok(verify(bundle, &keys, &Progress::new())?)
 }
 
-pub(crate) fn render(report: &VerifyReport, format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        let mut doc = serde_json::to_value(report)?;
-        doc["verified"] = serde_json::Value::Bool(report.passed());
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
-    }
+/// The report as JSON, with a top-level `verified` flag.
+pub(crate) fn to_json(report: &VerifyReport) -> anyhow::Result<serde_json::Value> {
+    let mut doc = serde_json::to_value(report)?;
+    doc["verified"] = serde_json::Value::Bool(report.passed());
+    Ok(doc)
+}
+
+/// Print the report as a table.
+pub(crate) fn render_table(report: &VerifyReport) {
     if report.passed() {
         println!("VERIFIED {} ({})", report.bundle, report.name.as_deref().unwrap_or(""));
         let ids: Vec<String> = report.signed_by.iter().map(ToString::to_string).collect();
@@ -62,12 +62,13 @@ pub(crate) fn render(report: &VerifyReport, format: Format) -> anyhow::Result<()
             println!("  {:<18} {}: {}", f.code.as_str(), f.subject, f.message);
         }
     }
-    Ok(())
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    Ok(match verify_bundle(&args.bundle, &args.keys, args.format)? {
-        Some(_) => Outcome::Success,
-        None => Outcome::No,
-    })
+    let (report, verified) = verify_bundle(&args.bundle, &args.keys)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
+        Format::Table => render_table(&report),
+    }
+    Ok(if verified.is_some() { Outcome::Success } else { Outcome::No })
 }

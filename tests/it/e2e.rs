@@ -75,10 +75,10 @@ async fn images_cross_the_gap_with_identical_digests() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let load_json = &out[out.rfind("{\n  \"registry\"").unwrap()..];
-    let report: serde_json::Value = serde_json::from_str(load_json).unwrap();
-    for image in report["images"].as_array().unwrap() {
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verify"]["verified"], true);
+    assert_eq!(report["load"]["images"].as_array().unwrap().len(), 3);
+    for image in report["load"]["images"].as_array().unwrap() {
         assert_eq!(image["blobs_pushed"], 0, "{image}");
     }
 }
