@@ -28,10 +28,11 @@ pub enum SourceRef {
     },
 }
 
-/// Split `PATH[:TAG]`; a colon followed by something with a `/` is part of the path.
+/// Split `PATH[:REF]` at the first colon, as skopeo does: the path cannot contain one, and the
+/// ref (the `ref.name` annotation) may, e.g. `oci:dir:app/multi:3.0`.
 fn split_path_tag(s: &str) -> (PathBuf, Option<String>) {
-    match s.rsplit_once(':') {
-        Some((path, tag)) if !tag.is_empty() && !tag.contains('/') && !path.is_empty() => (PathBuf::from(path), Some(tag.to_owned())),
+    match s.split_once(':') {
+        Some((path, tag)) if !tag.is_empty() && !path.is_empty() => (PathBuf::from(path), Some(tag.to_owned())),
         _ => (PathBuf::from(s), None),
     }
 }
@@ -95,5 +96,12 @@ mod tests {
             }
         );
         assert!("oci:".parse::<SourceRef>().is_err());
+        assert_eq!(
+            "oci:dir:app/multi:3.0".parse::<SourceRef>().unwrap(),
+            SourceRef::Layout {
+                dir: "dir".into(),
+                tag: Some("app/multi:3.0".into())
+            }
+        );
     }
 }
