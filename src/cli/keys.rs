@@ -25,16 +25,16 @@ pub(crate) enum KeysCommand {
 
 pub(crate) fn run(cmd: KeysCommand) -> anyhow::Result<Outcome> {
     let KeysCommand::Generate { dir, name } = cmd;
-    let passphrase = secrets::passphrase(true)?;
-    let key = SigningKey::generate()?;
-    let private_pem = key.to_encrypted_pem(passphrase.as_bytes())?;
-    let public = key.public_key()?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let key_path = dir.join(format!("{name}.key"));
     let pub_path = dir.join(format!("{name}.pub"));
     for p in [&key_path, &pub_path] {
         anyhow::ensure!(!p.exists(), "{} already exists; refusing to overwrite a key", p.display());
     }
+    let passphrase = secrets::passphrase(true)?;
+    let key = SigningKey::generate()?;
+    let private_pem = key.to_encrypted_pem(passphrase.as_bytes())?;
+    let public = key.public_key()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

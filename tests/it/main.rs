@@ -9,3 +9,5 @@ mod e2e;
 mod tamper;
 // The bundle's OCI layout is readable by skopeo; bundles are reproducible.
 mod interop;
+// `keys generate`: cosign-format files, 0600, no overwriting.
+mod keys;
