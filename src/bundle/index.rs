@@ -62,6 +62,15 @@ pub struct ImageRecord {
 }
 
 impl ImageRecord {
+    /// `repository:tag@digest` (or `repository@digest` without a tag), for reports.
+    #[must_use]
+    pub fn pinned_name(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("{}:{t}@{}", self.repository, self.digest),
+            None => format!("{}@{}", self.repository, self.digest),
+        }
+    }
+
     /// `repository:tag` or `repository@digest`, as used in `index.json` annotations.
     #[must_use]
     pub fn display_name(&self) -> String {

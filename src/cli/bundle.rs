@@ -82,12 +82,7 @@ fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -
         } else {
             format!(" ({} platforms)", i.platforms.len())
         };
-        println!(
-            "  {} -> {}@{}{platforms}",
-            i.source,
-            i.display_name().split('@').next().unwrap_or_default(),
-            i.digest
-        );
+        println!("  {} -> {}{platforms}", i.source, i.pinned_name());
     }
     println!(
         "  {} release files, {} entries, {}",
@@ -129,7 +124,7 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
     println!("entries:    {} ({})", i.entries.len(), size(total));
     println!("images:");
     for img in &i.images {
-        println!("  {}@{}", img.display_name().split('@').next().unwrap_or_default(), img.digest);
+        println!("  {}", img.pinned_name());
         println!("    source: {}", img.source);
         for p in &img.platforms {
             println!("    {:<16} {}", p.platform.to_string(), p.digest);

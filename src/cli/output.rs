@@ -2,7 +2,6 @@
 //! otherwise), reports on stdout, errors on stderr.
 
 use std::io::IsTerminal as _;
-use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sealift::progress::{Reporter, Task};
@@ -15,7 +14,6 @@ pub(crate) fn error(e: &anyhow::Error) {
 /// Progress reporter for the terminal.
 pub(crate) struct Progress {
     bars: Option<MultiProgress>,
-    lock: Mutex<()>,
 }
 
 impl Progress {
@@ -23,10 +21,7 @@ impl Progress {
         let bars = std::io::stderr()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self {
-            bars,
-            lock: Mutex::new(()),
-        }
+        Self { bars }
     }
 }
 
@@ -76,7 +71,6 @@ impl Reporter for Progress {
     }
 
     fn note(&self, line: &str) {
-        let _guard = self.lock.lock();
         match &self.bars {
             Some(m) => {
                 let _ = m.println(line);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use futures_util::{Stream, TryStreamExt as _};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
@@ -245,22 +245,6 @@ impl Registry {
                 source,
             })
     }
-}
-
-/// Collect a stream into memory, refusing more than `limit` bytes (for small documents).
-pub async fn collect_limited(mut stream: ByteStream, limit: u64) -> Result<Vec<u8>, std::io::Error> {
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if (out.len() + chunk.len()) as u64 > limit {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("more than {limit} bytes"),
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 fn to_client_ref(r: &Reference) -> oci_client::Reference {

@@ -27,7 +27,9 @@ use serde::Serialize;
 pub use failure::{Failure, FailureCode};
 pub use verified::{VerifiedBundle, VerifiedEntry};
 
-use crate::bundle::{self, BundleIndex, EntryKind, INDEX_PATH, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, SIGNATURE_PREFIX, UnverifiedBundle};
+use crate::bundle::{
+    self, BundleIndex, EntryKind, INDEX_PATH, ImageRecord, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, SIGNATURE_PREFIX, UnverifiedBundle,
+};
 use crate::oci::{Digest, DigestCounter, manifest::MAX_MANIFEST_SIZE};
 use crate::progress::{ProgressReader, Reporter};
 use crate::sign::{KeyId, PublicKey};
@@ -126,11 +128,7 @@ pub fn verify(
     // Step 5.
     let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
     report.name = Some(index.name.clone());
-    report.images = index
-        .images
-        .iter()
-        .map(|i| format!("{}@{}", i.display_name().split('@').next().unwrap_or_default(), i.digest))
-        .collect();
+    report.images = index.images.iter().map(ImageRecord::pinned_name).collect();
     if !report.passed() {
         return Ok((report, None));
     }
