@@ -10,11 +10,16 @@ use zeroize::Zeroizing;
 
 use super::Error;
 
-/// Both labels end like this: `ENCRYPTED COSIGN PRIVATE KEY` (older cosign, and the only one
-/// containers/image reads) and `ENCRYPTED SIGSTORE PRIVATE KEY` (current cosign).
-pub(super) const ENCRYPTED_LABEL_TAIL: &str = " PRIVATE KEY-----";
 const WRITE_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
+/// `ENCRYPTED COSIGN PRIVATE KEY` (older cosign, and the only one containers/image reads) and
+/// `ENCRYPTED SIGSTORE PRIVATE KEY` (current cosign).
 const READ_LABELS: [&str; 2] = ["ENCRYPTED COSIGN PRIVATE KEY", "ENCRYPTED SIGSTORE PRIVATE KEY"];
+
+/// Is this PEM one of cosign's encrypted private keys (rather than plain PKCS#8)?
+pub(super) fn is_encrypted(pem: &str) -> bool {
+    let text = pem.trim_start();
+    READ_LABELS.iter().any(|l| text.starts_with(&format!("-----BEGIN {l}-----")))
+}
 
 // cosign's parameters: N = 2^15, r = 8, p = 1, 32-byte salt and key.
 const LOG_N: u8 = 15;

@@ -258,7 +258,7 @@ pub struct Release {
 impl Release {
     pub fn new(source: &TestRegistry, images: &SourceImages) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let key = SigningKey::generate().unwrap();
+        let key = SigningKey::generate(sealift::sign::Algorithm::EcdsaP256).unwrap();
         std::fs::create_dir_all(dir.path().join("keys")).unwrap();
         std::fs::write(
             dir.path().join("keys/sealift.key"),
@@ -266,7 +266,7 @@ impl Release {
         )
         .unwrap();
         std::fs::write(dir.path().join("keys/sealift.pub"), key.public_key().unwrap().to_pem().unwrap()).unwrap();
-        let other = SigningKey::generate().unwrap();
+        let other = SigningKey::generate(sealift::sign::Algorithm::EcdsaP256).unwrap();
         std::fs::write(dir.path().join("keys/other.pub"), other.public_key().unwrap().to_pem().unwrap()).unwrap();
         std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
         std::fs::write(
