@@ -338,10 +338,17 @@ mod tests {
             .unwrap();
             assert_eq!(ok.signers, vec![public.id().clone()], "{}", a.format);
             assert!(ok.invalid.is_empty());
-            let unknown = check(a.format, &a.manifest.bytes, &s.digest, &[stranger.clone()], &mut blobs_of(a)).unwrap();
+            let unknown = check(
+                a.format,
+                &a.manifest.bytes,
+                &s.digest,
+                std::slice::from_ref(&stranger),
+                &mut blobs_of(a),
+            )
+            .unwrap();
             assert!(unknown.signers.is_empty(), "{}", a.format);
             // Presented as the signature of another image.
-            let moved = check(a.format, &a.manifest.bytes, &other, &[public.clone()], &mut blobs_of(a));
+            let moved = check(a.format, &a.manifest.bytes, &other, std::slice::from_ref(&public), &mut blobs_of(a));
             match moved {
                 Ok(c) => {
                     assert!(c.signers.is_empty());
@@ -366,7 +373,8 @@ mod tests {
         assert_eq!(v["config"]["size"], 2);
         assert_eq!(v["subject"]["digest"], subject().digest.to_string());
         assert_eq!(v["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
-        let index: serde_json::Value = serde_json::from_slice(&referrers_index(&[a.manifest.descriptor.clone()]).bytes).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&referrers_index(std::slice::from_ref(&a.manifest.descriptor)).bytes).unwrap();
         assert_eq!(index["manifests"][0]["artifactType"], BUNDLE_V03);
         assert_eq!(index["manifests"][0]["digest"], a.manifest.descriptor.digest.to_string());
     }
