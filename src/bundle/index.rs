@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::oci::{Digest, Platform};
+use crate::sign::artifact::SignatureFormat;
 
 /// Version of the `bundle.json` schema written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -59,6 +60,11 @@ pub struct ImageRecord {
     /// Platform manifests, for indexes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformRecord>,
+    /// Signature objects carried for this image (its own digest and each platform manifest).
+    pub signatures: Vec<SignatureRecord>,
+    /// Publisher keys (PEM) the source image had to be signed with, from `sealift.yaml`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_keys: Vec<String>,
 }
 
 impl ImageRecord {
@@ -89,6 +95,40 @@ pub struct PlatformRecord {
     pub platform: Platform,
     /// Its manifest digest.
     pub digest: Digest,
+}
+
+/// One image signature object in the bundle's layout.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignatureRecord {
+    /// The manifest digest signed.
+    pub subject: Digest,
+    /// Legacy `.sig` image or Sigstore bundle referrer.
+    pub format: SignatureFormat,
+    /// Digest of the signature object's manifest.
+    pub manifest: Digest,
+    /// Who signed: the release key at `bundle create`, or the upstream publisher.
+    pub origin: SignatureOrigin,
+}
+
+/// Who made an image signature.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureOrigin {
+    /// Made by `bundle create` with the release key.
+    Release,
+    /// Found at the source, made by a key `sealift.yaml` names under `provenance`.
+    Upstream,
+}
+
+impl ImageRecord {
+    /// The digests an image's signatures cover: its own, then each platform manifest's.
+    #[must_use]
+    pub fn subjects(&self) -> Vec<&Digest> {
+        std::iter::once(&self.digest)
+            .chain(self.platforms.iter().map(|p| &p.digest))
+            .collect()
+    }
 }
 
 /// A tar entry the bundle must contain.

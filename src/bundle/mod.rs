@@ -19,7 +19,7 @@ mod index;
 mod read;
 mod write;
 
-pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, Tool};
+pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, SignatureOrigin, SignatureRecord, Tool};
 pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
 pub use write::{BundleContents, BundleFile, WriteReport, write};
 

@@ -12,9 +12,8 @@ use super::{Format, Outcome, RegistryArgs, secrets, verify};
 pub(crate) struct LoadArgs {
     /// The bundle file.
     bundle: PathBuf,
-    /// Pinned public key (PEM); repeatable.
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: verify::TrustArgs,
     /// Target registry, HOST[:PORT].
     #[arg(long)]
     registry: String,
@@ -29,7 +28,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     // Credentials and TLS are settled before verification so a bad flag fails early, but no
     // connection is opened until the bundle has passed.
     let options = secrets::registry_options(&args.connection)?;
-    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.keys)?;
+    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust)?;
     let Some(verified) = verified else {
         match args.format {
             Format::Json => {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sealift::bundle::UnverifiedBundle;
-use sealift::sign::PublicKey;
+use sealift::sign::{KeyStatus, PublicKey, TrustPolicy};
 use sealift::verify::{VerifiedBundle, VerifyReport, verify};
 
 use super::output::{Progress, size};
@@ -14,29 +14,56 @@ use super::{Format, Outcome};
 pub(crate) struct VerifyArgs {
     /// The bundle file.
     bundle: PathBuf,
-    /// Pinned public key (PEM); repeatable. Only these keys are trusted.
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
 
-pub(crate) fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            let pem = std::fs::read_to_string(p).with_context(|| format!("reading public key {}", p.display()))?;
-            PublicKey::from_pem(&pem).with_context(|| format!("public key {}", p.display()))
-        })
-        .collect()
+/// Who is trusted: pinned keys and/or a trust policy file.
+#[derive(clap::Args)]
+pub(crate) struct TrustArgs {
+    /// Pinned public key (PEM); repeatable. Each adds a key with no expiry.
+    #[arg(long = "key", required_unless_present = "trust")]
+    keys: Vec<PathBuf>,
+    /// Trust policy (YAML): named keys, validity dates, revoked key ids, and a threshold of
+    /// keys that must all have signed.
+    #[arg(long)]
+    trust: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The policy the flags describe.
+    pub(crate) fn policy(&self) -> anyhow::Result<TrustPolicy> {
+        let keys = self
+            .keys
+            .iter()
+            .map(|p| {
+                let pem = std::fs::read_to_string(p).with_context(|| format!("reading public key {}", p.display()))?;
+                let key = PublicKey::from_pem(&pem).with_context(|| format!("public key {}", p.display()))?;
+                let name = p
+                    .file_stem()
+                    .map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned());
+                Ok((name, key))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let Some(path) = &self.trust else {
+            return Ok(TrustPolicy::from_keys(keys));
+        };
+        let mut policy = TrustPolicy::load(path)?;
+        for (name, key) in keys {
+            policy.add_key(name, key);
+        }
+        Ok(policy)
+    }
 }
 
 /// Run verification; shared with `load`.
-pub(crate) fn verify_bundle(path: &Path, keys: &[PathBuf]) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
-    let keys = load_keys(keys)?;
+pub(crate) fn verify_bundle(path: &Path, trust: &TrustArgs) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
+    let policy = trust.policy()?;
     let bundle = UnverifiedBundle::open(path)?;
-    Ok(verify(bundle, &keys, &Progress::new())?)
+    Ok(verify(bundle, &policy, time::OffsetDateTime::now_utc(), &Progress::new())?)
 }
 
 /// The report as JSON, with a top-level `verified` flag.
@@ -50,22 +77,41 @@ pub(crate) fn to_json(report: &VerifyReport) -> anyhow::Result<serde_json::Value
 pub(crate) fn render_table(report: &VerifyReport) {
     if report.passed() {
         println!("VERIFIED {} ({})", report.bundle, report.name.as_deref().unwrap_or(""));
-        let ids: Vec<String> = report.signed_by.iter().map(ToString::to_string).collect();
-        println!("  signed by:  {}", ids.join(", "));
+    } else {
+        println!("FAILED {}: {} problem(s)", report.bundle, report.failures.len());
+    }
+    if !report.signers.is_empty() {
+        let counted = report.signers.iter().filter(|s| s.counted).count();
+        let met = if report.threshold_met { "met" } else { "NOT met" };
+        println!("  threshold:  {counted} of {} required valid signature(s), {met}", report.threshold);
+        for s in &report.signers {
+            let what = match (s.signed, s.status) {
+                (true, KeyStatus::Valid) => "signed".to_owned(),
+                (true, status) => format!("signed, not counted: key {status}"),
+                (false, KeyStatus::Valid) => "did not sign".to_owned(),
+                (false, status) => format!("did not sign (key {status})"),
+            };
+            println!("  key:        {} {} ({}): {what}", s.key_id, s.name, s.algorithm);
+        }
+        for u in &report.unknown_signatures {
+            println!("  key:        {u} (not in the trust policy): signature ignored");
+        }
+    }
+    if report.passed() {
         println!("  checked:    {} entries, {}", report.entries_checked, size(report.bytes_checked));
+        println!("  image sigs: {} verified", report.image_signatures_verified);
         for i in &report.images {
             println!("  image:      {i}");
         }
     } else {
-        println!("FAILED {}: {} problem(s)", report.bundle, report.failures.len());
         for f in &report.failures {
-            println!("  {:<18} {}: {}", f.code.as_str(), f.subject, f.message);
+            println!("  {:<23} {}: {}", f.code.as_str(), f.subject, f.message);
         }
     }
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    let (report, verified) = verify_bundle(&args.bundle, &args.keys)?;
+    let (report, verified) = verify_bundle(&args.bundle, &args.trust)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
         Format::Table => render_table(&report),

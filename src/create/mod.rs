@@ -1,16 +1,17 @@
 //! The connected side's pipeline: `sealift.yaml` → pull every image into a staging layout →
 //! collect the release files → write and sign one bundle.
 
+mod image_signing;
 mod release_files;
 
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
-use crate::oci::Descriptor;
+use crate::oci::{Descriptor, SourceRef};
 use crate::policy::Release;
 use crate::progress::Reporter;
 use crate::registry::{self, Registry, RegistryOptions};
-use crate::sign::SigningKey;
+use crate::sign::{self, Algorithm, SigningKey};
 use crate::source::{self, PulledImage};
 use crate::store::{self, Layout, REF_NAME_ANNOTATION};
 
@@ -37,6 +38,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] sign::Error),
+    /// The release key cannot make image signatures.
+    #[error(
+        "the release key {0} is Ed25519; image signatures need a P-256 key (cosign verifiers disagree on Ed25519). Sign with a P-256 key and add the Ed25519 key with `sealift bundle sign`"
+    )]
+    ImageKeyAlgorithm(String),
     /// A blocking task failed to complete.
     #[error("internal task failed: {0}")]
     Task(String),
@@ -71,6 +80,9 @@ pub struct CreateReport {
 
 /// Build and sign a bundle. Needs a multi-threaded Tokio runtime (writing runs in place).
 pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'static)) -> Result<CreateReport, Error> {
+    if options.key.algorithm() != Algorithm::EcdsaP256 {
+        return Err(Error::ImageKeyAlgorithm(options.key.public_key()?.id().to_string()));
+    }
     let out_dir = options
         .output
         .parent()
@@ -102,7 +114,13 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     let mut top = Vec::new();
     let mut blobs: Vec<Descriptor> = Vec::new();
     let mut images = Vec::new();
-    for p in &pulled {
+    let created = rfc3339(options.created);
+    for (p, spec) in pulled.iter().zip(&options.release.images) {
+        let identity = match &spec.source {
+            SourceRef::Docker(r) => r.name(),
+            _ => p.repository.clone(),
+        };
+        let signed = image_signing::sign_image(&layout, options.key, p, &identity, &created)?;
         let record = ImageRecord {
             source: p.source.clone(),
             repository: p.repository.clone(),
@@ -119,6 +137,8 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
                     digest: digest.clone(),
                 })
                 .collect(),
+            signatures: signed.records,
+            upstream_keys: Vec::new(),
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
@@ -129,13 +149,22 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             top.push(desc);
         }
         blobs.extend(p.blobs.iter().cloned());
+        blobs.extend(signed.blobs);
+        for d in signed.top {
+            if !top
+                .iter()
+                .any(|t: &Descriptor| t.digest == d.digest && t.annotations == d.annotations)
+            {
+                top.push(d);
+            }
+        }
         images.push(record);
     }
     layout.write_index(top)?;
     let index = BundleIndex {
         schema_version: bundle::SCHEMA_VERSION,
         name: options.release.name.clone(),
-        created: rfc3339(options.created),
+        created,
         tool: Tool {
             name: "sealift".into(),
             version: env!("CARGO_PKG_VERSION").into(),

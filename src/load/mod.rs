@@ -5,6 +5,9 @@
 //! manifests by digest, then the image's own manifest under its tag (or digest). Manifests are
 //! pushed as the exact verified bytes, so digests on the far side equal the source's. Blob bytes
 //! are re-read from the same open file that was verified and re-hashed on the way out.
+//! The image's signature objects follow it ([`signatures`]).
+
+mod signatures;
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -66,6 +69,10 @@ pub struct LoadedImage {
     pub blobs_skipped: usize,
     /// Manifests pushed (including indexes).
     pub manifests_pushed: usize,
+    /// Signature objects made available (legacy `.sig` images and bundle referrers).
+    pub signatures: usize,
+    /// Signature manifests and referrer indexes pushed for them.
+    pub signature_manifests_pushed: usize,
 }
 
 /// What `load` did.
@@ -94,13 +101,23 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
             tag: image.tag.clone(),
             digest: None,
         };
-        let ImageGraph { manifests, blobs } = graph(bundle, &image.digest, &image.media_type, &name)?;
+        let ImageGraph { manifests, mut blobs } = graph(bundle, &image.digest, &image.media_type, &name)?;
+        // Signature blobs go up with the image's, in the same parallel batch.
+        for rec in &image.signatures {
+            for b in graph(bundle, &rec.manifest, media_type::OCI_MANIFEST, &name)?.blobs {
+                if !blobs.iter().any(|d| d.digest == b.digest) {
+                    blobs.push(b);
+                }
+            }
+        }
         let mut loaded = LoadedImage {
             reference: format!("{}@{}", target, image.digest),
             blobs_pushed: 0,
             bytes_pushed: 0,
             blobs_skipped: 0,
             manifests_pushed: 0,
+            signatures: 0,
+            signature_manifests_pushed: 0,
         };
 
         let results: Vec<Option<u64>> =
@@ -138,7 +155,14 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
                 })?;
             loaded.manifests_pushed += 1;
         }
-        reporter.note(&format!("loaded {}", loaded.reference));
+        for rec in &image.signatures {
+            loaded.signature_manifests_pushed += signatures::push_signature(bundle, client, &target, rec, &name).await?;
+            loaded.signatures += 1;
+        }
+        reporter.note(&format!(
+            "loaded {} with {} signature object(s)",
+            loaded.reference, loaded.signatures
+        ));
         report.images.push(loaded);
     }
     Ok(report)
@@ -209,6 +233,11 @@ async fn push_blob(
     let stream = read_stream(reader, task);
     client.push_blob(target, &desc.digest, size, stream).await.map_err(reg_err)?;
     Ok(Some(size))
+}
+
+/// A stream of bytes already in memory (small documents: configs, indexes).
+fn bytes_stream(bytes: Vec<u8>) -> ByteStream {
+    Box::pin(futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }))
 }
 
 /// Stream a reader's bytes from a blocking thread, a few chunks in flight at most.

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt as _};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 
@@ -72,9 +72,36 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The registry answered with something that breaks the distribution spec.
+    #[error("{target}: {reason}")]
+    Protocol {
+        /// The reference involved.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The HTTP client could not be built (bad CA certificate, TLS setup).
     #[error("cannot set up the registry client: {0}")]
     Setup(String),
+}
+
+impl Error {
+    /// Did the registry say the manifest or repository does not exist (as opposed to failing)?
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        let Self::Request { source, .. } = self else {
+            return false;
+        };
+        match source {
+            OciDistributionError::ImageManifestNotFoundError(_) => true,
+            OciDistributionError::ServerError { code, .. } => *code == 404,
+            OciDistributionError::RegistryError { envelope, .. } => envelope
+                .errors
+                .iter()
+                .any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown)),
+            _ => false,
+        }
+    }
 }
 
 /// How to reach registries.
@@ -226,6 +253,32 @@ impl Registry {
                 target: format!("{}@{digest}", repo.name()),
                 source,
             })
+    }
+
+    /// The manifests that declare `subject` as their subject: the referrers API where the
+    /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
+    /// Descriptors are as listed; callers verify whatever they then fetch by digest.
+    pub async fn referrers(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
+        let r = to_client_ref(&repo.with_digest(subject.clone()));
+        self.authorize(&r).await?;
+        let target = format!("{}@{subject}", repo.name());
+        let index = self.client.pull_referrers(&r, None).await.map_err(|source| Error::Request {
+            what: "listing referrers of",
+            target: target.clone(),
+            source,
+        })?;
+        index
+            .manifests
+            .into_iter()
+            .map(|entry| {
+                serde_json::to_value(entry)
+                    .and_then(serde_json::from_value::<Descriptor>)
+                    .map_err(|e| Error::Protocol {
+                        target: target.clone(),
+                        reason: format!("unusable referrers entry: {e}"),
+                    })
+            })
+            .collect()
     }
 
     /// Upload manifest bytes unchanged, under the reference's tag (or its digest).

@@ -128,14 +128,26 @@ pub fn legacy_signature(key: &SigningKey, docker_reference: &str, subject: &Dige
     let signature = STANDARD.encode(key.sign(&payload));
     let mut layer = Blob::new(SIMPLE_SIGNING_MEDIA_TYPE, payload);
     layer.descriptor.annotations.insert(SIGNATURE_ANNOTATION.to_owned(), signature);
+    let (config, manifest) = legacy_manifest(&[layer.descriptor.clone()]);
+    Artifact {
+        format: SignatureFormat::CosignLegacy,
+        manifest,
+        blobs: vec![config, layer],
+    }
+}
+
+/// The config and manifest of a legacy signature image with these simple-signing layers.
+#[must_use]
+pub fn legacy_manifest(layers: &[Descriptor]) -> (Blob, Blob) {
     // cosign's minimal config: the payload digests as diff ids. Verifiers ignore it.
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.to_string()).collect();
     let config = serde_json::json!({
         "architecture": "",
         "config": {},
         "created": "0001-01-01T00:00:00Z",
         "history": [{"created": "0001-01-01T00:00:00Z"}],
         "os": "",
-        "rootfs": {"type": "layers", "diff_ids": [layer.descriptor.digest.to_string()]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
     });
     let config = Blob::new(media_type::OCI_CONFIG, serde_json::to_vec(&config).unwrap_or_default());
     let manifest = ManifestOut {
@@ -143,16 +155,61 @@ pub fn legacy_signature(key: &SigningKey, docker_reference: &str, subject: &Dige
         media_type: media_type::OCI_MANIFEST,
         artifact_type: None,
         config: &config.descriptor,
-        layers: vec![&layer.descriptor],
+        layers: layers.iter().collect(),
         subject: None,
         annotations: BTreeMap::new(),
     };
     let manifest = Blob::new(media_type::OCI_MANIFEST, serde_json::to_vec(&manifest).unwrap_or_default());
-    Artifact {
-        format: SignatureFormat::CosignLegacy,
-        manifest,
-        blobs: vec![config, layer],
+    (config, manifest)
+}
+
+/// Add the signature layers of `ours` to the legacy signature image `existing` (what a
+/// registry already holds at the `.sig` tag), as cosign does when a second key signs.
+/// Returns `None` when every layer of `ours` is already there.
+pub fn merge_legacy(existing: &[u8], ours: &[u8]) -> Result<Option<(Blob, Blob)>, Error> {
+    let layers_of = |bytes: &[u8]| -> Result<Vec<Descriptor>, Error> {
+        match Manifest::parse(bytes, media_type::OCI_MANIFEST) {
+            Ok(Manifest::Image { layers, .. }) => Ok(layers),
+            Ok(Manifest::Index { .. }) => Err(Error::MalformedPayload {
+                what: "signature manifest",
+                reason: "an index, not an image manifest".into(),
+            }),
+            Err(e) => Err(Error::MalformedPayload {
+                what: "signature manifest",
+                reason: e.to_string(),
+            }),
+        }
+    };
+    let mut layers = layers_of(existing)?;
+    let before = layers.len();
+    for l in layers_of(ours)? {
+        if !layers.iter().any(|e| e.digest == l.digest && e.annotations == l.annotations) {
+            layers.push(l);
+        }
     }
+    Ok((layers.len() > before).then(|| legacy_manifest(&layers)))
+}
+
+/// The descriptor a referrers index lists for a referrer manifest: its digest and size, plus
+/// the manifest's own `artifactType` and annotations.
+pub fn referrer_descriptor(manifest: &[u8]) -> Result<Descriptor, Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head {
+        artifact_type: Option<String>,
+        #[serde(default)]
+        annotations: BTreeMap<String, String>,
+    }
+    let head: Head = serde_json::from_slice(manifest).map_err(|e| Error::MalformedPayload {
+        what: "referrer manifest",
+        reason: e.to_string(),
+    })?;
+    let mut d = Blob::new(media_type::OCI_MANIFEST, Vec::new()).descriptor;
+    d.digest = Digest::of(manifest);
+    d.size = manifest.len() as u64;
+    d.artifact_type = head.artifact_type;
+    d.annotations = head.annotations;
+    Ok(d)
 }
 
 /// Sign `subject` as a Sigstore bundle referrer. `created` is RFC 3339.
@@ -361,6 +418,28 @@ mod tests {
     }
 
     #[test]
+    fn a_second_signer_is_merged_into_the_sig_image_once() {
+        let s = subject();
+        let a = legacy_signature(&SigningKey::generate(Algorithm::EcdsaP256).unwrap(), "r", &s.digest);
+        let b_key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let b = legacy_signature(&b_key, "r", &s.digest);
+        let (_, merged) = merge_legacy(&a.manifest.bytes, &b.manifest.bytes).unwrap().unwrap();
+        let Manifest::Image { layers, .. } = Manifest::parse(&merged.bytes, media_type::OCI_MANIFEST).unwrap() else {
+            panic!("not an image");
+        };
+        assert_eq!(layers.len(), 2);
+        assert!(merge_legacy(&merged.bytes, &b.manifest.bytes).unwrap().is_none());
+        assert!(merge_legacy(&a.manifest.bytes, &a.manifest.bytes).unwrap().is_none());
+        // Both signers verify from the merged image.
+        let mut all = a.blobs.clone();
+        all.extend(b.blobs.clone());
+        let both = Artifact { blobs: all, ..a.clone() };
+        let keys = [b_key.public_key().unwrap()];
+        let c = check(SignatureFormat::CosignLegacy, &merged.bytes, &s.digest, &keys, &mut blobs_of(&both)).unwrap();
+        assert_eq!(c.signers.len(), 1);
+    }
+
+    #[test]
     fn referrer_manifest_has_the_cosign_v3_shape() {
         let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
         let a = bundle_referrer(&key, "app", &subject(), "2026-11-22T00:00:00Z").unwrap();
@@ -377,5 +456,6 @@ mod tests {
             serde_json::from_slice(&referrers_index(std::slice::from_ref(&a.manifest.descriptor)).bytes).unwrap();
         assert_eq!(index["manifests"][0]["artifactType"], BUNDLE_V03);
         assert_eq!(index["manifests"][0]["digest"], a.manifest.descriptor.digest.to_string());
+        assert_eq!(referrer_descriptor(&a.manifest.bytes).unwrap(), a.manifest.descriptor);
     }
 }

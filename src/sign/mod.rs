@@ -12,10 +12,12 @@ pub mod dsse;
 mod key;
 pub mod sigstore_bundle;
 pub mod simple_signing;
+mod trust;
 
 use crate::oci::Digest;
 
 pub use key::{Algorithm, KeyId, PublicKey, SigningKey};
+pub use trust::{KeyStatus, TrustError, TrustPolicy, TrustedKey};
 
 /// Errors from key handling and signature checks.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,8 @@ pub enum FailureCode {
     SignatureMissing,
     /// No signature verifies with a pinned key.
     SignatureInvalid,
+    /// Fewer trusted, valid keys signed than the trust policy's threshold.
+    ThresholdNotMet,
     /// An entry not listed in `bundle.json`.
     UnlistedEntry,
     /// A listed entry absent from the archive.
@@ -37,6 +39,10 @@ pub enum FailureCode {
     LayoutInvalid,
     /// A blob a manifest needs is not in the bundle.
     MissingBlob,
+    /// An image (or platform manifest) lacks a signature in one of the required formats.
+    ImageSignatureMissing,
+    /// An image signature is malformed, covers another digest, or is by no trusted key.
+    ImageSignatureInvalid,
 }
 
 impl FailureCode {
@@ -49,6 +55,7 @@ impl FailureCode {
             Self::IndexInvalid => "index-invalid",
             Self::SignatureMissing => "signature-missing",
             Self::SignatureInvalid => "signature-invalid",
+            Self::ThresholdNotMet => "threshold-not-met",
             Self::UnlistedEntry => "unlisted-entry",
             Self::MissingEntry => "missing-entry",
             Self::DuplicateEntry => "duplicate-entry",
@@ -58,6 +65,8 @@ impl FailureCode {
             Self::DigestMismatch => "digest-mismatch",
             Self::LayoutInvalid => "layout-invalid",
             Self::MissingBlob => "missing-blob",
+            Self::ImageSignatureMissing => "image-signature-missing",
+            Self::ImageSignatureInvalid => "image-signature-invalid",
         }
     }
 }

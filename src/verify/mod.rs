@@ -4,8 +4,9 @@
 //! Steps, in order (the code labels them):
 //! 1. The first entry must be `sealift/bundle.json`; the entries right after it are its
 //!    detached signatures.
-//! 2. At least one signature must verify against a key the operator pinned on the command
-//!    line. Until then nothing in the bundle is believed, not even its index.
+//! 2. Signatures must verify against enough of the operator's keys: the trust policy's
+//!    threshold of distinct keys, each within its validity dates and not revoked. Until then
+//!    nothing in the bundle is believed, not even its index.
 //! 3. The signed index is parsed strictly; its entry list must be free of unsafe or
 //!    duplicate paths.
 //! 4. Every later tar entry is streamed through SHA-256 and checked against the index:
@@ -14,8 +15,12 @@
 //! 5. The OCI layout must be whole: every descriptor reachable from `index.json` is a verified
 //!    blob of the right size, and every image the index names is reachable with the
 //!    platforms it lists.
+//! 6. Every image and platform manifest carries valid release signatures in both cosign
+//!    formats, by a currently trusted key, checked from the bundle's own copies; upstream
+//!    signatures carried along are checked against the keys `bundle.json` names for them.
 
 mod failure;
+mod image_signatures;
 mod layout_check;
 mod verified;
 
@@ -32,7 +37,7 @@ use crate::bundle::{
 };
 use crate::oci::{Digest, DigestCounter, manifest::MAX_MANIFEST_SIZE};
 use crate::progress::{ProgressReader, Reporter};
-use crate::sign::{KeyId, PublicKey};
+use crate::sign::{Algorithm, KeyId, KeyStatus, TrustPolicy};
 
 /// Largest `index.json` the verifier will hold in memory.
 const MAX_LAYOUT_INDEX_SIZE: u64 = 16 * 1024 * 1024;
@@ -44,6 +49,14 @@ pub enum Error {
     /// No keys were given: there is nothing to verify against.
     #[error("no public key given: verification needs at least one pinned key")]
     NoKeys,
+    /// The threshold asks for more signers than there are keys.
+    #[error("threshold {threshold} is more than the {keys} trusted key(s)")]
+    Threshold {
+        /// Required signers.
+        threshold: usize,
+        /// Keys in the policy.
+        keys: usize,
+    },
     /// The bundle file cannot be opened or read.
     #[error(transparent)]
     Bundle(#[from] bundle::Error),
@@ -56,8 +69,16 @@ pub struct VerifyReport {
     pub bundle: String,
     /// The bundle's name, once the index is trusted.
     pub name: Option<String>,
-    /// Pinned keys that signed `bundle.json`.
-    pub signed_by: Vec<KeyId>,
+    /// Every key of the trust policy: whether it signed `bundle.json` and whether it counts.
+    pub signers: Vec<SignerReport>,
+    /// Signature entries that no key of the policy verifies (entry name suffix).
+    pub unknown_signatures: Vec<String>,
+    /// Distinct valid keys required.
+    pub threshold: usize,
+    /// Did enough valid keys sign?
+    pub threshold_met: bool,
+    /// Image signatures verified (release and upstream, both formats).
+    pub image_signatures_verified: usize,
     /// Entries hashed and checked.
     pub entries_checked: usize,
     /// Bytes hashed.
@@ -68,7 +89,30 @@ pub struct VerifyReport {
     pub failures: Vec<Failure>,
 }
 
+/// One trusted key's part in a verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignerReport {
+    /// Name from the trust policy (or the key file).
+    pub name: String,
+    /// Key id.
+    pub key_id: KeyId,
+    /// Signature scheme.
+    pub algorithm: Algorithm,
+    /// Validity at verification time.
+    pub status: KeyStatus,
+    /// A signature entry verifies with this key.
+    pub signed: bool,
+    /// Signed and valid: counts towards the threshold.
+    pub counted: bool,
+}
+
 impl VerifyReport {
+    /// Ids of the keys that signed and count.
+    #[must_use]
+    pub fn counted_signers(&self) -> Vec<KeyId> {
+        self.signers.iter().filter(|s| s.counted).map(|s| s.key_id.clone()).collect()
+    }
+
     /// Did the bundle pass every check?
     #[must_use]
     pub fn passed(&self) -> bool {
@@ -76,27 +120,38 @@ impl VerifyReport {
     }
 }
 
-/// Verify a bundle against pinned keys. Returns the report, and the verified bundle only if
-/// the report has no failures.
+/// Verify a bundle against the operator's trust policy, judging key validity at `now`. Returns
+/// the report, and the verified bundle only if the report has no failures.
 pub fn verify(
     bundle: UnverifiedBundle,
-    keys: &[PublicKey],
+    trust: &TrustPolicy,
+    now: time::OffsetDateTime,
     reporter: &dyn Reporter,
 ) -> Result<(VerifyReport, Option<VerifiedBundle>), Error> {
-    if keys.is_empty() {
+    if trust.keys.is_empty() {
         return Err(Error::NoKeys);
+    }
+    if trust.threshold == 0 || trust.threshold > trust.keys.len() {
+        return Err(Error::Threshold {
+            threshold: trust.threshold,
+            keys: trust.keys.len(),
+        });
     }
     let mut report = VerifyReport {
         bundle: bundle.path().display().to_string(),
         name: None,
-        signed_by: Vec::new(),
+        signers: Vec::new(),
+        unknown_signatures: Vec::new(),
+        threshold: trust.threshold,
+        threshold_met: false,
+        image_signatures_verified: 0,
         entries_checked: 0,
         bytes_checked: 0,
         images: Vec::new(),
         failures: Vec::new(),
     };
     let mut state = Walk::default();
-    let walked = bundle.for_each_entry(|entry| state.visit(entry, keys, &mut report, reporter));
+    let walked = bundle.for_each_entry(|entry| state.visit(entry, trust, now, &mut report, reporter));
     if let Err(e) = walked {
         match e {
             bundle::Error::Malformed { .. } => report.failures.push(Failure::new(
@@ -106,6 +161,12 @@ pub fn verify(
             )),
             other => return Err(other.into()),
         }
+    }
+    // A bundle that ends right after its signatures still gets steps 2 and 3, so the report
+    // says what is wrong (missing entries) rather than that there is no index.
+    if state.index_bytes.is_some() && !state.signatures_done && report.failures.is_empty() {
+        state.signatures_done = true;
+        state.trust_index(trust, now, &mut report);
     }
     let Some(index) = state.index.take() else {
         if report.failures.is_empty() {
@@ -127,6 +188,13 @@ pub fn verify(
     }
     // Step 5.
     let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
+    // Step 6.
+    let blobs = image_signatures::BundleBlobs {
+        file: bundle.file(),
+        verified: &state.verified,
+        manifests: &state.manifests,
+    };
+    report.image_signatures_verified = image_signatures::check(&index, &blobs, &trust.valid_keys(now), &mut report.failures);
     report.name = Some(index.name.clone());
     report.images = index.images.iter().map(ImageRecord::pinned_name).collect();
     if !report.passed() {
@@ -135,7 +203,7 @@ pub fn verify(
     let verified = VerifiedBundle::new(
         bundle,
         index,
-        report.signed_by.clone(),
+        report.counted_signers(),
         state.verified,
         state.manifests,
         layout_index,
@@ -167,7 +235,8 @@ impl Walk {
     fn visit(
         &mut self,
         entry: bundle::RawEntry<'_>,
-        keys: &[PublicKey],
+        trust: &TrustPolicy,
+        now: time::OffsetDateTime,
         report: &mut VerifyReport,
         reporter: &dyn Reporter,
     ) -> Result<bool, bundle::Error> {
@@ -214,14 +283,14 @@ impl Walk {
             }
             self.signatures_done = true;
             // Steps 2 and 3: nothing after this point is read unless the index is trusted.
-            if !self.trust_index(keys, report) {
+            if !self.trust_index(trust, now, report) {
                 return Ok(false);
             }
         }
         self.check_entry(entry, report, reporter)
     }
 
-    fn trust_index(&mut self, keys: &[PublicKey], report: &mut VerifyReport) -> bool {
+    fn trust_index(&mut self, trust: &TrustPolicy, now: time::OffsetDateTime, report: &mut VerifyReport) -> bool {
         let bytes = self.index_bytes.take().unwrap_or_default();
         if self.signatures.is_empty() {
             report.failures.push(Failure::new(
@@ -231,21 +300,64 @@ impl Walk {
             ));
             return false;
         }
-        for key in keys {
-            if self.signatures.iter().any(|(_, sig)| key.verify(&bytes, sig).is_ok()) {
-                report.signed_by.push(key.id().clone());
+        let mut matched = vec![false; self.signatures.len()];
+        for tk in &trust.keys {
+            let mut signed = false;
+            for (i, (_, sig)) in self.signatures.iter().enumerate() {
+                if tk.key.verify(&bytes, sig).is_ok() {
+                    signed = true;
+                    matched[i] = true;
+                }
             }
+            let status = trust.status(tk, now);
+            report.signers.push(SignerReport {
+                name: tk.name.clone(),
+                key_id: tk.key.id().clone(),
+                algorithm: tk.key.algorithm(),
+                status,
+                signed,
+                counted: signed && status == KeyStatus::Valid,
+            });
         }
-        if report.signed_by.is_empty() {
-            let found: Vec<&str> = self.signatures.iter().map(|(id, _)| id.as_str()).collect();
-            let wanted: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
+        report.unknown_signatures = self
+            .signatures
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| !**m)
+            .map(|((id, _), _)| id.clone())
+            .collect();
+        let counted = report.signers.iter().filter(|s| s.counted).count();
+        report.threshold_met = counted >= trust.threshold;
+        if !report.threshold_met {
+            let describe: Vec<String> = report
+                .signers
+                .iter()
+                .map(|s| {
+                    let what = match (s.signed, s.status) {
+                        (false, _) => "did not sign".to_owned(),
+                        (true, KeyStatus::Valid) => "signed".to_owned(),
+                        (true, status) => format!("signed but is {status}"),
+                    };
+                    format!("{} ({}) {what}", s.name, s.key_id)
+                })
+                .collect();
+            let unknown = if report.unknown_signatures.is_empty() {
+                String::new()
+            } else {
+                format!("; signatures by unknown keys: {}", report.unknown_signatures.join(", "))
+            };
+            let any_signed = report.signers.iter().any(|s| s.signed);
             report.failures.push(Failure::new(
-                FailureCode::SignatureInvalid,
+                if any_signed {
+                    FailureCode::ThresholdNotMet
+                } else {
+                    FailureCode::SignatureInvalid
+                },
                 INDEX_PATH,
                 format!(
-                    "no signature verifies with the given key(s) {}; signatures present claim key(s) {}",
-                    wanted.join(", "),
-                    found.join(", ")
+                    "{counted} of {} required valid signature(s): {}{unknown}",
+                    trust.threshold,
+                    describe.join("; ")
                 ),
             ));
             return false;
