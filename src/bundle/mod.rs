@@ -15,10 +15,12 @@
 //! Tar headers are GNU format, mode 0644, owner 0:0, mtime = the bundle's creation time, with
 //! no directory entries, so equal inputs give byte-identical bundles.
 
+mod co_sign;
 mod index;
 mod read;
 mod write;
 
+pub use co_sign::{CoSigned, add_signature};
 pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, SignatureOrigin, SignatureRecord, Tool};
 pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
 pub use write::{BundleContents, BundleFile, WriteReport, write};

@@ -33,6 +33,10 @@ pub struct RawEntry<'a> {
     pub size: u64,
     /// Offset of the content within the bundle file.
     pub offset: u64,
+    /// Offset of the entry's first header block (its long-name header, if it has one).
+    pub header_offset: u64,
+    /// Modification time from the header.
+    pub mtime: u64,
     /// The content.
     pub reader: &'a mut dyn Read,
 }
@@ -78,7 +82,7 @@ impl UnverifiedBundle {
         let reader = RangeReader::new(Arc::clone(&self.file), 0, u64::MAX);
         let mut archive = tar::Archive::new(reader);
         let mut entries = archive.entries().map_err(|e| malformed(0, &e))?.raw(true);
-        let mut long_name: Option<String> = None;
+        let mut long_name: Option<(String, u64)> = None;
         let mut end_of_entries = 0u64;
         for item in &mut entries {
             let mut entry = item.map_err(|e| malformed(end_of_entries, &e))?;
@@ -102,14 +106,18 @@ impl UnverifiedBundle {
                     buf.pop();
                 }
                 let name = String::from_utf8(buf).map_err(|_| malformed_msg(offset, "long name is not UTF-8"))?;
-                long_name = Some(name);
+                long_name = Some((name, entry.raw_header_position()));
                 continue;
             }
-            let path = match long_name.take() {
+            let (path, header_offset) = match long_name.take() {
                 Some(n) => n,
-                None => String::from_utf8(entry.header().path_bytes().into_owned())
-                    .map_err(|_| malformed_msg(offset, "entry path is not UTF-8"))?,
+                None => (
+                    String::from_utf8(entry.header().path_bytes().into_owned())
+                        .map_err(|_| malformed_msg(offset, "entry path is not UTF-8"))?,
+                    entry.raw_header_position(),
+                ),
             };
+            let mtime = entry.header().mtime().unwrap_or(0);
             let kind = if entry_type.is_file() {
                 EntryKind::File
             } else {
@@ -121,6 +129,8 @@ impl UnverifiedBundle {
                 kind,
                 size,
                 offset,
+                header_offset,
+                mtime,
                 reader: &mut entry,
             };
             if !visit(raw)? {

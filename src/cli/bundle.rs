@@ -1,4 +1,4 @@
-//! `sealift bundle create` and `sealift bundle inspect`.
+//! `sealift bundle create`, `sealift bundle sign` and `sealift bundle inspect`.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,16 @@ pub(crate) enum BundleCommand {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Add a co-signature over the bundle's bundle.json, changing nothing else (for trust
+    /// policies that need more than one signer). Run `sealift verify` first: you vouch for
+    /// what bundle.json lists.
+    Sign {
+        /// The bundle file (replaced atomically).
+        bundle: PathBuf,
+        /// Private key to co-sign with (P-256 or Ed25519).
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Show what a bundle says it contains (nothing is verified: use `sealift verify`).
     Inspect {
         /// The bundle file.
@@ -46,6 +56,7 @@ pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
             key,
             registry,
         } => run_create(&file, &output, &key, &registry),
+        BundleCommand::Sign { bundle, key } => run_sign(&bundle, &key),
         BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
     }
 }
@@ -60,11 +71,34 @@ fn created_time() -> anyhow::Result<u64> {
     }
 }
 
+fn open_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem = std::fs::read_to_string(path).with_context(|| format!("reading private key {}", path.display()))?;
+    let passphrase = secrets::passphrase(false)?;
+    SigningKey::from_pem(&pem, passphrase.as_bytes()).with_context(|| format!("opening private key {}", path.display()))
+}
+
+fn run_sign(bundle: &Path, key: &Path) -> anyhow::Result<Outcome> {
+    // Fail on an unreadable bundle before asking for a passphrase.
+    UnverifiedBundle::open(bundle)?;
+    let key = open_key(key)?;
+    let done = sealift::bundle::add_signature(bundle, &key)?;
+    if done.already_signed {
+        println!("{} is already signed by key {}; unchanged", bundle.display(), done.key_id);
+    } else {
+        println!(
+            "{}: bundle.json ({}) co-signed by key {}; {} signature(s) now",
+            bundle.display(),
+            done.index_digest,
+            done.key_id,
+            done.signatures
+        );
+    }
+    Ok(Outcome::Success)
+}
+
 fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
     let release = Release::load(file)?;
-    let pem = std::fs::read_to_string(key).with_context(|| format!("reading private key {}", key.display()))?;
-    let passphrase = secrets::passphrase(false)?;
-    let key = SigningKey::from_pem(&pem, passphrase.as_bytes()).with_context(|| format!("opening private key {}", key.display()))?;
+    let key = open_key(key)?;
     let options = CreateOptions {
         release: &release,
         output,

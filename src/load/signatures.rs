@@ -77,10 +77,15 @@ pub(super) async fn push_signature(
             }
         }
         SignatureFormat::SigstoreBundle => {
+            let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
+            if listed.iter().any(|d| d.digest == rec.manifest) {
+                return Ok(0);
+            }
             client
                 .push_manifest(&target.with_digest(rec.manifest.clone()), bytes, media_type::OCI_MANIFEST)
                 .await
                 .map_err(reg)?;
+            // A registry with the referrers API lists the new manifest by itself.
             let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
             if listed.iter().any(|d| d.digest == rec.manifest) {
                 return Ok(1);

@@ -11,3 +11,5 @@ mod tamper;
 mod interop;
 // `keys generate`: cosign-format files, 0600, no overwriting.
 mod keys;
+// Image signatures: accepted by openssl and sigstore-rs after load; bad ones rejected.
+mod signatures;
