@@ -13,3 +13,5 @@ mod interop;
 mod keys;
 // Image signatures: accepted by openssl and sigstore-rs after load; bad ones rejected.
 mod signatures;
+// Trust policy: threshold, co-signing with `bundle sign`, expiry, revocation, Ed25519.
+mod trust;

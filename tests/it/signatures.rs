@@ -2,11 +2,15 @@ use std::process::Command;
 
 use base64::Engine as _;
 use futures_util::TryStreamExt as _;
+use sealift::bundle::{self, BundleContents, BundleIndex};
 use sealift::oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use sealift::progress::Silent;
 use sealift::registry::Registry;
 use sealift::sign::PublicKey;
-use sealift::sign::artifact::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
+use sealift::sign::artifact::{self, Artifact, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureFormat};
 use sealift::sign::sigstore_bundle::{BUNDLE_V03, SigstoreBundle};
+use sealift::sign::{Algorithm, SigningKey};
+use sealift::store::Layout;
 use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
 use sigstore::cosign::{ClientBuilder, CosignCapabilities as _};
 use sigstore::crypto::SigningScheme;
@@ -165,4 +169,192 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
         panic!()
     };
     assert_eq!(layers.len(), 1);
+}
+
+/// Unpack a bundle with `tar`, let `edit` change its index and add blobs to its layout, and
+/// write it again signed with the release key: bundle.json stays properly signed, so only the
+/// image-signature step can object.
+fn rebundle(release: &Release, from: &str, to: &str, edit: impl FnOnce(&mut BundleIndex, &Layout, &SigningKey) -> Vec<Descriptor>) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(release.path(from))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut index: BundleIndex = serde_json::from_slice(&std::fs::read(dir.path().join("sealift/bundle.json")).unwrap()).unwrap();
+    let layout = Layout::open(dir.path()).unwrap();
+    let pem = std::fs::read_to_string(release.path("keys/sealift.key")).unwrap();
+    let key = SigningKey::from_pem(&pem, KEY_PASSWORD.as_bytes()).unwrap();
+    let mut blobs: Vec<Descriptor> = index
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let hex = e.path.strip_prefix("blobs/sha256/")?;
+            Some(Descriptor {
+                media_type: e.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+                digest: Digest::from_hex(hex).unwrap(),
+                size: e.size,
+                platform: None,
+                artifact_type: None,
+                annotations: Default::default(),
+            })
+        })
+        .collect();
+    blobs.extend(edit(&mut index, &layout, &key));
+    let contents = BundleContents {
+        layout: &layout,
+        files: &[],
+        blobs: &blobs,
+        mtime: 1,
+    };
+    bundle::write(&release.path(to), index, &contents, &key, &Silent).unwrap();
+}
+
+/// Store an artifact's blobs in the layout and return their descriptors.
+fn store(layout: &Layout, a: &Artifact) -> Vec<Descriptor> {
+    a.blobs
+        .iter()
+        .chain(std::iter::once(&a.manifest))
+        .map(|b| {
+            layout.write_blob(&b.bytes).unwrap();
+            b.descriptor.clone()
+        })
+        .collect()
+}
+
+/// Point the first image's root signature of `format` at a new artifact.
+fn replace(index: &mut BundleIndex, format: SignatureFormat, with: &Artifact) {
+    let root = index.images[0].digest.clone();
+    let rec = index.images[0]
+        .signatures
+        .iter_mut()
+        .find(|r| r.subject == root && r.format == format)
+        .unwrap();
+    rec.manifest = with.manifest.descriptor.digest.clone();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_image_signatures_fail_verification() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "good.tar");
+    let alpha = images.alpha.digest();
+    let beta = images.beta.digest();
+    let stranger = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+
+    // The tooling itself is not what fails: rewritten unchanged, the bundle verifies.
+    rebundle(&release, "good.tar", "same.tar", |_, _, _| Vec::new());
+    let o = sealift(release.dir.path(), &["verify", "same.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    type Edit<'a> = Box<dyn FnOnce(&mut BundleIndex, &Layout, &SigningKey) -> Vec<Descriptor> + 'a>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "legacy signature by an unknown key",
+            Box::new(|index, layout, _| {
+                let a = artifact::legacy_signature(&stranger, "x/app/alpha", &alpha);
+                replace(index, SignatureFormat::CosignLegacy, &a);
+                store(layout, &a)
+            }),
+            "made by none of the trusted keys",
+        ),
+        (
+            "bundle signature by an unknown key",
+            Box::new(|index, layout, _| {
+                let subject = Descriptor {
+                    media_type: media_type::OCI_MANIFEST.into(),
+                    digest: alpha.clone(),
+                    size: images.alpha.bytes.len() as u64,
+                    platform: None,
+                    artifact_type: None,
+                    annotations: Default::default(),
+                };
+                let a = artifact::bundle_referrer(&stranger, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
+                replace(index, SignatureFormat::SigstoreBundle, &a);
+                store(layout, &a)
+            }),
+            "made by none of the trusted keys",
+        ),
+        (
+            "release key's legacy signature over another digest",
+            Box::new(|index, layout, key| {
+                let a = artifact::legacy_signature(key, "x/app/alpha", &beta);
+                replace(index, SignatureFormat::CosignLegacy, &a);
+                store(layout, &a)
+            }),
+            "signed digest",
+        ),
+        (
+            "release key's bundle signature over another digest",
+            Box::new(|index, layout, key| {
+                let subject = Descriptor {
+                    media_type: media_type::OCI_MANIFEST.into(),
+                    digest: beta.clone(),
+                    size: images.beta.bytes.len() as u64,
+                    platform: None,
+                    artifact_type: None,
+                    annotations: Default::default(),
+                };
+                let a = artifact::bundle_referrer(key, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
+                replace(index, SignatureFormat::SigstoreBundle, &a);
+                store(layout, &a)
+            }),
+            "subject",
+        ),
+        (
+            "payload with an extra critical field",
+            Box::new(|index, layout, key| {
+                let payload = format!(
+                    r#"{{"critical":{{"identity":{{"docker-reference":"x/app/alpha"}},"image":{{"docker-manifest-digest":"{alpha}"}},"type":"cosign container image signature","tag":"latest"}},"optional":null}}"#
+                )
+                .into_bytes();
+                let sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
+                let mut layer = Descriptor {
+                    media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
+                    digest: Digest::of(&payload),
+                    size: payload.len() as u64,
+                    platform: None,
+                    artifact_type: None,
+                    annotations: Default::default(),
+                };
+                layer.annotations.insert(SIGNATURE_ANNOTATION.into(), sig);
+                layout.write_blob(&payload).unwrap();
+                let (config, manifest) = artifact::legacy_manifest(std::slice::from_ref(&layer));
+                let a = Artifact {
+                    format: SignatureFormat::CosignLegacy,
+                    manifest,
+                    blobs: vec![config],
+                };
+                replace(index, SignatureFormat::CosignLegacy, &a);
+                let mut d = store(layout, &a);
+                d.push(layer);
+                d
+            }),
+            "unknown field `tag`",
+        ),
+        (
+            "platform manifest's signature dropped",
+            Box::new(|index, _, _| {
+                let child = index.images[2].platforms[1].digest.clone();
+                index.images[2]
+                    .signatures
+                    .retain(|r| !(r.subject == child && r.format == SignatureFormat::SigstoreBundle));
+                Vec::new()
+            }),
+            "image-signature-missing",
+        ),
+    ];
+    for (i, (what, edit, expect)) in cases.into_iter().enumerate() {
+        let name = format!("bad-{i}.tar");
+        rebundle(&release, "good.tar", &name, edit);
+        let o = sealift(release.dir.path(), &["verify", &name, "--key", "keys/sealift.pub"]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: verify did not refuse:\n{out}");
+        assert!(out.contains(expect), "{what}: expected `{expect}` in:\n{out}");
+        assert!(out.contains("image-signature-"), "{what}:\n{out}");
+    }
 }
