@@ -35,7 +35,7 @@ enum Command {
     /// Create and inspect bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
-    /// Verify a bundle's signature and every digest, offline.
+    /// Verify a bundle offline: its signatures (bundle.json and every image) and every digest.
     Verify(verify::VerifyArgs),
     /// Verify a bundle, then push its images into a registry.
     Load(load::LoadArgs),
