@@ -11,6 +11,7 @@ use crate::store::{Layout, REF_NAME_ANNOTATION};
 use super::Error;
 
 /// What signing one image added to the layout.
+#[derive(Default)]
 pub(super) struct Signed {
     /// Records for `bundle.json`.
     pub records: Vec<SignatureRecord>,
@@ -36,11 +37,7 @@ pub(super) fn sign_image(layout: &Layout, key: &SigningKey, image: &PulledImage,
             ..desc.clone()
         });
     }
-    let mut out = Signed {
-        records: Vec::new(),
-        top: Vec::new(),
-        blobs: Vec::new(),
-    };
+    let mut out = Signed::default();
     for subject in &subjects {
         let legacy = artifact::legacy_signature(key, identity, &subject.digest);
         let referrer = artifact::bundle_referrer(key, identity, subject, created)?;

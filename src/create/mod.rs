@@ -2,6 +2,7 @@
 //! collect the release files → write and sign one bundle.
 
 mod image_signing;
+mod provenance;
 mod release_files;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,14 @@ pub enum Error {
         /// The file or directory.
         path: PathBuf,
         /// Why.
+        reason: String,
+    },
+    /// An image lacks the upstream signature `sealift.yaml` requires.
+    #[error("image `{image}`: upstream provenance: {reason}")]
+    Provenance {
+        /// The image as written in `sealift.yaml`.
+        image: String,
+        /// What was looked for and found.
         reason: String,
     },
     /// Signing failed.
@@ -106,8 +115,11 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     let layout = Layout::create(&staging)?;
     let registry = Registry::new(&options.registry)?;
     let mut pulled: Vec<PulledImage> = Vec::new();
+    let mut upstream = Vec::new();
     for spec in &options.release.images {
-        pulled.push(source::pull(spec, &registry, &layout, reporter).await?);
+        let image = source::pull(spec, &registry, &layout, reporter).await?;
+        upstream.push(check_provenance(options.release, spec, &image, &registry, &layout, reporter).await?);
+        pulled.push(image);
     }
     let files = release_files::collect(&options.release.manifests)?;
 
@@ -115,12 +127,15 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     let mut blobs: Vec<Descriptor> = Vec::new();
     let mut images = Vec::new();
     let created = rfc3339(options.created);
-    for (p, spec) in pulled.iter().zip(&options.release.images) {
+    for ((p, spec), up) in pulled.iter().zip(&options.release.images).zip(upstream) {
         let identity = match &spec.source {
             SourceRef::Docker(r) => r.name(),
             _ => p.repository.clone(),
         };
-        let signed = image_signing::sign_image(&layout, options.key, p, &identity, &created)?;
+        let mut signed = image_signing::sign_image(&layout, options.key, p, &identity, &created)?;
+        signed.records.extend(up.signed.records);
+        signed.top.extend(up.signed.top);
+        signed.blobs.extend(up.signed.blobs);
         let record = ImageRecord {
             source: p.source.clone(),
             repository: p.repository.clone(),
@@ -138,7 +153,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
                 })
                 .collect(),
             signatures: signed.records,
-            upstream_keys: Vec::new(),
+            upstream_keys: up.pems,
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
@@ -185,6 +200,43 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         files: file_count,
         written,
     })
+}
+
+/// Upstream signatures found for one image (empty when none are required).
+#[derive(Default)]
+struct Upstream {
+    pems: Vec<String>,
+    signed: image_signing::Signed,
+}
+
+async fn check_provenance(
+    release: &Release,
+    spec: &crate::policy::ImageSpec,
+    image: &PulledImage,
+    registry: &Registry,
+    layout: &Layout,
+    reporter: &dyn Reporter,
+) -> Result<Upstream, Error> {
+    let paths = spec.provenance.as_deref().unwrap_or(&release.provenance);
+    if paths.is_empty() {
+        return Ok(Upstream::default());
+    }
+    let (keys, pems) = provenance::read_keys(paths)?;
+    let SourceRef::Docker(reference) = &spec.source else {
+        return Err(Error::Provenance {
+            image: image.source.clone(),
+            reason: "upstream signatures are only looked up in registries (docker:// sources)".into(),
+        });
+    };
+    let subject = image.source_digest.clone().unwrap_or_else(|| image.root.digest.clone());
+    let found = provenance::check(registry, reference, &subject, &keys, &image.source).await?;
+    reporter.note(&format!(
+        "{}: upstream signature verified ({} object(s))",
+        image.source,
+        found.len()
+    ));
+    let signed = provenance::store(layout, &found, &subject)?;
+    Ok(Upstream { pems, signed })
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.

@@ -8,6 +8,11 @@
 //!     platforms: [linux/amd64, linux/arm64]
 //!   - ref: oci:./build/layout:v1
 //!     name: team/tool:v1        # required for oci: and oci-archive: sources
+//!   - ref: ghcr.io/vendor/agent:2.1
+//!     provenance:               # this image must already be signed by one of these keys
+//!       keys: [keys/vendor.pub]
+//! provenance:                   # the same, for every image without its own list
+//!   keys: [keys/upstream.pub]
 //! manifests:
 //!   - deploy/
 //! ```
@@ -30,6 +35,9 @@ pub struct Release {
     pub images: Vec<ImageSpec>,
     /// Manifest files or directories, resolved against the file's directory.
     pub manifests: Vec<PathBuf>,
+    /// Public keys every image must already be signed with at its source, unless the image
+    /// names its own (resolved against the file's directory).
+    pub provenance: Vec<PathBuf>,
 }
 
 /// One image to carry.
@@ -41,6 +49,16 @@ pub struct ImageSpec {
     pub platforms: Vec<Platform>,
     /// Repository path and tag to load it as, for non-registry sources.
     pub name: Option<(String, Option<String>)>,
+    /// This image's own upstream keys (relative to the release file until `Release::parse`
+    /// resolves them).
+    pub provenance: Option<Vec<PathBuf>>,
+}
+
+/// `provenance:` in `sealift.yaml`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+struct Provenance {
+    keys: Vec<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +68,8 @@ struct RawRelease {
     images: Vec<ImageSpec>,
     #[serde(default)]
     manifests: Vec<PathBuf>,
+    #[serde(default)]
+    provenance: Option<Provenance>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +81,8 @@ struct RawImage {
     platforms: Vec<String>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    provenance: Option<Provenance>,
 }
 
 impl ImageSpec {
@@ -76,7 +98,12 @@ impl ImageSpec {
                 "image `{reference}`: `name:` is required for oci: and oci-archive: sources (the repository to load it as)"
             )));
         }
-        Ok(Self { source, platforms, name })
+        Ok(Self {
+            source,
+            platforms,
+            name,
+            provenance: None,
+        })
     }
 }
 
@@ -93,7 +120,14 @@ impl<'de> Deserialize<'de> for ImageSpec {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ImageSpec, A::Error> {
                 let raw = RawImage::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                ImageSpec::build(&raw.reference, &raw.platforms, raw.name.as_deref())
+                let mut spec = ImageSpec::build(&raw.reference, &raw.platforms, raw.name.as_deref())?;
+                if let Some(p) = raw.provenance {
+                    if p.keys.is_empty() {
+                        return Err(de::Error::custom("`provenance.keys` must list at least one public key"));
+                    }
+                    spec.provenance = Some(p.keys);
+                }
+                Ok(spec)
             }
         }
         d.deserialize_any(V)
@@ -123,10 +157,18 @@ impl Release {
         if raw.images.is_empty() {
             return Err("`images` must list at least one image".into());
         }
+        let provenance: Vec<PathBuf> = raw.provenance.map(|p| p.keys).unwrap_or_default();
+        let mut images = raw.images;
+        for image in &mut images {
+            if let Some(keys) = &mut image.provenance {
+                *keys = keys.iter().map(|k| base.join(k)).collect();
+            }
+        }
         Ok(Self {
             name: raw.name,
-            images: raw.images,
+            images,
             manifests: raw.manifests.into_iter().map(|p| base.join(p)).collect(),
+            provenance: provenance.into_iter().map(|p| base.join(p)).collect(),
         })
     }
 }
@@ -145,6 +187,22 @@ mod tests {
         assert_eq!(r.images.len(), 2);
         assert_eq!(r.images[1].platforms.len(), 2);
         assert_eq!(r.manifests, vec![PathBuf::from("/rel/deploy/")]);
+        assert!(r.provenance.is_empty() && r.images[0].provenance.is_none());
+    }
+
+    #[test]
+    fn provenance_keys_are_global_or_per_image_and_resolved() {
+        let r = Release::parse(
+            "name: s\nprovenance:\n  keys: [k/all.pub]\nimages:\n  - nginx:1\n  - ref: ghcr.io/a/b:1\n    provenance: {keys: [k/b.pub]}\n",
+            Path::new("/rel"),
+        )
+        .unwrap();
+        assert_eq!(r.provenance, vec![PathBuf::from("/rel/k/all.pub")]);
+        assert_eq!(r.images[1].provenance, Some(vec![PathBuf::from("/rel/k/b.pub")]));
+        let err = Release::parse("name: s\nimages:\n  - ref: nginx\n    provenance: {keys: []}\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("at least one"), "{err}");
+        let err = Release::parse("name: s\nprovenance: {key: [a]}\nimages: [nginx]\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("unknown field `key`"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,15 @@ pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, trusted: &[Pub
         };
         let mut good: Vec<&SignatureRecord> = Vec::new();
         for rec in &image.signatures {
+            let ours = image.subjects().contains(&&rec.subject) || image.source_digest.as_ref() == Some(&rec.subject);
+            if !ours {
+                failures.push(Failure::new(
+                    FailureCode::ImageSignatureInvalid,
+                    &name,
+                    format!("signature {} is for {}, which is not this image", rec.manifest, rec.subject),
+                ));
+                continue;
+            }
             let keys = match rec.origin {
                 SignatureOrigin::Release => trusted,
                 SignatureOrigin::Upstream => &upstream,

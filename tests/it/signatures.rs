@@ -358,3 +358,139 @@ async fn bad_image_signatures_fail_verification() {
         assert!(out.contains("image-signature-"), "{what}:\n{out}");
     }
 }
+
+/// Publish a signature object the way cosign would: blobs, then the manifest (legacy: at its
+/// `.sig` tag; bundle: by digest, plus the tag-schema index Distribution needs).
+async fn publish(client: &Registry, repo: &Reference, subject: &Digest, a: &Artifact) {
+    for b in &a.blobs {
+        let blob = crate::support::Blob {
+            bytes: b.bytes.clone(),
+            media_type: media_type::OCI_CONFIG,
+        };
+        push_blob(client, repo, &blob).await;
+    }
+    let manifest = crate::support::Blob {
+        bytes: a.manifest.bytes.clone(),
+        media_type: media_type::OCI_MANIFEST,
+    };
+    match a.format {
+        SignatureFormat::CosignLegacy => push_manifest(client, repo, &manifest, Some(&artifact::legacy_tag(subject))).await,
+        SignatureFormat::SigstoreBundle => {
+            push_manifest(client, repo, &manifest, None).await;
+            let index = artifact::referrers_index(std::slice::from_ref(&a.manifest.descriptor));
+            let index = crate::support::Blob {
+                bytes: index.bytes,
+                media_type: media_type::OCI_INDEX,
+            };
+            push_manifest(client, repo, &index, Some(&artifact::fallback_tag(subject))).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_provenance_is_required_checked_and_carried() {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    let h = source.host.clone();
+    let client = source.client();
+    let repo = |r: &str| -> Reference { format!("{h}/{r}:x").parse().unwrap() };
+
+    // The publisher signs alpha in the legacy format and the multi-arch index as a bundle.
+    let vendor = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+    std::fs::write(release.path("keys/vendor.pub"), vendor.public_key().unwrap().to_pem().unwrap()).unwrap();
+    let alpha = images.alpha.digest();
+    let legacy = artifact::legacy_signature(&vendor, &format!("{h}/app/alpha"), &alpha);
+    publish(&client, &repo("app/alpha"), &alpha, &legacy).await;
+    let multi = Descriptor {
+        media_type: media_type::OCI_INDEX.into(),
+        digest: images.multi.digest(),
+        size: images.multi.bytes.len() as u64,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+    };
+    let referrer = artifact::bundle_referrer(&vendor, &format!("{h}/app/multi"), &multi, "2026-11-01T00:00:00Z").unwrap();
+    publish(&client, &repo("app/multi"), &multi.digest, &referrer).await;
+
+    let create = |yaml: String, out: &str| {
+        std::fs::write(release.path("prov.yaml"), yaml).unwrap();
+        let ca = source.ca();
+        sealift(
+            release.dir.path(),
+            &[
+                "bundle",
+                "create",
+                "-f",
+                "prov.yaml",
+                "-o",
+                out,
+                "--key",
+                "keys/sealift.key",
+                "--ca-file",
+                ca.to_str().unwrap(),
+            ],
+        )
+    };
+    // beta is unsigned: nothing is written, and the error names it.
+    let o = create(
+        format!(
+            "name: p\nprovenance:\n  keys: [keys/vendor.pub]\nimages:\n  - {h}/app/alpha:1.0\n  - {h}/app/beta@{}\n",
+            images.beta.digest()
+        ),
+        "unsigned.tar",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("app/beta") && text(&o).contains("not signed by any required key"),
+        "{}",
+        text(&o)
+    );
+    assert!(!release.path("unsigned.tar").exists());
+    // A key the publisher did not use is no better.
+    let o = create(
+        format!("name: p\nimages:\n  - ref: {h}/app/alpha:1.0\n    provenance: {{keys: [keys/other.pub]}}\n"),
+        "wrong.tar",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("app/alpha"), "{}", text(&o));
+
+    // Signed images pass; their upstream signatures travel in the bundle and verify offline.
+    let o = create(
+        format!("name: p\nprovenance:\n  keys: [keys/vendor.pub]\nimages:\n  - {h}/app/alpha:1.0\n  - {h}/app/multi:3.0\n"),
+        "prov.tar",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sealift(release.dir.path(), &["verify", "prov.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // release: alpha 2 + multi (index and two platforms) 6; upstream: 2.
+    assert!(text(&o).contains("image sigs: 10 verified"), "{}", text(&o));
+
+    // After load, the alpha `.sig` image holds both signers' layers.
+    let ca = target.ca();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "prov.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &target.host,
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let sig_ref: Reference = format!("{}/app/alpha:{}", target.host, artifact::legacy_tag(&alpha))
+        .parse()
+        .unwrap();
+    let sig = target.client().fetch_manifest(&sig_ref).await.unwrap();
+    let Manifest::Image { layers, .. } = Manifest::parse(&sig.bytes, &sig.media_type).unwrap() else {
+        panic!()
+    };
+    assert_eq!(layers.len(), 2, "release and publisher signatures");
+    let target_ref: Reference = format!("{}/app/multi:x", target.host).parse().unwrap();
+    assert_eq!(target.client().referrers(&target_ref, &multi.digest).await.unwrap().len(), 2);
+}
