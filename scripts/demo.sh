@@ -74,4 +74,6 @@ curl -s --cacert dst-reg/ca.crt -u site:site-pass "https://$dst/v2/_catalog"; ec
 mkdir -p dst-certs && cp dst-reg/ca.crt dst-certs/
 skopeo inspect --raw --cert-dir dst-certs --creds site:site-pass "docker://$dst/demo/tools:2.0" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print("demo/tools:2.0 is an index of", [m["platform"]["architecture"] for m in d["manifests"]])'
+say "the image signatures went along (cosign .sig images and Sigstore bundle referrer indexes)"
+skopeo list-tags --cert-dir dst-certs --creds site:site-pass "docker://$dst/demo/web"
 say "done; work directory was $work"
