@@ -97,14 +97,8 @@ pub fn add_signature(path: &Path, signer: &SigningKey) -> Result<CoSigned, Error
     }
     let signature = signer.sign(&head.index);
     let entry_path = format!("{SIGNATURE_PREFIX}{}", public.id());
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Regular);
+    let mut header = super::write::header(signature.len() as u64, head.mtime);
     header.set_path(&entry_path).map_err(|e| Error::Input(e.to_string()))?;
-    header.set_size(signature.len() as u64);
-    header.set_mode(0o644);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(head.mtime);
     header.set_cksum();
 
     let io_err = |source: io::Error| Error::Io {

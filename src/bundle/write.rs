@@ -134,7 +134,8 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-fn header(size: u64, mtime: u64) -> tar::Header {
+/// The header of every entry sealift writes: a regular file, 0644, root-owned, fixed mtime.
+pub(super) fn header(size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(size);

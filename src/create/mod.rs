@@ -157,15 +157,10 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
-        if !top
-            .iter()
-            .any(|d: &Descriptor| d.digest == desc.digest && d.annotations == desc.annotations)
-        {
-            top.push(desc);
-        }
         blobs.extend(p.blobs.iter().cloned());
         blobs.extend(signed.blobs);
-        for d in signed.top {
+        // Two names for one image, or one image listed twice, give one index.json entry each.
+        for d in std::iter::once(desc).chain(signed.top) {
             if !top
                 .iter()
                 .any(|t: &Descriptor| t.digest == d.digest && t.annotations == d.annotations)

@@ -3,13 +3,12 @@
 //! format. The valid signature objects are copied into the bundle so the disconnected side can
 //! check them again.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use futures_util::TryStreamExt as _;
 
 use crate::bundle::{SignatureOrigin, SignatureRecord};
-use crate::oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use crate::oci::{Digest, Manifest, Reference, media_type};
 use crate::registry::Registry;
 use crate::sign::PublicKey;
 use crate::sign::artifact::{self, Artifact, Blob, MAX_SIGNATURE_BLOB, SignatureFormat};
@@ -69,8 +68,9 @@ pub(super) async fn check(
         let blobs = fetch_small_blobs(registry, repo, &bytes).await.map_err(fail)?;
         let checked = artifact::check(format, &bytes, subject, keys, &mut |d| {
             blobs
-                .get(&d.digest)
-                .cloned()
+                .iter()
+                .find(|b| b.descriptor.digest == d.digest)
+                .map(|b| b.bytes.clone())
                 .ok_or_else(|| format!("blob {} was not fetched", d.digest))
         })
         .map_err(|e| fail(format!("{format} signature: {e}")))?;
@@ -81,31 +81,7 @@ pub(super) async fn check(
         if checked.signers.is_empty() {
             continue;
         }
-        let manifest = Blob {
-            descriptor: Descriptor {
-                media_type: media_type::OCI_MANIFEST.to_owned(),
-                digest: Digest::of(&bytes),
-                size: bytes.len() as u64,
-                platform: None,
-                artifact_type: None,
-                annotations: BTreeMap::new(),
-            },
-            bytes,
-        };
-        let blobs = blobs
-            .into_values()
-            .map(|b| Blob {
-                descriptor: Descriptor {
-                    media_type: "application/octet-stream".to_owned(),
-                    digest: Digest::of(&b),
-                    size: b.len() as u64,
-                    platform: None,
-                    artifact_type: None,
-                    annotations: BTreeMap::new(),
-                },
-                bytes: b,
-            })
-            .collect();
+        let manifest = Blob::new(media_type::OCI_MANIFEST, bytes);
         found.push(Artifact { format, manifest, blobs });
     }
     if found.is_empty() {
@@ -123,11 +99,12 @@ pub(super) async fn check(
     Ok(found)
 }
 
-/// Every blob a signature manifest references (config and layers), each capped in size and
-/// checked against its digest.
-async fn fetch_small_blobs(registry: &Registry, repo: &Reference, manifest: &[u8]) -> Result<BTreeMap<Digest, Vec<u8>>, String> {
+/// Every blob a signature manifest references (config and layers), under its descriptor. Each
+/// is refused if the descriptor is over the size cap and read no further than its size; the
+/// registry client checks the digest as it streams.
+async fn fetch_small_blobs(registry: &Registry, repo: &Reference, manifest: &[u8]) -> Result<Vec<Blob>, String> {
     let parsed = Manifest::parse(manifest, media_type::OCI_MANIFEST).map_err(|e| format!("signature manifest: {e}"))?;
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     for d in parsed.children() {
         if d.size > MAX_SIGNATURE_BLOB {
             return Err(format!(
@@ -135,18 +112,29 @@ async fn fetch_small_blobs(registry: &Registry, repo: &Reference, manifest: &[u8
                 d.digest, d.size
             ));
         }
-        let chunks: Vec<bytes::Bytes> = registry
-            .fetch_blob(repo, d)
-            .await
-            .map_err(|e| e.to_string())?
-            .try_collect()
-            .await
-            .map_err(|e| format!("blob {}: {e}", d.digest))?;
-        let bytes = chunks.concat();
-        if bytes.len() as u64 != d.size || Digest::of(&bytes) != d.digest {
-            return Err(format!("blob {} does not match its descriptor", d.digest));
+        let stream = registry.fetch_blob(repo, d).await.map_err(|e| e.to_string())?;
+        let bytes = stream
+            .map_err(|e| format!("blob {}: {e}", d.digest))
+            .try_fold(Vec::new(), |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                if acc.len() as u64 > d.size {
+                    return Err(format!("blob {} is longer than its descriptor's {} bytes", d.digest, d.size));
+                }
+                Ok(acc)
+            })
+            .await?;
+        if bytes.len() as u64 != d.size {
+            return Err(format!(
+                "blob {} is {} bytes, its descriptor says {}",
+                d.digest,
+                bytes.len(),
+                d.size
+            ));
         }
-        out.insert(d.digest.clone(), bytes);
+        out.push(Blob {
+            descriptor: d.clone(),
+            bytes,
+        });
     }
     Ok(out)
 }

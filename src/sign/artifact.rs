@@ -63,7 +63,9 @@ pub struct Blob {
 }
 
 impl Blob {
-    fn new(media_type: &str, bytes: Vec<u8>) -> Self {
+    /// Bytes of `media_type`, with their digest and size.
+    #[must_use]
+    pub fn new(media_type: &str, bytes: Vec<u8>) -> Self {
         Self {
             descriptor: Descriptor {
                 media_type: media_type.to_owned(),

@@ -57,7 +57,7 @@ pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, trusted: &[Pub
                 continue;
             }
         };
-        let mut good: Vec<&SignatureRecord> = Vec::new();
+        let mut upstream_verified = false;
         for rec in &image.signatures {
             let ours = image.subjects().contains(&&rec.subject) || image.source_digest.as_ref() == Some(&rec.subject);
             if !ours {
@@ -75,7 +75,7 @@ pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, trusted: &[Pub
             match check_one(rec, blobs, keys) {
                 Ok(()) => {
                     verified += 1;
-                    good.push(rec);
+                    upstream_verified |= rec.origin == SignatureOrigin::Upstream;
                 }
                 Err(msg) => failures.push(Failure::new(
                     FailureCode::ImageSignatureInvalid,
@@ -99,7 +99,7 @@ pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, trusted: &[Pub
                 }
             }
         }
-        if !upstream.is_empty() && !good.iter().any(|r| r.origin == SignatureOrigin::Upstream) {
+        if !upstream.is_empty() && !upstream_verified {
             failures.push(Failure::new(
                 FailureCode::ImageSignatureMissing,
                 &name,
