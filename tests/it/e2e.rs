@@ -21,20 +21,7 @@ async fn images_cross_the_gap_with_identical_digests() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("VERIFIED"), "{}", text(&o));
 
-    let ca_t = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            bundle.to_str().unwrap(),
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &target.host,
-            "--ca-file",
-            ca_t.to_str().unwrap(),
-        ],
-    );
+    let o = load(&release, bundle.to_str().unwrap(), &target, &[]);
     assert!(o.status.success(), "load failed:\n{}", text(&o));
 
     // Every manifest in the target has the source's digest, under the same repository path.
@@ -58,21 +45,7 @@ async fn images_cross_the_gap_with_identical_digests() {
     assert_eq!(repos, ["app/alpha", "app/beta", "app/multi"]);
 
     // A second load finds every blob already present and pushes none.
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &target.host,
-            "--ca-file",
-            ca_t.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let o = load(&release, "release.tar", &target, &["--format", "json"]);
     assert!(o.status.success(), "{}", text(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["verify"]["verified"], true);

@@ -70,23 +70,8 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
     assert!(o.status.success(), "{}", text(&o));
     // 3 images + 2 platform manifests, two formats each.
     assert!(text(&o).contains("image sigs: 10 verified"), "{}", text(&o));
-    let ca = target.ca();
     let load = |what: &str| {
-        let o = sealift(
-            release.dir.path(),
-            &[
-                "load",
-                bundle.to_str().unwrap(),
-                "--key",
-                "keys/sealift.pub",
-                "--registry",
-                &target.host,
-                "--ca-file",
-                ca.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
-        );
+        let o = load(&release, bundle.to_str().unwrap(), &target, &["--format", "json"]);
         assert!(o.status.success(), "{what} load failed:\n{}", text(&o));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
@@ -213,6 +198,11 @@ fn rebundle(release: &Release, from: &str, to: &str, edit: impl FnOnce(&mut Bund
     bundle::write(&release.path(to), index, &contents, &key, &Silent).unwrap();
 }
 
+/// The descriptor of a test image's manifest or index.
+fn described(b: &crate::support::Blob) -> Descriptor {
+    serde_json::from_value(b.descriptor()).unwrap()
+}
+
 /// Store an artifact's blobs in the layout and return their descriptors.
 fn store(layout: &Layout, a: &Artifact) -> Vec<Descriptor> {
     a.blobs
@@ -265,14 +255,7 @@ async fn bad_image_signatures_fail_verification() {
         (
             "bundle signature by an unknown key",
             Box::new(|index, layout, _| {
-                let subject = Descriptor {
-                    media_type: media_type::OCI_MANIFEST.into(),
-                    digest: alpha.clone(),
-                    size: images.alpha.bytes.len() as u64,
-                    platform: None,
-                    artifact_type: None,
-                    annotations: Default::default(),
-                };
+                let subject = described(&images.alpha);
                 let a = artifact::bundle_referrer(&stranger, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
                 replace(index, SignatureFormat::SigstoreBundle, &a);
                 store(layout, &a)
@@ -291,14 +274,7 @@ async fn bad_image_signatures_fail_verification() {
         (
             "release key's bundle signature over another digest",
             Box::new(|index, layout, key| {
-                let subject = Descriptor {
-                    media_type: media_type::OCI_MANIFEST.into(),
-                    digest: beta.clone(),
-                    size: images.beta.bytes.len() as u64,
-                    platform: None,
-                    artifact_type: None,
-                    annotations: Default::default(),
-                };
+                let subject = described(&images.beta);
                 let a = artifact::bundle_referrer(key, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
                 replace(index, SignatureFormat::SigstoreBundle, &a);
                 store(layout, &a)
@@ -313,26 +289,16 @@ async fn bad_image_signatures_fail_verification() {
                 )
                 .into_bytes();
                 let sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
-                let mut layer = Descriptor {
-                    media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
-                    digest: Digest::of(&payload),
-                    size: payload.len() as u64,
-                    platform: None,
-                    artifact_type: None,
-                    annotations: Default::default(),
-                };
-                layer.annotations.insert(SIGNATURE_ANNOTATION.into(), sig);
-                layout.write_blob(&payload).unwrap();
-                let (config, manifest) = artifact::legacy_manifest(std::slice::from_ref(&layer));
+                let mut layer = artifact::Blob::new(SIMPLE_SIGNING_MEDIA_TYPE, payload);
+                layer.descriptor.annotations.insert(SIGNATURE_ANNOTATION.into(), sig);
+                let (config, manifest) = artifact::legacy_manifest(std::slice::from_ref(&layer.descriptor));
                 let a = Artifact {
                     format: SignatureFormat::CosignLegacy,
                     manifest,
-                    blobs: vec![config],
+                    blobs: vec![config, layer],
                 };
                 replace(index, SignatureFormat::CosignLegacy, &a);
-                let mut d = store(layout, &a);
-                d.push(layer);
-                d
+                store(layout, &a)
             }),
             "unknown field `tag`",
         ),
@@ -403,35 +369,13 @@ async fn upstream_provenance_is_required_checked_and_carried() {
     let alpha = images.alpha.digest();
     let legacy = artifact::legacy_signature(&vendor, &format!("{h}/app/alpha"), &alpha);
     publish(&client, &repo("app/alpha"), &alpha, &legacy).await;
-    let multi = Descriptor {
-        media_type: media_type::OCI_INDEX.into(),
-        digest: images.multi.digest(),
-        size: images.multi.bytes.len() as u64,
-        platform: None,
-        artifact_type: None,
-        annotations: Default::default(),
-    };
+    let multi = described(&images.multi);
     let referrer = artifact::bundle_referrer(&vendor, &format!("{h}/app/multi"), &multi, "2026-11-01T00:00:00Z").unwrap();
     publish(&client, &repo("app/multi"), &multi.digest, &referrer).await;
 
     let create = |yaml: String, out: &str| {
         std::fs::write(release.path("prov.yaml"), yaml).unwrap();
-        let ca = source.ca();
-        sealift(
-            release.dir.path(),
-            &[
-                "bundle",
-                "create",
-                "-f",
-                "prov.yaml",
-                "-o",
-                out,
-                "--key",
-                "keys/sealift.key",
-                "--ca-file",
-                ca.to_str().unwrap(),
-            ],
-        )
+        create(&release, &source, "prov.yaml", out)
     };
     // beta is unsigned: nothing is written, and the error names it.
     let o = create(
@@ -468,20 +412,7 @@ async fn upstream_provenance_is_required_checked_and_carried() {
     assert!(text(&o).contains("image sigs: 10 verified"), "{}", text(&o));
 
     // After load, the alpha `.sig` image holds both signers' layers.
-    let ca = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "prov.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &target.host,
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ],
-    );
+    let o = load(&release, "prov.tar", &target, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let sig_ref: Reference = format!("{}/app/alpha:{}", target.host, artifact::legacy_tag(&alpha))
         .parse()

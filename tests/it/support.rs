@@ -313,16 +313,16 @@ pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// Build `release.tar` with the CLI; panics with the output on failure.
-pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> PathBuf {
+/// `sealift bundle create -f FILE -o OUT` with the release key, trusting the source's CA.
+pub fn create(release: &Release, source: &TestRegistry, file: &str, out: &str) -> Output {
     let ca = source.ca();
-    let o = sealift(
+    sealift(
         release.dir.path(),
         &[
             "bundle",
             "create",
             "-f",
-            "sealift.yaml",
+            file,
             "-o",
             out,
             "--key",
@@ -330,7 +330,29 @@ pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> Pat
             "--ca-file",
             ca.to_str().unwrap(),
         ],
-    );
+    )
+}
+
+/// Build a bundle from `sealift.yaml` with the CLI; panics with the output on failure.
+pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> PathBuf {
+    let o = create(release, source, "sealift.yaml", out);
     assert!(o.status.success(), "bundle create failed:\n{}", text(&o));
     release.path(out)
+}
+
+/// `sealift load BUNDLE --key keys/sealift.pub` into `target`, trusting its CA, plus `extra`.
+pub fn load(release: &Release, bundle: &str, target: &TestRegistry, extra: &[&str]) -> Output {
+    let ca = target.ca();
+    let mut args = vec![
+        "load",
+        bundle,
+        "--key",
+        "keys/sealift.pub",
+        "--registry",
+        &target.host,
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    sealift(release.dir.path(), &args)
 }

@@ -51,7 +51,7 @@ async fn threshold_co_signing_expiry_and_revocation() {
     assert_eq!(doc["threshold_met"], true);
     assert_eq!(doc["signers"][1]["algorithm"], "ed25519");
     // Everything after the signatures is byte for byte what it was.
-    let tail = 1024 * 1024.min(before.len() / 2);
+    let tail = (1024 * 1024).min(before.len() / 2);
     assert_eq!(before[before.len() - tail..], after[after.len() - tail..]);
     // Signing twice with the same key changes nothing.
     let o = sealift(release.dir.path(), &["bundle", "sign", "release.tar", "--key", "keys/second.key"]);
