@@ -3,6 +3,8 @@
 
 // Registries, generated images, keys and the CLI runner.
 mod support;
+// The OCI referrers API, which Distribution 2.8 lacks, as a proxy in front of it.
+mod referrers_api;
 // Pull from a TLS+auth registry, bundle, verify, load into another; digests must match.
 mod e2e;
 // Tampered bundles: each one rejected by `verify` and by `load`, with nothing pushed.
@@ -15,3 +17,5 @@ mod keys;
 mod signatures;
 // Trust policy: threshold, co-signing with `bundle sign`, expiry, revocation, Ed25519.
 mod trust;
+// Registries with the referrers API: used on push and on read, no tag-schema fallback.
+mod referrers;

@@ -198,11 +198,6 @@ fn rebundle(release: &Release, from: &str, to: &str, edit: impl FnOnce(&mut Bund
     bundle::write(&release.path(to), index, &contents, &key, &Silent).unwrap();
 }
 
-/// The descriptor of a test image's manifest or index.
-fn described(b: &crate::support::Blob) -> Descriptor {
-    serde_json::from_value(b.descriptor()).unwrap()
-}
-
 /// Store an artifact's blobs in the layout and return their descriptors.
 fn store(layout: &Layout, a: &Artifact) -> Vec<Descriptor> {
     a.blobs
@@ -255,7 +250,7 @@ async fn bad_image_signatures_fail_verification() {
         (
             "bundle signature by an unknown key",
             Box::new(|index, layout, _| {
-                let subject = described(&images.alpha);
+                let subject = images.alpha.described();
                 let a = artifact::bundle_referrer(&stranger, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
                 replace(index, SignatureFormat::SigstoreBundle, &a);
                 store(layout, &a)
@@ -274,7 +269,7 @@ async fn bad_image_signatures_fail_verification() {
         (
             "release key's bundle signature over another digest",
             Box::new(|index, layout, key| {
-                let subject = described(&images.beta);
+                let subject = images.beta.described();
                 let a = artifact::bundle_referrer(key, "x/app/alpha", &subject, "2026-01-01T00:00:00Z").unwrap();
                 replace(index, SignatureFormat::SigstoreBundle, &a);
                 store(layout, &a)
@@ -325,34 +320,6 @@ async fn bad_image_signatures_fail_verification() {
     }
 }
 
-/// Publish a signature object the way cosign would: blobs, then the manifest (legacy: at its
-/// `.sig` tag; bundle: by digest, plus the tag-schema index Distribution needs).
-async fn publish(client: &Registry, repo: &Reference, subject: &Digest, a: &Artifact) {
-    for b in &a.blobs {
-        let blob = crate::support::Blob {
-            bytes: b.bytes.clone(),
-            media_type: media_type::OCI_CONFIG,
-        };
-        push_blob(client, repo, &blob).await;
-    }
-    let manifest = crate::support::Blob {
-        bytes: a.manifest.bytes.clone(),
-        media_type: media_type::OCI_MANIFEST,
-    };
-    match a.format {
-        SignatureFormat::CosignLegacy => push_manifest(client, repo, &manifest, Some(&artifact::legacy_tag(subject))).await,
-        SignatureFormat::SigstoreBundle => {
-            push_manifest(client, repo, &manifest, None).await;
-            let index = artifact::referrers_index(std::slice::from_ref(&a.manifest.descriptor));
-            let index = crate::support::Blob {
-                bytes: index.bytes,
-                media_type: media_type::OCI_INDEX,
-            };
-            push_manifest(client, repo, &index, Some(&artifact::fallback_tag(subject))).await;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_provenance_is_required_checked_and_carried() {
     let source = TestRegistry::start();
@@ -368,10 +335,10 @@ async fn upstream_provenance_is_required_checked_and_carried() {
     std::fs::write(release.path("keys/vendor.pub"), vendor.public_key().unwrap().to_pem().unwrap()).unwrap();
     let alpha = images.alpha.digest();
     let legacy = artifact::legacy_signature(&vendor, &format!("{h}/app/alpha"), &alpha);
-    publish(&client, &repo("app/alpha"), &alpha, &legacy).await;
-    let multi = described(&images.multi);
+    publish(&client, &repo("app/alpha"), &alpha, &legacy, true).await;
+    let multi = images.multi.described();
     let referrer = artifact::bundle_referrer(&vendor, &format!("{h}/app/multi"), &multi, "2026-11-01T00:00:00Z").unwrap();
-    publish(&client, &repo("app/multi"), &multi.digest, &referrer).await;
+    publish(&client, &repo("app/multi"), &multi.digest, &referrer, true).await;
 
     let create = |yaml: String, out: &str| {
         std::fs::write(release.path("prov.yaml"), yaml).unwrap();

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
-use sealift::oci::{Digest, Reference, media_type};
+use sealift::oci::{Descriptor, Digest, Reference, media_type};
 use sealift::registry::{Credentials, Registry, RegistryOptions};
 use sealift::sign::SigningKey;
+use sealift::sign::artifact::{self, Artifact, SignatureFormat};
 use serde_json::json;
+
+use crate::referrers_api::ReferrersApi;
 
 pub const USER: &str = "sealift";
 pub const PASSWORD: &str = "sealift-test";
@@ -19,7 +22,11 @@ pub const EPOCH: &str = "1767225600";
 /// A running `docker-registry` with its own CA; stopped on drop.
 pub struct TestRegistry {
     pub dir: tempfile::TempDir,
+    /// Where clients connect: the registry, or the referrers-API proxy in front of it.
     pub host: String,
+    /// The registry itself, behind the proxy if there is one.
+    pub backend: String,
+    referrers_api: Option<ReferrersApi>,
 }
 
 impl TestRegistry {
@@ -40,10 +47,27 @@ impl TestRegistry {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let host = format!("127.0.0.1:{port}");
         Self {
             dir,
-            host: format!("127.0.0.1:{port}"),
+            backend: host.clone(),
+            host,
+            referrers_api: None,
         }
+    }
+
+    /// A registry with the OCI 1.1 referrers API: `docker-registry` behind [`ReferrersApi`].
+    pub fn with_referrers_api() -> Self {
+        let mut reg = Self::start();
+        let api = ReferrersApi::start(reg.dir.path(), &reg.backend);
+        reg.host = api.host.clone();
+        reg.referrers_api = Some(api);
+        reg
+    }
+
+    /// How many referrers listings the API has answered (0 without one).
+    pub fn referrers_listings(&self) -> usize {
+        self.referrers_api.as_ref().map_or(0, ReferrersApi::listings)
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -64,16 +88,25 @@ impl TestRegistry {
 
     /// Repositories in the registry, from `/v2/_catalog`.
     pub fn catalog(&self) -> Vec<String> {
+        self.list("_catalog", "repositories")
+    }
+
+    /// A repository's tags, from the registry itself (`/v2/<repo>/tags/list`).
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        self.list(&format!("{repo}/tags/list"), "tags")
+    }
+
+    fn list(&self, path: &str, field: &str) -> Vec<String> {
         let out = Command::new("curl")
             .args(["-sf", "--cacert"])
             .arg(self.ca())
             .args(["-u", &format!("{USER}:{PASSWORD}")])
-            .arg(format!("https://{}/v2/_catalog", self.host))
+            .arg(format!("https://{}/v2/{path}", self.backend))
             .output()
             .unwrap();
-        assert!(out.status.success(), "catalog request failed");
+        assert!(out.status.success(), "{path} request failed");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["repositories"]
+        v[field]
             .as_array()
             .unwrap()
             .iter()
@@ -114,6 +147,9 @@ impl Blob {
     }
     pub fn descriptor(&self) -> serde_json::Value {
         json!({"mediaType": self.media_type, "digest": self.digest().to_string(), "size": self.bytes.len()})
+    }
+    pub fn described(&self) -> Descriptor {
+        serde_json::from_value(self.descriptor()).unwrap()
     }
 }
 
@@ -355,4 +391,35 @@ pub fn load(release: &Release, bundle: &str, target: &TestRegistry, extra: &[&st
     ];
     args.extend_from_slice(extra);
     sealift(release.dir.path(), &args)
+}
+
+/// Publish a signature object the way cosign does: blobs, then the manifest (legacy: at its
+/// `.sig` tag; bundle: by digest, plus the `sha256-<hex>` index when `tag_schema` is set, as a
+/// registry without the referrers API needs).
+pub async fn publish(client: &Registry, repo: &Reference, subject: &Digest, a: &Artifact, tag_schema: bool) {
+    for b in &a.blobs {
+        let blob = Blob {
+            bytes: b.bytes.clone(),
+            media_type: media_type::OCI_CONFIG,
+        };
+        push_blob(client, repo, &blob).await;
+    }
+    let manifest = Blob {
+        bytes: a.manifest.bytes.clone(),
+        media_type: media_type::OCI_MANIFEST,
+    };
+    match a.format {
+        SignatureFormat::CosignLegacy => push_manifest(client, repo, &manifest, Some(&artifact::legacy_tag(subject))).await,
+        SignatureFormat::SigstoreBundle => {
+            push_manifest(client, repo, &manifest, None).await;
+            if tag_schema {
+                let index = artifact::referrers_index(std::slice::from_ref(&a.manifest.descriptor));
+                let index = Blob {
+                    bytes: index.bytes,
+                    media_type: media_type::OCI_INDEX,
+                };
+                push_manifest(client, repo, &index, Some(&artifact::fallback_tag(subject))).await;
+            }
+        }
+    }
 }
