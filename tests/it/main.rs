@@ -5,6 +5,8 @@
 mod support;
 // The OCI referrers API, which Distribution 2.8 lacks, as a proxy in front of it.
 mod referrers_api;
+// Independent verifiers: openssl, sigstore-rs, sigstore-types/-crypto.
+mod oracles;
 // Pull from a TLS+auth registry, bundle, verify, load into another; digests must match.
 mod e2e;
 // Tampered bundles: each one rejected by `verify` and by `load`, with nothing pushed.

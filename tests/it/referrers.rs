@@ -1,11 +1,11 @@
 //! Registries with the OCI 1.1 referrers API: sealift uses the API on push and on read, and
 //! writes no `sha256-<hex>` tag-schema index where the API lists the referrer itself.
 
-use sealift::oci::{Manifest, Reference, media_type};
+use sealift::oci::Reference;
 use sealift::sign::artifact;
-use sealift::sign::sigstore_bundle::BUNDLE_V03;
 use sealift::sign::{Algorithm, SigningKey};
 
+use crate::oracles::sigstore_bundle_verifies;
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -27,6 +27,7 @@ async fn load_lists_bundle_signatures_through_the_referrers_api() {
     assert!(target.referrers_listings() > 0, "load never asked the referrers API");
 
     let client = target.client();
+    let public_pem = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
     let subjects = [
         ("app/alpha", images.alpha.digest()),
         ("app/beta", images.beta.digest()),
@@ -36,17 +37,8 @@ async fn load_lists_bundle_signatures_through_the_referrers_api() {
     ];
     for (repo, digest) in &subjects {
         let repo_ref: Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
-        let listed = client.referrers(&repo_ref, digest).await.unwrap();
-        assert_eq!(listed.len(), 1, "{repo}@{digest}: {listed:?}");
-        assert_eq!(listed[0].artifact_type.as_deref(), Some(BUNDLE_V03));
-        let referrer = client
-            .fetch_manifest(&repo_ref.with_digest(listed[0].digest.clone()))
-            .await
-            .unwrap();
-        let Manifest::Image { subject, .. } = Manifest::parse(&referrer.bytes, media_type::OCI_MANIFEST).unwrap() else {
-            panic!("referrer of {repo}@{digest} is not an image manifest");
-        };
-        assert_eq!(subject.unwrap().digest, *digest);
+        let bundle_json = sole_bundle_referrer(&client, &repo_ref, digest).await;
+        assert!(sigstore_bundle_verifies(&bundle_json, &public_pem, digest), "{repo}@{digest}");
         // The registry itself holds the `.sig` tag, and no tag-schema index.
         let tags = target.tags(repo);
         assert!(tags.contains(&artifact::legacy_tag(digest)), "{repo}: {tags:?}");

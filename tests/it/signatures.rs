@@ -1,63 +1,15 @@
 use std::process::Command;
 
 use base64::Engine as _;
-use futures_util::TryStreamExt as _;
 use sealift::bundle::{self, BundleContents, BundleIndex};
-use sealift::oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use sealift::oci::{Descriptor, Digest, Manifest, Reference};
 use sealift::progress::Silent;
-use sealift::registry::Registry;
-use sealift::sign::PublicKey;
 use sealift::sign::artifact::{self, Artifact, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureFormat};
-use sealift::sign::sigstore_bundle::{BUNDLE_V03, SigstoreBundle};
 use sealift::sign::{Algorithm, SigningKey};
 use sealift::store::Layout;
-use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
-use sigstore::cosign::{ClientBuilder, CosignCapabilities as _};
-use sigstore::crypto::SigningScheme;
 
+use crate::oracles::*;
 use crate::support::*;
-
-async fn blob(client: &Registry, repo: &Reference, d: &Descriptor) -> Vec<u8> {
-    let chunks: Vec<bytes::Bytes> = client.fetch_blob(repo, d).await.unwrap().try_collect().await.unwrap();
-    chunks.concat()
-}
-
-/// `openssl dgst -sha256 -verify PUB -signature SIG PAYLOAD`, as in the cosign docs.
-fn openssl_verifies(dir: &std::path::Path, public: &std::path::Path, payload: &[u8], der: &[u8]) -> bool {
-    std::fs::write(dir.join("payload.json"), payload).unwrap();
-    std::fs::write(dir.join("sig.der"), der).unwrap();
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(public)
-        .args(["-signature", "sig.der", "payload.json"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("Verified OK") || said.contains("Verification failure"), "{said}");
-    out.status.success() && said.contains("Verified OK")
-}
-
-/// sigstore-rs, given only the public key and the image reference in the target registry,
-/// finds the `.sig` signatures the way cosign does and checks them against the key.
-/// (sigstore-rs 0.15 reads bundle referrers only with a certificate and a Rekor entry, so it
-/// skips key-signed offline bundles; those are checked below from the registry's copy.)
-async fn sigstore_verifies(target: &TestRegistry, image: &str, public_pem: &str) -> bool {
-    let config = sigstore::registry::ClientConfig {
-        extra_root_certificates: vec![sigstore::registry::Certificate {
-            encoding: sigstore::registry::CertificateEncoding::Pem,
-            data: std::fs::read(target.ca()).unwrap(),
-        }],
-        ..Default::default()
-    };
-    let mut client = ClientBuilder::default().with_oci_client_config(config).build().unwrap();
-    let auth = sigstore::registry::Auth::Basic(USER.into(), PASSWORD.into());
-    let reference: sigstore::registry::OciReference = image.parse().unwrap();
-    let layers = client.trusted_signature_layers(&auth, &reference).await.unwrap();
-    let verifier = PublicKeyVerifier::new(public_pem.as_bytes(), &SigningScheme::default()).unwrap();
-    let constraints: VerificationConstraintVec = vec![Box::new(verifier)];
-    !layers.is_empty() && sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
@@ -100,7 +52,7 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
         };
         assert_eq!(layers.len(), 1, "{sig_ref}");
         assert_eq!(layers[0].media_type, SIMPLE_SIGNING_MEDIA_TYPE);
-        let payload = blob(&client, &repo_ref, &layers[0]).await;
+        let payload = fetch_blob_bytes(&client, &repo_ref, &layers[0]).await;
         let der = base64::engine::general_purpose::STANDARD
             .decode(&layers[0].annotations[SIGNATURE_ANNOTATION])
             .unwrap();
@@ -113,26 +65,16 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
         assert_eq!(claims["critical"]["image"]["docker-manifest-digest"], digest.to_string());
 
         // Bundle: Distribution has no referrers API, so the `sha256-<hex>` index lists the
-        // referrer, whose subject is the image.
-        let listed = client.referrers(&repo_ref, digest).await.unwrap();
-        assert_eq!(listed.len(), 1, "{repo}@{digest}: {listed:?}");
-        assert_eq!(listed[0].artifact_type.as_deref(), Some(BUNDLE_V03));
-        let referrer = client
-            .fetch_manifest(&repo_ref.with_digest(listed[0].digest.clone()))
-            .await
-            .unwrap();
-        let Manifest::Image { layers, subject, .. } = Manifest::parse(&referrer.bytes, media_type::OCI_MANIFEST).unwrap() else {
-            panic!("referrer is not an image manifest");
-        };
-        assert_eq!(subject.unwrap().digest, *digest);
-        let bundle_json = SigstoreBundle::parse(&blob(&client, &repo_ref, &layers[0]).await).unwrap();
-        let key = PublicKey::from_pem(&public_pem).unwrap();
-        bundle_json.verify_image(&key, digest).unwrap();
+        // referrer; sigstore's own types and crypto accept its bundle with the public key only.
+        let bundle_json = sole_bundle_referrer(&client, &repo_ref, digest).await;
+        assert!(sigstore_bundle_verifies(&bundle_json, &public_pem, digest), "{repo}@{digest}");
+        let other = std::fs::read_to_string(release.path("keys/other.pub")).unwrap();
+        assert!(!sigstore_bundle_verifies(&bundle_json, &other, digest), "{repo}@{digest}");
+        assert!(!sigstore_bundle_verifies(&bundle_json, &public_pem, &Digest::of(b"another image")));
 
         // sigstore-rs accepts the image with the public key, and not with another key.
         let image = format!("{}/{repo}@{digest}", target.host);
         assert!(sigstore_verifies(&target, &image, &public_pem).await, "sigstore rejected {image}");
-        let other = std::fs::read_to_string(release.path("keys/other.pub")).unwrap();
         assert!(
             !sigstore_verifies(&target, &image, &other).await,
             "{image} verified with an unrelated key"

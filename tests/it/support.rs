@@ -423,3 +423,28 @@ pub async fn publish(client: &Registry, repo: &Reference, subject: &Digest, a: &
         }
     }
 }
+
+/// A blob's bytes, fetched from the registry.
+pub async fn fetch_blob_bytes(client: &Registry, repo: &Reference, d: &Descriptor) -> Vec<u8> {
+    use futures_util::TryStreamExt as _;
+    let chunks: Vec<Bytes> = client.fetch_blob(repo, d).await.unwrap().try_collect().await.unwrap();
+    chunks.concat()
+}
+
+/// The Sigstore bundle JSON of the one referrer listed for `subject` (its API or the
+/// tag-schema index), after checking that it is a bundle whose manifest names `subject`.
+pub async fn sole_bundle_referrer(client: &Registry, repo: &Reference, subject: &Digest) -> Vec<u8> {
+    let listed = client.referrers(repo, subject).await.unwrap();
+    assert_eq!(listed.len(), 1, "{repo} {subject}: {listed:?}");
+    assert_eq!(listed[0].artifact_type.as_deref(), Some(sealift::sign::sigstore_bundle::BUNDLE_V03));
+    let referrer = client.fetch_manifest(&repo.with_digest(listed[0].digest.clone())).await.unwrap();
+    let sealift::oci::Manifest::Image {
+        layers, subject: named, ..
+    } = sealift::oci::Manifest::parse(&referrer.bytes, media_type::OCI_MANIFEST).unwrap()
+    else {
+        panic!("referrer of {subject} is not an image manifest");
+    };
+    assert_eq!(named.unwrap().digest, *subject);
+    assert_eq!(layers.len(), 1);
+    fetch_blob_bytes(client, repo, &layers[0]).await
+}

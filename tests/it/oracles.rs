@@ -1,0 +1,83 @@
+//! Independent verifiers of what sealift pushed: openssl, sigstore-rs (cosign's legacy
+//! format, found in the registry the way cosign finds it), and the sigstore project's own Rust
+//! types and crypto for the Sigstore bundle format.
+
+use std::process::Command;
+
+use sealift::oci::Digest;
+use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
+use sigstore::cosign::{ClientBuilder, CosignCapabilities as _};
+use sigstore::crypto::SigningScheme;
+use sigstore_crypto::SigningScheme as BundleScheme;
+use sigstore_types::bundle::{SignatureContent, VerificationMaterialContent};
+use sigstore_types::{Bundle, DerPublicKey, Statement};
+
+use crate::support::*;
+
+/// `openssl dgst -sha256 -verify PUB -signature SIG PAYLOAD`, as in the cosign docs.
+pub fn openssl_verifies(dir: &std::path::Path, public: &std::path::Path, payload: &[u8], der: &[u8]) -> bool {
+    std::fs::write(dir.join("payload.json"), payload).unwrap();
+    std::fs::write(dir.join("sig.der"), der).unwrap();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public)
+        .args(["-signature", "sig.der", "payload.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Verified OK") || said.contains("Verification failure"), "{said}");
+    out.status.success() && said.contains("Verified OK")
+}
+
+/// sigstore-rs, given only the public key and the image reference in the target registry,
+/// finds the `.sig` signatures the way cosign does and checks them against the key.
+/// (sigstore-rs 0.15 reads bundle referrers only with a certificate and a Rekor entry, so it
+/// skips key-signed offline bundles; [`sigstore_bundle_verifies`] checks those.)
+pub async fn sigstore_verifies(target: &TestRegistry, image: &str, public_pem: &str) -> bool {
+    let config = sigstore::registry::ClientConfig {
+        extra_root_certificates: vec![sigstore::registry::Certificate {
+            encoding: sigstore::registry::CertificateEncoding::Pem,
+            data: std::fs::read(target.ca()).unwrap(),
+        }],
+        ..Default::default()
+    };
+    let mut client = ClientBuilder::default().with_oci_client_config(config).build().unwrap();
+    let auth = sigstore::registry::Auth::Basic(USER.into(), PASSWORD.into());
+    let reference: sigstore::registry::OciReference = image.parse().unwrap();
+    let layers = client.trusted_signature_layers(&auth, &reference).await.unwrap();
+    let verifier = PublicKeyVerifier::new(public_pem.as_bytes(), &SigningScheme::default()).unwrap();
+    let constraints: VerificationConstraintVec = vec![Box::new(verifier)];
+    !layers.is_empty() && sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
+}
+
+/// A Sigstore bundle (the referrer's layer) checked for `digest` with the public key, by
+/// sigstore-types and sigstore-crypto: it must parse under their schema as v0.3 with a public
+/// key hint, the DSSE signature must verify over their PAE, and the in-toto statement must
+/// name `digest` as a subject with cosign's signing predicate.
+///
+/// These are the steps of sigstore-verify's managed-key path. Its `Verifier` itself is not
+/// used: it refuses any bundle without a transparency-log entry or an RFC 3161 timestamp
+/// ("signing time evidence"), which is every offline, key-signed bundle.
+pub fn sigstore_bundle_verifies(json: &[u8], public_pem: &str, digest: &Digest) -> bool {
+    let bundle = Bundle::from_json(std::str::from_utf8(json).unwrap()).unwrap();
+    assert_eq!(bundle.media_type.as_str(), sealift::sign::sigstore_bundle::BUNDLE_V03);
+    let VerificationMaterialContent::PublicKey(id) = &bundle.verification_material.content else {
+        panic!("bundle carries no public key hint");
+    };
+    assert!(!id.hint.is_empty());
+    let SignatureContent::DsseEnvelope(envelope) = &bundle.content else {
+        panic!("bundle content is not a DSSE envelope");
+    };
+    let key = DerPublicKey::from_pem(public_pem).unwrap();
+    if sigstore_crypto::verify_signature(&key, &envelope.pae(), &envelope.signature.sig, BundleScheme::EcdsaP256Sha256).is_err() {
+        return false;
+    }
+    assert_eq!(envelope.payload_type, "application/vnd.in-toto+json");
+    let statement: Statement = serde_json::from_slice(envelope.payload.as_bytes()).unwrap();
+    statement.predicate_type == "https://sigstore.dev/cosign/sign/v1"
+        && statement
+            .subject
+            .iter()
+            .any(|s| s.digest.sha256.as_ref().is_some_and(|h| h.to_hex() == digest.hex()))
+}
