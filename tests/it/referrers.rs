@@ -28,14 +28,7 @@ async fn load_lists_bundle_signatures_through_the_referrers_api() {
 
     let client = target.client();
     let public_pem = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
-    let subjects = [
-        ("app/alpha", images.alpha.digest()),
-        ("app/beta", images.beta.digest()),
-        ("app/multi", images.multi.digest()),
-        ("app/multi", images.multi_children[0].digest()),
-        ("app/multi", images.multi_children[1].digest()),
-    ];
-    for (repo, digest) in &subjects {
+    for (repo, digest) in &images.subjects() {
         let repo_ref: Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
         let bundle_json = sole_bundle_referrer(&client, &repo_ref, digest).await;
         assert!(sigstore_bundle_verifies(&bundle_json, &public_pem, digest), "{repo}@{digest}");

@@ -34,14 +34,7 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
     let public_pem = std::fs::read_to_string(&public).unwrap();
     let client = target.client();
     let work = tempfile::tempdir().unwrap();
-    let subjects = [
-        ("app/alpha", images.alpha.digest()),
-        ("app/beta", images.beta.digest()),
-        ("app/multi", images.multi.digest()),
-        ("app/multi", images.multi_children[0].digest()),
-        ("app/multi", images.multi_children[1].digest()),
-    ];
-    for (repo, digest) in &subjects {
+    for (repo, digest) in &images.subjects() {
         let repo_ref: Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
         // Legacy: the `.sig` tag holds one simple-signing layer; openssl accepts its signature
         // over the exact payload bytes, and rejects it over a changed payload.

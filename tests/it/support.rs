@@ -244,6 +244,20 @@ pub struct SourceImages {
     pub multi_children: Vec<Blob>,
 }
 
+impl SourceImages {
+    /// Every digest sealift signs, with its repository: the three images and multi's two
+    /// platform manifests.
+    pub fn subjects(&self) -> [(&'static str, Digest); 5] {
+        [
+            ("app/alpha", self.alpha.digest()),
+            ("app/beta", self.beta.digest()),
+            ("app/multi", self.multi.digest()),
+            ("app/multi", self.multi_children[0].digest()),
+            ("app/multi", self.multi_children[1].digest()),
+        ]
+    }
+}
+
 pub async fn push_source_images(reg: &TestRegistry) -> SourceImages {
     let client = reg.client();
     let repo = |p: &str| -> Reference { format!("{}/{p}:x", reg.host).parse().unwrap() };
