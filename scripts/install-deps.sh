@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the demo and the tests need: the registry, skopeo, htpasswd, openssl, curl.
+# Debian packages the demo and the tests need: the registry, skopeo, htpasswd, openssl, curl,
+# and the package managers' own version ordering (rpm, Python's packaging and semver) that the
+# golden files in tests/golden/versions are checked against.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -7,6 +9,9 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v rpm >/dev/null || need+=(rpm)
+/usr/bin/python3 -c 'import packaging' 2>/dev/null || need+=(python3-packaging)
+/usr/bin/python3 -c 'import semver' 2>/dev/null || need+=(python3-semver)
 if [ ${#need[@]} -gt 0 ]; then
     sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq

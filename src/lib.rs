@@ -8,6 +8,7 @@ pub mod oci;
 pub mod policy;
 pub mod progress;
 pub mod registry;
+pub mod scan;
 pub mod sign;
 pub mod source;
 pub mod store;

@@ -21,3 +21,5 @@ mod signatures;
 mod trust;
 // Registries with the referrers API: used on push and on read, no tag-schema fallback.
 mod referrers;
+// Version ordering per ecosystem: golden files, checked against dpkg, rpm and Python.
+mod versions;
