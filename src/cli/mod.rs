@@ -3,6 +3,7 @@
 //! failed), 2 usage or environment error.
 
 mod bundle;
+mod db;
 mod keys;
 mod load;
 mod output;
@@ -39,6 +40,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Verify a bundle, then push its images into a registry.
     Load(load::LoadArgs),
+    /// The offline vulnerability database.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 /// Output format for reports.
@@ -87,6 +91,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Bundle(c) => bundle::run(c),
         Command::Verify(a) => verify::run(&a),
         Command::Load(a) => load::run(&a),
+        Command::Db(c) => db::run(c),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
