@@ -37,8 +37,12 @@ pub fn build(from: &[PathBuf], out: &Path) -> Result<BuildReport, Error> {
     for file in &files {
         let len = std::fs::metadata(file).map_err(io(file))?.len();
         if len > MAX_RECORD_FILE {
-            skipped.push(file.clone());
-            continue;
+            // Too large to read whole: refuse rather than drop whatever it holds.
+            return Err(Error::Malformed {
+                path: file.clone(),
+                format: "advisory",
+                reason: format!("{len} bytes, more than the {MAX_RECORD_FILE} a record file may have"),
+            });
         }
         let bytes = std::fs::read(file).map_err(io(file))?;
         let doc = json_document(&bytes).map_err(|reason| Error::Malformed {
