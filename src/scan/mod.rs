@@ -1,5 +1,7 @@
-//! Offline scanning: what is in an image, and what is known to be wrong with it, from files
-//! only. No network, and no pass/fail: policy decides that elsewhere.
+//! Offline scanning: what is installed in an image (inventory), and which of it the offline
+//! vulnerability database knows to be affected (matching).
 
 pub mod db;
+pub mod inventory;
+pub mod package;
 pub mod version;

@@ -1,0 +1,280 @@
+//! Package inventory of an image: its layers read in order as tar streams, the files package
+//! managers leave behind parsed as they pass, and OCI whiteouts applied so a package deleted
+//! in a later layer is gone. Nothing is unpacked; memory holds the parsed packages, never a
+//! layer.
+
+mod apk;
+mod cargo_lock;
+mod dpkg;
+mod gobuild;
+mod layer;
+mod npm;
+mod os_release;
+mod python;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use super::package::{Distro, Found, Kind, Package};
+
+pub use layer::Compression;
+
+/// Largest package database or lockfile read (a dpkg status of a big system is a few MiB).
+const MAX_TEXT: u64 = 64 << 20;
+/// Python metadata: only the header block at the top is needed.
+const MAX_PYTHON_METADATA: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A layer is not a readable tar stream.
+    #[error("layer {layer}: {reason}")]
+    Layer { layer: String, reason: String },
+}
+
+/// The packages of an image, and what could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub distro: Option<Distro>,
+    pub packages: Vec<Package>,
+    /// Files that looked like package records but could not be read; each names the file.
+    pub warnings: Vec<String>,
+}
+
+/// What a file in a layer means to the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    DpkgStatus,
+    ApkInstalled,
+    OsRelease,
+    NpmLock,
+    NpmInstalled,
+    Python,
+    CargoLock,
+    Executable,
+    RpmDatabase,
+}
+
+fn classify(path: &str, executable: bool) -> Option<FileKind> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    Some(match path {
+        "var/lib/dpkg/status" => FileKind::DpkgStatus,
+        p if p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums") && !p[22..].contains('/') => FileKind::DpkgStatus,
+        "lib/apk/db/installed" => FileKind::ApkInstalled,
+        "etc/os-release" | "usr/lib/os-release" => FileKind::OsRelease,
+        "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" | "var/lib/rpm/Packages" => FileKind::RpmDatabase,
+        p if (name == "package-lock.json" || name == "npm-shrinkwrap.json") && !p.contains("node_modules/") => FileKind::NpmLock,
+        p if npm::is_installed_manifest(p) => FileKind::NpmInstalled,
+        p if python::is_metadata(p) => FileKind::Python,
+        _ if name == "Cargo.lock" => FileKind::CargoLock,
+        _ if executable => FileKind::Executable,
+        _ => return None,
+    })
+}
+
+/// What one file contributed.
+#[derive(Debug, Clone)]
+enum Content {
+    Packages(FileKind, Vec<Found>),
+    OsRelease(Distro),
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    layer: String,
+    content: Content,
+}
+
+/// Builds an inventory one layer at a time, lowest layer first.
+#[derive(Debug, Default)]
+pub struct Collector {
+    /// Files of the layers read so far, by path (no leading `/`).
+    files: BTreeMap<String, Record>,
+    warnings: Vec<String>,
+}
+
+impl Collector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read one layer blob (`digest` names it in errors and in the report).
+    pub fn add_layer(&mut self, digest: &str, blob: impl Read) -> Result<(), Error> {
+        let layer_err = |reason: String| Error::Layer {
+            layer: digest.to_owned(),
+            reason,
+        };
+        let mut added: Vec<(String, Record)> = Vec::new();
+        let mut deleted: Vec<String> = Vec::new();
+        let mut opaque: Vec<String> = Vec::new();
+        let mut archive = tar::Archive::new(layer::decompress(blob).map_err(|e| layer_err(e.to_string()))?);
+        for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
+            let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
+            let raw = entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy().into_owned();
+            let path = normalise(&raw);
+            if path.is_empty() {
+                continue;
+            }
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                if hidden == ".wh..opq" {
+                    opaque.push(dir.to_owned());
+                } else {
+                    deleted.push(join(dir, hidden));
+                }
+                continue;
+            }
+            let entry_type = entry.header().entry_type();
+            // Whatever this entry is, it hides the lower layers' file at this path; a
+            // non-directory also hides everything the lower layers had below it.
+            self.files.remove(&path);
+            if !entry_type.is_dir() {
+                remove_below(&mut self.files, &path);
+            }
+            if !entry_type.is_file() {
+                continue;
+            }
+            let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+            let Some(kind) = classify(&path, executable) else { continue };
+            let content = read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")));
+            match content? {
+                Ok(Some(content)) => added.push((
+                    path,
+                    Record {
+                        layer: digest.to_owned(),
+                        content,
+                    },
+                )),
+                Ok(None) => {}
+                Err(reason) => self.warnings.push(format!("/{path} (layer {digest}): {reason}")),
+            }
+        }
+        for path in deleted {
+            self.files.remove(&path);
+            remove_below(&mut self.files, &path);
+        }
+        for dir in opaque {
+            remove_below(&mut self.files, &dir);
+        }
+        self.files.extend(added);
+        Ok(())
+    }
+
+    /// The inventory of the image as the layers read so far make it.
+    pub fn finish(self) -> Inventory {
+        let os_release = |path: &str| match self.files.get(path) {
+            Some(Record {
+                content: Content::OsRelease(d),
+                ..
+            }) => Some(d.clone()),
+            _ => None,
+        };
+        let distro = os_release("etc/os-release").or_else(|| os_release("usr/lib/os-release"));
+        // npm packages a lockfile of the same project already lists are not counted twice.
+        let mut locked: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for (path, record) in &self.files {
+            if let Content::Packages(FileKind::NpmLock, found) = &record.content {
+                let project = path.rsplit_once('/').map_or("", |(d, _)| d);
+                locked.extend(found.iter().map(|f| (project.to_owned(), f.name.clone(), f.version.clone())));
+            }
+        }
+        let mut packages = Vec::new();
+        for (path, record) in self.files {
+            let Content::Packages(kind, found) = record.content else { continue };
+            for f in found {
+                if kind == FileKind::NpmInstalled
+                    && locked.contains(&(npm::project_of(&path).to_owned(), f.name.clone(), f.version.clone()))
+                {
+                    continue;
+                }
+                packages.push(Package::from_found(f, distro.as_ref(), &record.layer, &path));
+            }
+        }
+        packages.sort_by(|a, b| (&a.ecosystem, &a.name, &a.version, &a.path).cmp(&(&b.ecosystem, &b.name, &b.version, &b.path)));
+        packages.dedup_by(|a, b| a.ecosystem == b.ecosystem && a.name == b.name && a.version == b.version && a.path == b.path);
+        Inventory {
+            distro,
+            packages,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Read one interesting file. The outer error is the layer's (the stream broke); the inner
+/// one is the file's (it does not parse), which becomes a warning.
+fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Option<Content>, String>> {
+    let packages = |r: Result<Vec<Found>, String>| r.map(|found| Some(Content::Packages(kind, found)));
+    Ok(match kind {
+        FileKind::Executable => Ok(gobuild::read(entry)?.map(|info| Content::Packages(kind, info.packages))),
+        FileKind::RpmDatabase => {
+            std::io::copy(entry, &mut std::io::sink())?;
+            Err("an RPM database: RPM packages are not inventoried yet".into())
+        }
+        FileKind::Python => {
+            // The header block is at the top; a long description after it may be cut off.
+            let bytes = read_capped(entry, MAX_PYTHON_METADATA)?.unwrap_or_else(|b| b);
+            packages(python::parse(&String::from_utf8_lossy(&bytes)).map(|f| vec![f]))
+        }
+        _ => match read_capped(entry, MAX_TEXT)? {
+            Err(_) => Err(format!("larger than {} MiB, not read", MAX_TEXT >> 20)),
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                match kind {
+                    FileKind::DpkgStatus => packages(dpkg::parse(&text)),
+                    FileKind::ApkInstalled => packages(apk::parse(&text)),
+                    FileKind::OsRelease => Ok(os_release::parse(&text).map(Content::OsRelease)),
+                    FileKind::NpmLock => packages(npm::lockfile(&bytes)),
+                    FileKind::NpmInstalled => npm::installed(&bytes).map(|f| f.map(|f| Content::Packages(kind, vec![f]))),
+                    FileKind::CargoLock => packages(cargo_lock::parse(&text)),
+                    FileKind::Executable | FileKind::RpmDatabase | FileKind::Python => Ok(None), // read above
+                }
+            }
+        },
+    })
+}
+
+/// The entry's bytes up to `cap`; `Err` with the first `cap` bytes when it is longer. The rest
+/// of the entry is read past either way.
+fn read_capped(entry: &mut impl Read, cap: u64) -> std::io::Result<Result<Vec<u8>, Vec<u8>>> {
+    let mut bytes = Vec::new();
+    entry.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        std::io::copy(entry, &mut std::io::sink())?;
+        bytes.truncate(cap as usize);
+        return Ok(Err(bytes));
+    }
+    Ok(Ok(bytes))
+}
+
+/// `./usr/bin/` → `usr/bin`
+fn normalise(raw: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+}
+
+fn remove_below(files: &mut BTreeMap<String, Record>, dir: &str) {
+    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+    let below: Vec<String> = files
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in below {
+        files.remove(&k);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+use std::io::Write as _;
+
+use super::*;
+
+/// A gzip-compressed tar layer holding `files` (path, mode, contents).
+fn layer(files: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, mode, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, *data).unwrap();
+    }
+    let mut gz = builder.into_inner().unwrap();
+    gz.flush().unwrap();
+    gz.finish().unwrap()
+}
+
+const STATUS: &[u8] =
+    b"Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: b\nStatus: install ok installed\nVersion: 2\nSource: bsrc (1.9)\n";
+const STATUS_WITHOUT_A: &[u8] = b"Package: b\nStatus: install ok installed\nVersion: 2\nSource: bsrc (1.9)\n";
+const OS: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\n";
+
+fn names(inv: &Inventory) -> Vec<String> {
+    inv.packages
+        .iter()
+        .map(|p| format!("{} {}@{} {}", p.ecosystem, p.name, p.version, p.path))
+        .collect()
+}
+
+#[test]
+fn later_layers_replace_and_whiteouts_delete() {
+    let mut c = Collector::new();
+    let base = layer(&[
+        ("./etc/os-release", 0o644, OS),
+        ("./var/lib/dpkg/status", 0o644, STATUS),
+        (
+            "app/node_modules/lodash/package.json",
+            0o644,
+            br#"{"name":"lodash","version":"4.17.15"}"#,
+        ),
+        ("app/node_modules/qs/package.json", 0o644, br#"{"name":"qs","version":"6.7.0"}"#),
+        ("py/site/six-1.16.0.dist-info/METADATA", 0o644, b"Name: six\nVersion: 1.16.0\n"),
+    ]);
+    c.add_layer("sha256:base", &base[..]).unwrap();
+    let top = layer(&[
+        // dpkg status rewritten: package a removed.
+        ("var/lib/dpkg/status", 0o644, STATUS_WITHOUT_A),
+        ("app/node_modules/.wh.qs", 0o644, b""),
+        ("py/site/.wh..wh..opq", 0o644, b""),
+        ("py/site/urllib3-1.23.dist-info/METADATA", 0o644, b"Name: urllib3\nVersion: 1.23\n"),
+    ]);
+    c.add_layer("sha256:top", &top[..]).unwrap();
+    let inv = c.finish();
+    assert_eq!(inv.distro.as_ref().map(|d| d.version_id.as_str()), Some("12"));
+    assert_eq!(
+        names(&inv),
+        [
+            "Debian:12 b@2 /var/lib/dpkg/status",
+            "PyPI urllib3@1.23 /py/site/urllib3-1.23.dist-info/METADATA",
+            "npm lodash@4.17.15 /app/node_modules/lodash/package.json",
+        ]
+    );
+    let b = &inv.packages[0];
+    assert_eq!(
+        (b.layer.as_str(), b.source_name.as_deref(), b.source_version.as_deref()),
+        ("sha256:top", Some("bsrc"), Some("1.9"))
+    );
+    assert_eq!(inv.packages[2].layer, "sha256:base");
+}
+
+#[test]
+fn a_lockfile_and_node_modules_of_one_project_count_once() {
+    let mut c = Collector::new();
+    let l = layer(&[
+        (
+            "srv/package-lock.json",
+            0o644,
+            br#"{"lockfileVersion":3,"packages":{"":{},"node_modules/lodash":{"version":"4.17.15"}}}"#,
+        ),
+        (
+            "srv/node_modules/lodash/package.json",
+            0o644,
+            br#"{"name":"lodash","version":"4.17.15"}"#,
+        ),
+        (
+            "other/node_modules/lodash/package.json",
+            0o644,
+            br#"{"name":"lodash","version":"4.17.15"}"#,
+        ),
+    ]);
+    c.add_layer("sha256:l", &l[..]).unwrap();
+    assert_eq!(
+        names(&c.finish()),
+        [
+            "npm lodash@4.17.15 /other/node_modules/lodash/package.json",
+            "npm lodash@4.17.15 /srv/package-lock.json"
+        ]
+    );
+}
+
+#[test]
+fn unreadable_records_are_warnings_and_broken_layers_errors() {
+    let mut c = Collector::new();
+    let l = layer(&[
+        ("srv/package-lock.json", 0o644, b"{ not json"),
+        ("var/lib/rpm/rpmdb.sqlite", 0o644, b"SQLite format 3\0"),
+        ("usr/bin/tool", 0o755, b"#!/bin/sh\necho not a Go binary\n"),
+    ]);
+    c.add_layer("sha256:l", &l[..]).unwrap();
+    let inv = c.finish();
+    assert!(inv.packages.is_empty());
+    assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
+    assert!(
+        inv.warnings[0].starts_with("/srv/package-lock.json (layer sha256:l)"),
+        "{:?}",
+        inv.warnings
+    );
+    assert!(inv.warnings[1].contains("RPM"), "{:?}", inv.warnings);
+
+    let mut broken = layer(&[("var/lib/dpkg/status", 0o644, STATUS)]);
+    broken.truncate(broken.len() / 2);
+    let err = Collector::new().add_layer("sha256:broken", &broken[..]).unwrap_err();
+    assert!(err.to_string().starts_with("layer sha256:broken:"), "{err}");
+}
+
+#[test]
+fn uncompressed_layers_are_read_too() {
+    let gz = layer(&[("lib/apk/db/installed", 0o644, b"P:musl\nV:1.2.2-r3\no:musl\n")]);
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
+    let mut c = Collector::new();
+    c.add_layer("sha256:plain", &plain[..]).unwrap();
+    assert_eq!(names(&c.finish()), ["Alpine musl@1.2.2-r3 /lib/apk/db/installed"]);
+}
