@@ -7,7 +7,7 @@ use crate::scan::package::{Found, Kind};
 pub fn parse(text: &str) -> Result<Vec<Found>, String> {
     let mut out = Vec::new();
     let mut current: Option<(Option<String>, Option<String>, Option<String>)> = None;
-    let mut finish = |entry: Option<(Option<String>, Option<String>, Option<String>)>, out: &mut Vec<Found>| -> Result<(), String> {
+    let finish = |entry: Option<(Option<String>, Option<String>, Option<String>)>, out: &mut Vec<Found>| -> Result<(), String> {
         if let Some((name, version, source)) = entry {
             let (Some(name), Some(version)) = (name, version) else {
                 return Err("a [[package]] has no name or version".into());

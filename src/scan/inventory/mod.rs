@@ -15,7 +15,7 @@ mod python;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use super::package::{Distro, Found, Kind, Package};
+use super::package::{Distro, Found, Package};
 
 pub use layer::Compression;
 
