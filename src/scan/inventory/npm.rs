@@ -62,13 +62,13 @@ pub fn is_installed_manifest(path: &str) -> bool {
     let Some(dir) = path.strip_suffix("/package.json") else {
         return false;
     };
-    let Some((before, name)) = dir
+    let Some(name) = dir
         .rsplit_once("/node_modules/")
-        .or_else(|| dir.strip_prefix("node_modules/").map(|n| ("", n)))
+        .map(|(_, n)| n)
+        .or_else(|| dir.strip_prefix("node_modules/"))
     else {
         return false;
     };
-    let _ = before;
     match name.split_once('/') {
         None => !name.starts_with('.'),
         Some((scope, rest)) => scope.starts_with('@') && !rest.contains('/'),
