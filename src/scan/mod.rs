@@ -3,5 +3,6 @@
 
 pub mod db;
 pub mod inventory;
+pub mod matcher;
 pub mod package;
 pub mod version;

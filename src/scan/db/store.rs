@@ -76,7 +76,10 @@ impl Database {
             hasher.update(&line);
             hasher.update(b"\n");
             let a: Advisory = serde_json::from_slice(&line).map_err(|e| unusable(format!("{ADVISORIES} line {}: {e}", n + 1)))?;
-            by_package.entry((a.ecosystem.clone(), a.package.clone())).or_default().push(a);
+            by_package
+                .entry((a.ecosystem.clone(), package_key(&a.ecosystem, &a.package)))
+                .or_default()
+                .push(a);
             count += 1;
         }
         let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
@@ -89,10 +92,19 @@ impl Database {
         Ok(Self { metadata, by_package })
     }
 
-    /// The advisories recorded for a package in an ecosystem (exact names).
+    /// The advisories recorded for a package in an ecosystem. Names are exact, except on PyPI,
+    /// where `Django`, `django` and `dj_ango` style spellings are one project (PEP 503).
     pub fn advisories(&self, ecosystem: &str, package: &str) -> &[Advisory] {
         self.by_package
-            .get(&(ecosystem.to_owned(), package.to_owned()))
+            .get(&(ecosystem.to_owned(), package_key(ecosystem, package)))
             .map_or(&[], Vec::as_slice)
+    }
+}
+
+fn package_key(ecosystem: &str, package: &str) -> String {
+    if ecosystem == "PyPI" {
+        crate::scan::package::pypi_normalise(package)
+    } else {
+        package.to_owned()
     }
 }

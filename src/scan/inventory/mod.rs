@@ -148,6 +148,8 @@ impl Collector {
                 Err(reason) => self.warnings.push(format!("/{path} (layer {digest}): {reason}")),
             }
         }
+        // Read to the end: the gzip trailer's CRC and the blob's digest are checked there.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
         for path in deleted {
             self.files.remove(&path);
             remove_below(&mut self.files, &path);

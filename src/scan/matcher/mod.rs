@@ -1,0 +1,139 @@
+//! Matching: which installed packages the database's advisories say are affected.
+//!
+//! - Debian packages match on their source package and source version (a binNMU `+b1`
+//!   binary carries its source's version); alpine packages on their origin.
+//! - For Debian, a release's own entry (`Debian:12`) overrides the release-less one (`Debian`)
+//!   for the same id, so "not affected in bookworm" silences an open entry.
+//! - A version the ecosystem's ordering cannot read is a warning naming the package or the
+//!   advisory, never a silent "not affected".
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::db::{Advisory, Database, Range};
+use super::package::{Kind, Package};
+use super::version::{Scheme, VersionError};
+
+/// One package affected by one vulnerability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub name: String,
+    pub version: String,
+    pub purl: String,
+    pub ecosystem: String,
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub severity: String,
+    /// The first version without the vulnerability, or null when no fix is known.
+    pub fixed_version: Option<String>,
+    pub layer: String,
+    pub path: String,
+}
+
+/// The findings, and what could not be compared.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+}
+
+/// Severities from most to least severe, as policies and reports rank them.
+pub const SEVERITIES: [&str; 6] = ["critical", "high", "medium", "low", "negligible", "unknown"];
+
+/// Rank of a severity word: 0 is critical; unknown words rank with `unknown`.
+pub fn severity_rank(severity: &str) -> usize {
+    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(SEVERITIES.len() - 1)
+}
+
+pub fn find(db: &Database, packages: &[Package]) -> Matches {
+    let mut out = Matches::default();
+    for p in packages {
+        let Some(kind) = p.kind else { continue };
+        let scheme = kind.scheme();
+        let (name, version) = match kind {
+            Kind::Deb => (
+                p.source_name.as_deref().unwrap_or(&p.name),
+                p.source_version.as_deref().unwrap_or(&p.version),
+            ),
+            Kind::Apk => (p.source_name.as_deref().unwrap_or(&p.name), p.version.as_str()),
+            _ => (p.name.as_str(), p.version.as_str()),
+        };
+        let own = db.advisories(&p.ecosystem, name);
+        let release_less = match (kind, p.ecosystem.split_once(':')) {
+            (Kind::Deb, Some((family, _))) => db.advisories(family, name),
+            _ => &[],
+        };
+        if own.is_empty() && release_less.is_empty() {
+            continue;
+        }
+        if let Err(e) = scheme.validate(version) {
+            out.warnings
+                .push(format!("{} {} ({}): {e}; not matched", p.name, p.version, p.path));
+            continue;
+        }
+        let overridden: BTreeSet<&str> = own.iter().map(|a| a.id.as_str()).collect();
+        let candidates = own
+            .iter()
+            .chain(release_less.iter().filter(|a| !overridden.contains(a.id.as_str())));
+        let mut seen = BTreeSet::new();
+        for advisory in candidates {
+            match affected(scheme, version, advisory) {
+                Ok(None) => {}
+                Ok(Some(fixed)) => {
+                    if seen.insert(advisory.id.clone()) {
+                        out.findings.push(Finding {
+                            name: p.name.clone(),
+                            version: p.version.clone(),
+                            purl: p.purl.clone(),
+                            ecosystem: p.ecosystem.clone(),
+                            id: advisory.id.clone(),
+                            aliases: advisory.aliases.clone(),
+                            severity: advisory.severity.clone(),
+                            fixed_version: fixed,
+                            layer: p.layer.clone(),
+                            path: p.path.clone(),
+                        });
+                    }
+                }
+                Err(e) => out.warnings.push(format!(
+                    "{} for {} {}: {e}; this advisory was not applied",
+                    advisory.id, p.name, p.version
+                )),
+            }
+        }
+    }
+    out.findings
+        .sort_by(|a, b| (&a.ecosystem, &a.name, &a.version, &a.path, &a.id).cmp(&(&b.ecosystem, &b.name, &b.version, &b.path, &b.id)));
+    out
+}
+
+/// `Some(fixed version or None)` when `version` is affected by `advisory`.
+fn affected(scheme: Scheme, version: &str, advisory: &Advisory) -> Result<Option<Option<String>>, VersionError> {
+    for range in &advisory.ranges {
+        if in_range(scheme, version, range)? {
+            return Ok(Some(range.fixed.clone()));
+        }
+    }
+    if advisory.versions.iter().any(|v| v == version) {
+        return Ok(Some(None));
+    }
+    Ok(None)
+}
+
+fn in_range(scheme: Scheme, version: &str, range: &Range) -> Result<bool, VersionError> {
+    use std::cmp::Ordering::{Greater, Less};
+    if range.introduced != "0" && scheme.compare(version, &range.introduced)? == Less {
+        return Ok(false);
+    }
+    if let Some(fixed) = &range.fixed {
+        return Ok(scheme.compare(version, fixed)? == Less);
+    }
+    if let Some(last) = &range.last_affected {
+        return Ok(scheme.compare(version, last)? != Greater);
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests;
