@@ -61,7 +61,7 @@ pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
     }
 }
 
-fn created_time() -> anyhow::Result<u64> {
+pub(crate) fn created_time() -> anyhow::Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => v
             .trim()

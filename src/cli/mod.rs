@@ -7,6 +7,7 @@ mod db;
 mod keys;
 mod load;
 mod output;
+mod scan;
 mod secrets;
 mod verify;
 
@@ -40,6 +41,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Verify a bundle, then push its images into a registry.
     Load(load::LoadArgs),
+    /// List an image's packages and the known vulnerabilities in them, offline.
+    Scan(Box<scan::ScanArgs>),
     /// The offline vulnerability database.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -92,6 +95,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Verify(a) => verify::run(&a),
         Command::Load(a) => load::run(&a),
         Command::Db(c) => db::run(c),
+        Command::Scan(a) => scan::run(&a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

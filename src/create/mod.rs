@@ -4,8 +4,11 @@
 mod image_signing;
 mod provenance;
 mod release_files;
+mod scan;
 
 use std::path::{Path, PathBuf};
+
+pub use scan::{ScanOptions, scan_source, scan_staged};
 
 use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
 use crate::oci::{Descriptor, SourceRef};
@@ -50,6 +53,9 @@ pub enum Error {
     /// Signing failed.
     #[error(transparent)]
     Sign(#[from] sign::Error),
+    /// Scanning an image failed.
+    #[error(transparent)]
+    Scan(#[from] crate::scan::Error),
     /// The release key cannot make image signatures.
     #[error(
         "the release key {0} is Ed25519; image signatures need a P-256 key (cosign verifiers disagree on Ed25519). Sign with a P-256 key and add the Ed25519 key with `sealift bundle sign`"

@@ -7,7 +7,7 @@
 //! - A version the ecosystem's ordering cannot read is a warning naming the package or the
 //!   advisory, never a silent "not affected".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,12 +76,18 @@ pub fn find(db: &Database, packages: &[Package]) -> Matches {
         let candidates = own
             .iter()
             .chain(release_less.iter().filter(|a| !overridden.contains(a.id.as_str())));
-        let mut seen = BTreeSet::new();
+        // One finding per id; several entries of one record (one per release line) merge.
+        let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
         for advisory in candidates {
             match affected(scheme, version, advisory) {
                 Ok(None) => {}
-                Ok(Some(fixed)) => {
-                    if seen.insert(advisory.id.clone()) {
+                Ok(Some(fixed)) => match by_id.get(&advisory.id) {
+                    Some(&i) => {
+                        let earlier = out.findings[i].fixed_version.take();
+                        out.findings[i].fixed_version = nearest(scheme, earlier, fixed);
+                    }
+                    None => {
+                        by_id.insert(advisory.id.clone(), out.findings.len());
                         out.findings.push(Finding {
                             name: p.name.clone(),
                             version: p.version.clone(),
@@ -95,7 +101,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Matches {
                             path: p.path.clone(),
                         });
                     }
-                }
+                },
                 Err(e) => out.warnings.push(format!(
                     "{} for {} {}: {e}; this advisory was not applied",
                     advisory.id, p.name, p.version
@@ -108,31 +114,68 @@ pub fn find(db: &Database, packages: &[Package]) -> Matches {
     out
 }
 
-/// `Some(fixed version or None)` when `version` is affected by `advisory`.
+/// `Some(fixed version or None)` when `version` is affected by `advisory`. A range whose bound
+/// cannot be read does not hide another range that matches; only when nothing matched is the
+/// unreadable bound an error.
 fn affected(scheme: Scheme, version: &str, advisory: &Advisory) -> Result<Option<Option<String>>, VersionError> {
+    let mut unreadable = None;
+    let mut matched: Option<Option<String>> = None;
     for range in &advisory.ranges {
-        if in_range(scheme, version, range)? {
-            return Ok(Some(range.fixed.clone()));
+        match in_range(scheme, version, range) {
+            // Overlapping ranges (a record per release line): the nearest fix is the one to name.
+            Ok(true) => {
+                matched = Some(nearest(scheme, matched.flatten(), range.fixed.clone()));
+            }
+            Ok(false) => {}
+            Err(e) => unreadable = Some(e),
         }
+    }
+    if matched.is_some() {
+        return Ok(matched);
     }
     if advisory.versions.iter().any(|v| v == version) {
         return Ok(Some(None));
     }
-    Ok(None)
+    unreadable.map_or(Ok(None), Err)
+}
+
+/// Of two fixed versions, the lower one; a known fix wins over none.
+fn nearest(scheme: Scheme, a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let b_first = scheme
+                .compare(&bound_form(scheme, &b), &bound_form(scheme, &a))
+                .is_ok_and(|o| o.is_lt());
+            Some(if b_first { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 fn in_range(scheme: Scheme, version: &str, range: &Range) -> Result<bool, VersionError> {
     use std::cmp::Ordering::{Greater, Less};
-    if range.introduced != "0" && scheme.compare(version, &range.introduced)? == Less {
+    let cmp = |bound: &str| scheme.compare(version, &bound_form(scheme, bound));
+    if range.introduced != "0" && cmp(&range.introduced)? == Less {
         return Ok(false);
     }
     if let Some(fixed) = &range.fixed {
-        return Ok(scheme.compare(version, fixed)? == Less);
+        return Ok(cmp(fixed)? == Less);
     }
     if let Some(last) = &range.last_affected {
-        return Ok(scheme.compare(version, last)? != Greater);
+        return Ok(cmp(last)? != Greater);
     }
     Ok(true)
+}
+
+/// Advisory bounds as the scheme reads them: GitHub's records have SemVer bounds such as `1.0`,
+/// which mean `1.0.0`. Installed versions get no such help.
+fn bound_form(scheme: Scheme, bound: &str) -> String {
+    let numeric = !bound.is_empty() && bound.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    match bound.split('.').count() {
+        1 if scheme == Scheme::Semver && numeric => format!("{bound}.0.0"),
+        2 if scheme == Scheme::Semver && numeric => format!("{bound}.0"),
+        _ => bound.to_owned(),
+    }
 }
 
 #[cfg(test)]

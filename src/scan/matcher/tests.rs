@@ -133,3 +133,21 @@ fn unreadable_versions_are_warnings_not_silence() {
     assert!(m.warnings[0].contains("GHSA-2 for left-pad 1.0.0"), "{:?}", m.warnings);
     assert!(m.warnings[1].contains("left-pad latest"), "{:?}", m.warnings);
 }
+
+#[test]
+fn a_two_part_semver_bound_is_read_and_does_not_hide_other_ranges() {
+    // GHSA-r683-j2x4-v87g (node-fetch) has `introduced: "1.0"` in one of its ranges.
+    let record = r#"{"id":"GHSA-r683-j2x4-v87g","affected":[
+        {"package":{"ecosystem":"npm","name":"node-fetch"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0"},{"fixed":"3.1.1"}]}]},
+        {"package":{"ecosystem":"npm","name":"node-fetch"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.6.7"}]}]}]}"#;
+    let (_d, db) = database(&[("n.json", record.into())]);
+    let pkg = |v: &str| Package::from_found(Found::new(Kind::Npm, "node-fetch", v), None, "sha256:l", "x");
+    let m = find(&db, &[pkg("0.9.0"), pkg("2.6.1"), pkg("3.1.1")]);
+    // 2.6.1 is in both ranges; the nearest fix is named.
+    assert_eq!(
+        ids(&m),
+        ["node-fetch GHSA-r683-j2x4-v87g 2.6.7", "node-fetch GHSA-r683-j2x4-v87g 2.6.7"]
+    );
+    assert_eq!(m.findings[0].version, "0.9.0");
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}

@@ -1,0 +1,160 @@
+//! `sealift scan`: inventory and vulnerability findings for one image, offline.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+use sealift::create::{ScanOptions, scan_source};
+use sealift::oci::{Platform, SourceRef};
+use sealift::scan::db::Database;
+use sealift::scan::matcher::{SEVERITIES, severity_rank};
+use sealift::scan::{Report, formats};
+
+use super::output::Progress;
+use super::{Outcome, RegistryArgs, secrets};
+
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub(crate) enum ScanFormat {
+    /// Human-readable table of findings.
+    #[default]
+    Table,
+    /// sealift's scan report (schema `sealift-scan/1`, see README).
+    Json,
+    /// CycloneDX 1.6 JSON: components with purls, and vulnerabilities.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ScanArgs {
+    /// The image: docker://REF, oci:DIR[:TAG] or oci-archive:FILE[:TAG].
+    source: String,
+    /// The vulnerability database built by `sealift db build`.
+    #[arg(long, value_name = "DIR")]
+    vuln_db: PathBuf,
+    /// Refuse a database whose newest record is older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    max_db_age: Option<u32>,
+    /// Platform to scan in a multi-platform image (default: the host's).
+    #[arg(long)]
+    platform: Option<Platform>,
+    /// Exit 1 when a finding is this severe or more (critical, high, medium, low, negligible, unknown).
+    #[arg(long, value_name = "SEVERITY", value_parser = clap::builder::PossibleValuesParser::new(SEVERITIES))]
+    fail_on: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: ScanFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    connection: RegistryArgs,
+}
+
+pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    let source: SourceRef = args.source.parse().with_context(|| format!("image `{}`", args.source))?;
+    let max_age = args.max_db_age.map(|d| time::Duration::days(i64::from(d)));
+    let database = Database::open(&args.vuln_db, max_age, time::OffsetDateTime::now_utc())?;
+    let options = ScanOptions {
+        source,
+        platform: args.platform.clone(),
+        registry: secrets::registry_options(&args.connection)?,
+        database: &database,
+        staging: None,
+    };
+    let progress = Progress::new();
+    let report = super::runtime()?.block_on(scan_source(options, &progress))?;
+    let text = match args.format {
+        ScanFormat::Table => table(&report),
+        ScanFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ScanFormat::Cyclonedx => serde_json::to_string_pretty(&formats::cyclonedx(&report))? + "\n",
+        ScanFormat::Spdx => serde_json::to_string_pretty(&formats::spdx(&report, spdx_time()?))? + "\n",
+        ScanFormat::Sarif => serde_json::to_string_pretty(&formats::sarif(&report))? + "\n",
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let failing = args.fail_on.as_deref().map_or(0, |level| {
+        report
+            .findings
+            .iter()
+            .filter(|f| severity_rank(&f.severity) <= severity_rank(level))
+            .count()
+    });
+    if failing > 0 {
+        eprintln!(
+            "{failing} finding(s) at or above --fail-on {}",
+            args.fail_on.as_deref().unwrap_or_default()
+        );
+        return Ok(Outcome::No);
+    }
+    Ok(Outcome::Success)
+}
+
+fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let counts = report.counts();
+    let summary: Vec<String> = SEVERITIES
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    out.push_str(&format!(
+        "{} ({}{})\n  distro: {}\n  packages: {}\n  findings: {}{}\n  database: {} advisories, newest {}, {}\n",
+        report.image,
+        report.digest,
+        report.platform.as_deref().map(|p| format!(", {p}")).unwrap_or_default(),
+        report
+            .distro
+            .as_ref()
+            .map_or("unknown".into(), |d| format!("{} {}", d.id, d.version_id)),
+        report.packages.len(),
+        report.findings.len(),
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", summary.join(", "))
+        },
+        report.database.advisories,
+        report.database.newest.as_deref().unwrap_or("undated"),
+        report.database.digest,
+    ));
+    if report.findings.is_empty() {
+        return out;
+    }
+    let mut rows: Vec<&sealift::scan::matcher::Finding> = report.findings.iter().collect();
+    rows.sort_by_key(|f| (severity_rank(&f.severity), f.ecosystem.clone(), f.name.clone(), f.id.clone()));
+    let w_name = rows.iter().map(|f| f.name.len()).max().unwrap_or(0).max(7);
+    let w_ver = rows.iter().map(|f| f.version.len()).max().unwrap_or(0).max(9);
+    let w_id = rows.iter().map(|f| f.id.len()).max().unwrap_or(0).max(2);
+    out.push_str(&format!(
+        "\n{:<10} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} ECOSYSTEM\n",
+        "SEVERITY", "PACKAGE", "INSTALLED", "ID", "FIXED IN"
+    ));
+    for f in rows {
+        out.push_str(&format!(
+            "{:<10} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} {}\n",
+            f.severity,
+            f.name,
+            f.version,
+            f.id,
+            f.fixed_version.as_deref().unwrap_or("(no fix)"),
+            f.ecosystem
+        ));
+    }
+    out
+}
+
+/// SPDX documents need a creation time: SOURCE_DATE_EPOCH when set, else now.
+fn spdx_time() -> anyhow::Result<time::OffsetDateTime> {
+    let secs = super::bundle::created_time()?;
+    Ok(time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs)?)?)
+}

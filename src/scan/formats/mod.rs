@@ -1,0 +1,35 @@
+//! Standard documents made from a scan [`Report`](super::Report): CycloneDX 1.6 (SBOM with
+//! vulnerabilities), SPDX 2.3 (SBOM) and SARIF 2.1.0 (findings for code-scanning tools).
+//!
+//! Identifiers that must be unique (serial numbers, namespaces) are derived from the image and
+//! database digests, so the same scan gives the same bytes.
+
+mod cyclonedx;
+mod sarif;
+mod spdx;
+
+pub use cyclonedx::cyclonedx;
+pub use sarif::sarif;
+pub use spdx::spdx;
+
+use sha2::{Digest as _, Sha256};
+
+use super::Report;
+
+const TOOL: &str = "sealift";
+const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A name-based (version 5 layout) UUID from the report's image and database digests.
+fn uuid_for(report: &Report, salt: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [salt, &report.digest, &report.database.digest] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let mut b: [u8; 16] = [0; 16];
+    b.copy_from_slice(&h.finalize()[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}

@@ -1,0 +1,73 @@
+//! Scanning an image that sits in an OCI layout: each platform manifest's layers through the
+//! inventory (re-hashed as they stream), then the matcher.
+
+use crate::oci::{Descriptor, Manifest, VerifyingReader};
+use crate::store::Layout;
+
+use super::Error;
+use super::db::Database;
+use super::inventory::Collector;
+use super::matcher;
+use super::report::Report;
+
+/// The image manifests under `root`: itself, or each platform manifest of an index (one
+/// level, as bundles carry them), with the platform the index gives.
+pub fn platform_manifests(layout: &Layout, root: &Descriptor) -> Result<Vec<Descriptor>, Error> {
+    let bytes = layout.read_manifest(root)?;
+    let manifest = Manifest::parse(&bytes, &root.media_type).map_err(|e| Error::Manifest {
+        digest: root.digest.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(match manifest {
+        Manifest::Image { .. } => vec![root.clone()],
+        Manifest::Index { manifests } => manifests
+            .into_iter()
+            .filter(|d| crate::oci::media_type::is_image_manifest(&d.media_type))
+            .collect(),
+    })
+}
+
+/// Scan one image manifest.
+pub fn scan_manifest(layout: &Layout, manifest: &Descriptor, image: &str, db: &Database) -> Result<Report, Error> {
+    let bytes = layout.read_manifest(manifest)?;
+    let parsed = Manifest::parse(&bytes, &manifest.media_type).map_err(|e| Error::Manifest {
+        digest: manifest.digest.to_string(),
+        reason: e.to_string(),
+    })?;
+    let Manifest::Image { config, layers, .. } = parsed else {
+        return Err(Error::Manifest {
+            digest: manifest.digest.to_string(),
+            reason: "an index, not an image manifest".into(),
+        });
+    };
+    let platform = match &manifest.platform {
+        Some(p) => Some(p.to_string()),
+        None => config_platform(&layout.read_manifest(&config)?),
+    };
+    let mut collector = Collector::new();
+    for layer in &layers {
+        let file = layout.open_blob(&layer.digest)?;
+        let reader = VerifyingReader::new(std::io::BufReader::with_capacity(1 << 20, file), layer.digest.clone(), layer.size);
+        collector.add_layer(&layer.digest.to_string(), reader)?;
+    }
+    let inventory = collector.finish();
+    let matches = matcher::find(db, &inventory.packages);
+    Ok(Report::new(
+        image,
+        &manifest.digest.to_string(),
+        platform,
+        inventory,
+        matches,
+        &db.metadata,
+    ))
+}
+
+fn config_platform(config: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(config).ok()?;
+    let os = v.get("os")?.as_str()?;
+    let arch = v.get("architecture")?.as_str()?;
+    Some(match v.get("variant").and_then(|x| x.as_str()) {
+        Some(variant) => format!("{os}/{arch}/{variant}"),
+        None => format!("{os}/{arch}"),
+    })
+}
