@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the demo and the tests need: the registry, skopeo, htpasswd, openssl, curl,
 # and the package managers' own version ordering (rpm, Python's packaging and semver) that the
-# golden files in tests/golden/versions are checked against.
+# golden files in tests/golden/versions are checked against, and debootstrap for the scan tests.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -10,6 +10,10 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v rpm >/dev/null || need+=(rpm)
+# The scan tests: a debootstrap root filesystem (cached, see scripts/fixture-rootfs.sh), made
+# into images by scripts/rootfs-image.py, and dpkg-query/dpkg as the Debian oracle.
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v python3 >/dev/null || need+=(python3)
 /usr/bin/python3 -c 'import packaging' 2>/dev/null || need+=(python3-packaging)
 /usr/bin/python3 -c 'import semver' 2>/dev/null || need+=(python3-semver)
 if [ ${#need[@]} -gt 0 ]; then

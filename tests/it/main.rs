@@ -25,3 +25,5 @@ mod referrers;
 mod versions;
 // `db build` on the real advisory records in ../shared; the store fails closed.
 mod vulndb;
+// `sealift scan` on a debootstrap root filesystem, real lockfiles, a Go binary and Alpine 3.14.
+mod scan;

@@ -102,6 +102,12 @@ fn parse(data: &[u8]) -> Parse {
     let Some((modinfo, _)) = varint_string(rest) else {
         return Parse::NeedMore;
     };
+    // The module information is framed by 16 binary sentinel bytes on each side.
+    let modinfo = if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        &modinfo[16..modinfo.len() - 16]
+    } else {
+        modinfo
+    };
     let (Ok(version), Ok(modinfo)) = (std::str::from_utf8(version), std::str::from_utf8(modinfo)) else {
         return Parse::Invalid;
     };
@@ -128,13 +134,7 @@ fn varint_string(data: &[u8]) -> Option<(&[u8], &[u8])> {
     None
 }
 
-fn modules(go_version: &str, modinfo: &str) -> Vec<Found> {
-    // Strip the 16-byte sentinels around the text.
-    let text = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo.get(16..modinfo.len() - 16).unwrap_or(modinfo)
-    } else {
-        modinfo
-    };
+fn modules(go_version: &str, text: &str) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::new();
     if let Some(v) = stdlib_version(go_version) {
         out.push(Found::new(Kind::Golang, "stdlib", v));
@@ -188,20 +188,20 @@ fn stdlib_version(go: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn binary(offset: usize, version: &str, modinfo: &str) -> Vec<u8> {
+    fn binary(offset: usize, version: &str, modinfo: &[u8]) -> Vec<u8> {
         let mut out = b"\x7fELF".to_vec();
         out.resize(offset, 0);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[8, FLAGS_INLINE]);
         out.resize(offset + HEADER, 0);
-        for s in [version, modinfo] {
+        for s in [version.as_bytes(), modinfo] {
             let mut len = s.len();
             while len >= 0x80 {
                 out.push((len as u8) | 0x80);
                 len >>= 7;
             }
             out.push(len as u8);
-            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(s);
         }
         out.extend_from_slice(&[0; 1000]);
         out
@@ -209,12 +209,13 @@ mod tests {
 
     #[test]
     fn finds_modules_and_applies_replacements() {
-        let sentinel = "0123456789abcdef";
-        let info = format!(
-            "{sentinel}path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x\n\
-             dep\tgithub.com/a/b\tv1.0.0\th1:y\n=>\tgithub.com/fork/b\tv1.0.1\th1:z\ndep\tlocal.dev/c\tv0.0.0\n=>\t../c\t\t\n\n{}",
-            "fedcba9876543210"
+        // The sentinels real binaries carry around the text (not valid UTF-8).
+        let mut info = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6".to_vec();
+        info.extend_from_slice(
+            b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x\n\
+              dep\tgithub.com/a/b\tv1.0.0\th1:y\n=>\tgithub.com/fork/b\tv1.0.1\th1:z\ndep\tlocal.dev/c\tv0.0.0\n=>\t../c\t\t\n",
         );
+        info.extend_from_slice(b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2");
         // Put the header across the boundary of the 256 KiB read buffer.
         let data = binary((256 << 10) - 16, "go1.23.4", &info);
         let found = read(&data[..]).unwrap().unwrap();
@@ -225,11 +226,11 @@ mod tests {
 
     #[test]
     fn ignores_unaligned_magic_non_elf_files_and_old_layouts() {
-        assert_eq!(read(&binary(4099, "go1.22", "")[..]).unwrap(), None);
-        let mut script = binary(4096, "go1.22", "");
+        assert_eq!(read(&binary(4099, "go1.22", b"")[..]).unwrap(), None);
+        let mut script = binary(4096, "go1.22", b"");
         script[0] = b'#';
         assert_eq!(read(&script[..]).unwrap(), None);
-        let mut old = binary(4096, "go1.16", "");
+        let mut old = binary(4096, "go1.16", b"");
         old[4096 + 15] = 0;
         assert_eq!(read(&old[..]).unwrap(), None);
     }
