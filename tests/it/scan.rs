@@ -15,18 +15,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn shared(p: &str) -> PathBuf {
-    let root = std::env::var_os("SEALIFT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        root.is_dir(),
-        "shared test data not found at {} (set SEALIFT_SHARED)",
-        root.display()
-    );
-    root.join(p)
-}
-
 fn fixture(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan").join(p)
 }

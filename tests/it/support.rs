@@ -462,3 +462,17 @@ pub async fn sole_bundle_referrer(client: &Registry, repo: &Reference, subject: 
     assert_eq!(layers.len(), 1);
     fetch_blob_bytes(client, repo, &layers[0]).await
 }
+
+/// A path in the team's shared test data: `../shared` next to the repository, or
+/// `SEALIFT_SHARED`.
+pub fn shared(p: &str) -> PathBuf {
+    let root = std::env::var_os("SEALIFT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        root.is_dir(),
+        "shared test data not found at {} (set SEALIFT_SHARED)",
+        root.display()
+    );
+    root.join(p)
+}

@@ -6,20 +6,6 @@ use sealift::scan::db::{Database, Range};
 
 use crate::support::*;
 
-/// A path in the team's shared test data: `../shared` next to the repository, or
-/// `SEALIFT_SHARED`.
-fn shared(p: &str) -> PathBuf {
-    let root = std::env::var_os("SEALIFT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        root.is_dir(),
-        "shared test data not found at {} (set SEALIFT_SHARED)",
-        root.display()
-    );
-    root.join(p)
-}
-
 fn build(cwd: &Path, from: &[PathBuf], out: &str) -> std::process::Output {
     let mut args = vec![
         "db".to_owned(),
