@@ -8,7 +8,7 @@ mod scan;
 
 use std::path::{Path, PathBuf};
 
-pub use scan::{ScanOptions, scan_source, scan_staged};
+pub use scan::{ScanOptions, scan_source};
 
 use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
 use crate::oci::{Descriptor, SourceRef};

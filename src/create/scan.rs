@@ -1,5 +1,4 @@
-//! Scanning images: a source image (`sealift scan`), or the images staged for a bundle.
-//! Images are first copied into a layout (every blob checked against its digest on the way),
+//! Scanning a source image (`sealift scan`). The image is first copied into a layout (every blob checked against its digest on the way),
 //! then scanned from there; layers are never unpacked.
 
 use std::path::PathBuf;
@@ -54,17 +53,6 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
     let target = choose_platform(&pulled, manifests, options.platform.as_ref())?;
     let name = options.source.to_string();
     tokio::task::block_in_place(|| Ok(image::scan_manifest(&layout, &target, &name, options.database)?))
-}
-
-/// Scan every platform of every staged image, in order.
-pub fn scan_staged(layout: &Layout, images: &[PulledImage], database: &Database) -> Result<Vec<Report>, Error> {
-    let mut out = Vec::new();
-    for pulled in images {
-        for manifest in image::platform_manifests(layout, &pulled.root)? {
-            out.push(image::scan_manifest(layout, &manifest, &pulled.source, database)?);
-        }
-    }
-    Ok(out)
 }
 
 /// The image manifest to scan: the image itself, or the index entry for the wanted platform.

@@ -35,6 +35,20 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The platform an image config states (`os`, `architecture`, `variant`), if it states one.
+    #[must_use]
+    pub fn from_config(config: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(config).ok()?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        Some(Self {
+            os: field("os")?,
+            architecture: field("architecture")?,
+            variant: field("variant"),
+        })
+    }
+}
+
 impl FromStr for Platform {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {

@@ -1,7 +1,7 @@
 //! Scanning an image that sits in an OCI layout: each platform manifest's layers through the
 //! inventory (re-hashed as they stream), then the matcher.
 
-use crate::oci::{Descriptor, Manifest, VerifyingReader};
+use crate::oci::{Descriptor, Manifest, Platform, VerifyingReader};
 use crate::store::Layout;
 
 use super::Error;
@@ -42,7 +42,7 @@ pub fn scan_manifest(layout: &Layout, manifest: &Descriptor, image: &str, db: &D
     };
     let platform = match &manifest.platform {
         Some(p) => Some(p.to_string()),
-        None => config_platform(&layout.read_manifest(&config)?),
+        None => Platform::from_config(&layout.read_manifest(&config)?).map(|p| p.to_string()),
     };
     let mut collector = Collector::new();
     for layer in &layers {
@@ -60,14 +60,4 @@ pub fn scan_manifest(layout: &Layout, manifest: &Descriptor, image: &str, db: &D
         matches,
         &db.metadata,
     ))
-}
-
-fn config_platform(config: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(config).ok()?;
-    let os = v.get("os")?.as_str()?;
-    let arch = v.get("architecture")?.as_str()?;
-    Some(match v.get("variant").and_then(|x| x.as_str()) {
-        Some(variant) => format!("{os}/{arch}/{variant}"),
-        None => format!("{os}/{arch}"),
-    })
 }

@@ -17,6 +17,8 @@ pub enum Kind {
     Golang,
 }
 
+const KINDS: [Kind; 7] = [Kind::Deb, Kind::Apk, Kind::Rpm, Kind::Npm, Kind::Pypi, Kind::Cargo, Kind::Golang];
+
 impl Kind {
     /// The purl type.
     pub fn purl_type(self) -> &'static str {
@@ -110,8 +112,6 @@ pub struct Package {
     pub source_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_version: Option<String>,
-    #[serde(skip)]
-    pub kind: Option<Kind>,
 }
 
 impl Package {
@@ -140,8 +140,13 @@ impl Package {
             path: format!("/{path}"),
             source_name: found.source,
             source_version: found.source_version,
-            kind: Some(found.kind),
         }
+    }
+
+    /// The package manager, from the purl's type.
+    pub fn kind(&self) -> Option<Kind> {
+        let purl_type = self.purl.strip_prefix("pkg:")?.split('/').next()?;
+        KINDS.into_iter().find(|k| k.purl_type() == purl_type)
     }
 }
 

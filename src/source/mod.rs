@@ -275,15 +275,8 @@ fn check_single_platform(image: &str, manifest: &Manifest, layout: &Layout, want
         image: image.to_owned(),
         source,
     })?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    let (Some(os), Some(architecture)) = (field("os"), field("architecture")) else {
+    let Some(offered) = Platform::from_config(&bytes) else {
         return Ok(());
-    };
-    let offered = Platform {
-        os,
-        architecture,
-        variant: field("variant"),
     };
     if wanted.iter().any(|w| w.matches(&offered)) {
         Ok(())

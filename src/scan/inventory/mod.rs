@@ -17,8 +17,6 @@ use std::io::Read;
 
 use super::package::{Distro, Found, Package};
 
-pub use layer::Compression;
-
 /// Largest package database or lockfile read (a dpkg status of a big system is a few MiB).
 const MAX_TEXT: u64 = 64 << 20;
 /// Python metadata: only the header block at the top is needed.

@@ -49,7 +49,7 @@ pub fn severity_rank(severity: &str) -> usize {
 pub fn find(db: &Database, packages: &[Package]) -> Matches {
     let mut out = Matches::default();
     for p in packages {
-        let Some(kind) = p.kind else { continue };
+        let Some(kind) = p.kind() else { continue };
         let scheme = kind.scheme();
         let (name, version) = match kind {
             Kind::Deb => (
