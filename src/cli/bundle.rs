@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 use sealift::bundle::UnverifiedBundle;
-use sealift::create::{CreateOptions, create};
+use sealift::create::{self, CreateOptions, ScanPlan, create};
 use sealift::policy::Release;
+use sealift::scan::db::Database;
 use sealift::sign::SigningKey;
 
 use super::output::{Progress, size};
@@ -25,6 +26,10 @@ pub(crate) enum BundleCommand {
         /// Private key to sign with (passphrase from SEALIFT_PASSWORD or a prompt).
         #[arg(long, default_value = "keys/sealift.key")]
         key: PathBuf,
+        /// Vulnerability database (from `sealift db build`) to scan every image with; overrides
+        /// `scan.vuln-db` in the release file.
+        #[arg(long, value_name = "DIR")]
+        vuln_db: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -54,8 +59,9 @@ pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
             file,
             output,
             key,
+            vuln_db,
             registry,
-        } => run_create(&file, &output, &key, &registry),
+        } => run_create(&file, &output, &key, vuln_db.as_deref(), &registry),
         BundleCommand::Sign { bundle, key } => run_sign(&bundle, &key),
         BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
     }
@@ -96,8 +102,28 @@ fn run_sign(bundle: &Path, key: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
+/// The vulnerability database to scan with: `--vuln-db`, else `scan.vuln-db`; none when the
+/// release asks for no scan. Opened (and its age checked) before any image is pulled.
+fn open_database(file: &Path, release: &Release, flag: Option<&Path>, now: time::OffsetDateTime) -> anyhow::Result<Option<Database>> {
+    let settings = release.scan.as_ref();
+    let dir = flag.map(Path::to_path_buf).or_else(|| settings.and_then(|s| s.vuln_db.clone()));
+    let Some(dir) = dir else {
+        if settings.is_some() {
+            anyhow::bail!(
+                "{}: `scan:` needs a vulnerability database: set `scan.vuln-db` or pass --vuln-db",
+                file.display()
+            );
+        }
+        return Ok(None);
+    };
+    let max_age = settings.and_then(|s| s.max_db_age_days).map(|d| time::Duration::days(i64::from(d)));
+    Ok(Some(Database::open(&dir, max_age, now)?))
+}
+
+fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
     let release = Release::load(file)?;
+    let now = time::OffsetDateTime::now_utc();
+    let database = open_database(file, &release, vuln_db, now)?;
     let key = open_key(key)?;
     let options = CreateOptions {
         release: &release,
@@ -106,9 +132,24 @@ fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -
         registry: secrets::registry_options(registry)?,
         created: created_time()?,
         staging: None,
+        scan: database.as_ref().map(|database| ScanPlan {
+            database,
+            policy: release.scan.as_ref().map(|s| s.policy.clone()).unwrap_or_default(),
+            today: now.date(),
+        }),
     };
     let progress = Progress::new();
-    let report = super::runtime()?.block_on(create(options, &progress))?;
+    let report = match super::runtime()?.block_on(create(options, &progress)) {
+        Ok(r) => r,
+        Err(create::Error::PolicyGate(scan)) => {
+            println!("bundle {} NOT written: the vulnerability policy says no", release.name);
+            for line in super::verdict::lines(&scan.verdict) {
+                println!("{line}");
+            }
+            return Ok(Outcome::No);
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("bundle {} written: {}", release.name, report.written.path.display());
     for i in &report.images {
         let platforms = if i.platforms.is_empty() {
@@ -124,6 +165,21 @@ fn run_create(file: &Path, output: &Path, key: &Path, registry: &RegistryArgs) -
         report.written.entries,
         size(report.written.size)
     );
+    if let Some(scan) = &report.scan {
+        let r = &scan.record;
+        let packages: usize = r.reports.iter().map(|x| x.packages).sum();
+        let findings: usize = r.reports.iter().map(|x| x.findings).sum();
+        println!(
+            "  scanned:    {} image manifest(s), {packages} packages, {findings} findings; database {} ({} advisories, newest {})",
+            r.reports.len(),
+            r.database.digest,
+            r.database.advisories,
+            r.database.newest.as_deref().unwrap_or("undated")
+        );
+        for line in super::verdict::lines(&scan.verdict) {
+            println!("{line}");
+        }
+    }
     println!("  signed by key {}", key.public_key()?.id());
     println!("  sha256 of bundle file: {}", report.written.digest.hex());
     Ok(Outcome::Success)

@@ -28,7 +28,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     // Credentials and TLS are settled before verification so a bad flag fails early, but no
     // connection is opened until the bundle has passed.
     let options = secrets::registry_options(&args.connection)?;
-    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust)?;
+    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
     let Some(verified) = verified else {
         match args.format {
             Format::Json => {

@@ -9,6 +9,7 @@ mod load;
 mod output;
 mod scan;
 mod secrets;
+mod verdict;
 mod verify;
 
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "sealift",
     version,
     about,
-    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or environment error."
+    after_help = "Exit codes: 0 success, 1 the answer is no (verification failed, vulnerability policy tripped), 2 usage or environment error."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -16,9 +16,23 @@ pub(crate) struct VerifyArgs {
     bundle: PathBuf,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Judge key validity dates and vulnerability allowances at this time instead of now
+    /// (RFC 3339, or YYYY-MM-DD for the start of that day, UTC): "will this bundle still pass
+    /// on the day we install it?".
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<time::OffsetDateTime>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+}
+
+fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    sealift::policy::vulns::Day::parse(text)
+        .map(|d| d.0.midnight().assume_utc())
+        .map_err(|_| format!("`{text}` is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
 /// Who is trusted: pinned keys and/or a trust policy file.
@@ -59,11 +73,15 @@ impl TrustArgs {
     }
 }
 
-/// Run verification; shared with `load`.
-pub(crate) fn verify_bundle(path: &Path, trust: &TrustArgs) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
+/// Run verification at `now`; shared with `load`.
+pub(crate) fn verify_bundle(
+    path: &Path,
+    trust: &TrustArgs,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
     let policy = trust.policy()?;
     let bundle = UnverifiedBundle::open(path)?;
-    Ok(verify(bundle, &policy, time::OffsetDateTime::now_utc(), &Progress::new())?)
+    Ok(verify(bundle, &policy, now, &Progress::new())?)
 }
 
 /// The report as JSON, with a top-level `verified` flag.
@@ -103,6 +121,7 @@ pub(crate) fn render_table(report: &VerifyReport) {
         for i in &report.images {
             println!("  image:      {i}");
         }
+        scan_lines(report);
     } else {
         for f in &report.failures {
             println!("  {:<23} {}: {}", f.code.as_str(), f.subject, f.message);
@@ -110,8 +129,30 @@ pub(crate) fn render_table(report: &VerifyReport) {
     }
 }
 
+/// The bundle's scan: what was scanned with which data, and the policy's verdict today.
+fn scan_lines(report: &VerifyReport) {
+    let Some(scan) = &report.scan else {
+        if report.name.is_some() {
+            println!("  scan:       none (the bundle was made without a vulnerability database)");
+        }
+        return;
+    };
+    println!(
+        "  scan:       {} image manifest(s), {} packages, {} findings; database {} (newest {})",
+        scan.reports,
+        scan.packages,
+        scan.verdict.findings,
+        scan.database.digest,
+        scan.database.newest.as_deref().unwrap_or("undated")
+    );
+    for line in super::verdict::lines(&scan.verdict) {
+        println!("{line}");
+    }
+}
+
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    let (report, verified) = verify_bundle(&args.bundle, &args.trust)?;
+    let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let (report, verified) = verify_bundle(&args.bundle, &args.trust, now)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
         Format::Table => render_table(&report),

@@ -4,10 +4,12 @@
 mod image_signing;
 mod provenance;
 mod release_files;
+mod release_scan;
 mod scan;
 
 use std::path::{Path, PathBuf};
 
+pub use release_scan::{ReleaseScan, ScanPlan};
 pub use scan::{ScanOptions, scan_source};
 
 use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
@@ -56,6 +58,10 @@ pub enum Error {
     /// Scanning an image failed.
     #[error(transparent)]
     Scan(#[from] crate::scan::Error),
+    /// The vulnerability policy says no: findings at or above `fail-on` that no current
+    /// allowance covers. Nothing was written.
+    #[error("vulnerability policy: {} finding(s) at or above `fail-on: {}` are not allowed", .0.verdict.blocked.len(), .0.verdict.fail_on.map(|s| s.as_str()).unwrap_or("-"))]
+    PolicyGate(Box<ReleaseScan>),
     /// The release key cannot make image signatures.
     #[error(
         "the release key {0} is Ed25519; image signatures need a P-256 key (cosign verifiers disagree on Ed25519). Sign with a P-256 key and add the Ed25519 key with `sealift bundle sign`"
@@ -80,6 +86,8 @@ pub struct CreateOptions<'a> {
     pub created: u64,
     /// Staging directory; a temporary one next to the output when absent.
     pub staging: Option<PathBuf>,
+    /// Scan every image and platform into the bundle, and gate on the policy.
+    pub scan: Option<ScanPlan<'a>>,
 }
 
 /// What `bundle create` did.
@@ -87,10 +95,12 @@ pub struct CreateOptions<'a> {
 pub struct CreateReport {
     /// Images carried.
     pub images: Vec<ImageRecord>,
-    /// Release files included.
+    /// Release files (manifests) included; scan documents are counted in `scan`.
     pub files: usize,
     /// The written bundle.
     pub written: WriteReport,
+    /// What scanning found, when the release was scanned.
+    pub scan: Option<ReleaseScan>,
 }
 
 /// Build and sign a bundle. Needs a multi-threaded Tokio runtime (writing runs in place).
@@ -127,7 +137,30 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         upstream.push(check_provenance(options.release, spec, &image, &registry, &layout, reporter).await?);
         pulled.push(image);
     }
-    let files = release_files::collect(&options.release.manifests)?;
+    let mut files = release_files::collect(&options.release.manifests)?;
+    let release_file_count = files.len();
+    let scanned = match &options.scan {
+        Some(plan) => {
+            let roots: Vec<(String, Descriptor)> = pulled
+                .iter()
+                .map(|p| {
+                    let name = match &p.tag {
+                        Some(t) => format!("{}:{t}", p.repository),
+                        None => format!("{}@{}", p.repository, p.root.digest),
+                    };
+                    (name, p.root.clone())
+                })
+                .collect();
+            let dir = staging.join("sealift-scan");
+            let (scanned, scan_files) = tokio::task::block_in_place(|| release_scan::scan_images(&layout, &roots, plan, &dir, reporter))?;
+            if !scanned.verdict.passed() {
+                return Err(Error::PolicyGate(Box::new(scanned)));
+            }
+            files.extend(scan_files);
+            Some(scanned)
+        }
+        None => None,
+    };
 
     let mut top = Vec::new();
     let mut blobs: Vec<Descriptor> = Vec::new();
@@ -186,6 +219,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             version: env!("CARGO_PKG_VERSION").into(),
         },
         images: images.clone(),
+        scan: scanned.as_ref().map(|s| s.record.clone()),
         entries: Vec::new(),
     };
     let contents = bundle::BundleContents {
@@ -195,11 +229,11 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         mtime: options.created,
     };
     let written = tokio::task::block_in_place(|| bundle::write(options.output, index, &contents, options.key, reporter))?;
-    let file_count = files.len();
     Ok(CreateReport {
         images,
-        files: file_count,
+        files: release_file_count,
         written,
+        scan: scanned,
     })
 }
 

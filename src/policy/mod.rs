@@ -2,8 +2,10 @@
 //! with their line and column). Pure: reads only the file it is given.
 
 mod release;
+pub mod vulns;
 
-pub use release::{ImageSpec, Release};
+pub use release::{ImageSpec, Release, ScanSettings};
+pub use vulns::VulnPolicy;
 
 /// Errors in `sealift.yaml`.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,14 @@
 //!   keys: [keys/upstream.pub]
 //! manifests:
 //!   - deploy/
+//! scan:                         # scan every image and platform into the bundle
+//!   vuln-db: vulndb/            # from `sealift db build`; `bundle create --vuln-db` overrides
+//!   max-db-age: 7               # days; an older database is refused
+//!   fail-on: high               # findings this severe stop `bundle create` and `verify`
+//!   allow:                      # ...unless allowed, with a reason, until a date
+//!     - id: CVE-2023-4911
+//!       reason: no setuid binaries in these images
+//!       expires: 2027-01-31
 //! ```
 
 use std::fmt;
@@ -24,6 +32,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::Error;
+use super::vulns::{Allowance, Severity, VulnPolicy};
 use crate::oci::{Platform, SourceRef, parse_repository_tag};
 
 /// A parsed, validated `sealift.yaml`.
@@ -38,6 +47,32 @@ pub struct Release {
     /// Public keys every image must already be signed with at its source, unless the image
     /// names its own (resolved against the file's directory).
     pub provenance: Vec<PathBuf>,
+    /// Scanning settings; `None` when `sealift.yaml` has no `scan:`.
+    pub scan: Option<ScanSettings>,
+}
+
+/// `scan:` in `sealift.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct ScanSettings {
+    /// The vulnerability database directory (resolved against the file's directory).
+    pub vuln_db: Option<PathBuf>,
+    /// Refuse a database whose newest record is older than this many days.
+    pub max_db_age_days: Option<u32>,
+    /// What blocks the bundle.
+    pub policy: VulnPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawScan {
+    #[serde(default)]
+    vuln_db: Option<PathBuf>,
+    #[serde(default)]
+    max_db_age: Option<u32>,
+    #[serde(default)]
+    fail_on: Option<Severity>,
+    #[serde(default)]
+    allow: Vec<Allowance>,
 }
 
 /// One image to carry.
@@ -70,6 +105,8 @@ struct RawRelease {
     manifests: Vec<PathBuf>,
     #[serde(default)]
     provenance: Option<Provenance>,
+    #[serde(default)]
+    scan: Option<RawScan>,
 }
 
 #[derive(Deserialize)]
@@ -164,11 +201,27 @@ impl Release {
                 *keys = keys.iter().map(|k| base.join(k)).collect();
             }
         }
+        let scan = raw
+            .scan
+            .map(|s| {
+                let policy = VulnPolicy {
+                    fail_on: s.fail_on,
+                    allow: s.allow,
+                };
+                policy.validate().map_err(|e| format!("scan.allow: {e}"))?;
+                Ok::<_, String>(ScanSettings {
+                    vuln_db: s.vuln_db.map(|p| base.join(p)),
+                    max_db_age_days: s.max_db_age,
+                    policy,
+                })
+            })
+            .transpose()?;
         Ok(Self {
             name: raw.name,
             images,
             manifests: raw.manifests.into_iter().map(|p| base.join(p)).collect(),
             provenance: provenance.into_iter().map(|p| base.join(p)).collect(),
+            scan,
         })
     }
 }
@@ -203,6 +256,34 @@ mod tests {
         assert!(err.contains("at least one"), "{err}");
         let err = Release::parse("name: s\nprovenance: {key: [a]}\nimages: [nginx]\n", Path::new(".")).unwrap_err();
         assert!(err.contains("unknown field `key`"), "{err}");
+    }
+
+    #[test]
+    fn scan_policy_is_parsed_strictly() {
+        let r = Release::parse(
+            "name: s\nimages: [nginx]\nscan:\n  vuln-db: db/\n  max-db-age: 7\n  fail-on: high\n  allow:\n    - id: CVE-2023-4911\n      reason: no setuid\n      expires: 2027-01-31\n",
+            Path::new("/rel"),
+        )
+        .unwrap();
+        let scan = r.scan.unwrap();
+        assert_eq!(scan.vuln_db, Some(PathBuf::from("/rel/db/")));
+        assert_eq!(scan.max_db_age_days, Some(7));
+        assert_eq!(scan.policy.fail_on.map(|s| s.as_str()), Some("high"));
+        assert_eq!(scan.policy.allow[0].expires.to_string(), "2027-01-31");
+        assert!(Release::parse("name: s\nimages: [nginx]\n", Path::new(".")).unwrap().scan.is_none());
+        for (yaml, expect) in [
+            ("scan: {fail-on: severe}", "unknown severity `severe`"),
+            ("scan: {failon: high}", "unknown field `failon`"),
+            ("scan:\n  allow:\n    - {id: CVE-1, reason: r, expires: 2027-02-30}", "not a date"),
+            ("scan:\n  allow:\n    - {id: CVE-1, expires: 2027-02-01}", "missing field `reason`"),
+            (
+                "scan:\n  allow:\n    - {id: CVE-1, reason: '', expires: 2027-02-01}",
+                "needs a `reason`",
+            ),
+        ] {
+            let err = Release::parse(&format!("name: s\nimages: [nginx]\n{yaml}\n"), Path::new(".")).unwrap_err();
+            assert!(err.contains(expect), "{yaml}: {err}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::db::Metadata;
 use super::inventory::Inventory;
 use super::matcher::{Finding, Matches, severity_rank};
 use super::package::{Distro, Package};
+use crate::policy::vulns::{FindingRef, Verdict};
 
 pub const SCHEMA: &str = "sealift-scan/1";
 
@@ -59,6 +60,21 @@ impl Report {
             packages: inventory.packages,
             findings: matches.findings,
             warnings,
+        }
+    }
+
+    /// Hand every finding to a policy verdict.
+    pub fn judge(&self, verdict: &mut Verdict) {
+        for f in &self.findings {
+            verdict.judge(FindingRef {
+                image: &self.image,
+                platform: self.platform.as_deref(),
+                id: &f.id,
+                aliases: &f.aliases,
+                severity: &f.severity,
+                package: &f.name,
+                version: &f.version,
+            });
         }
     }
 

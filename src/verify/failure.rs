@@ -43,6 +43,12 @@ pub enum FailureCode {
     ImageSignatureMissing,
     /// An image signature is malformed, covers another digest, or is by no trusted key.
     ImageSignatureInvalid,
+    /// A scanned bundle lacks the scan report of an image manifest it carries.
+    ScanReportMissing,
+    /// A scan report does not parse, or describes another image or database than `bundle.json`.
+    ScanReportInvalid,
+    /// A finding at or above the policy's `fail-on` that no current allowance covers.
+    VulnerabilityBlocked,
 }
 
 impl FailureCode {
@@ -67,6 +73,9 @@ impl FailureCode {
             Self::MissingBlob => "missing-blob",
             Self::ImageSignatureMissing => "image-signature-missing",
             Self::ImageSignatureInvalid => "image-signature-invalid",
+            Self::ScanReportMissing => "scan-report-missing",
+            Self::ScanReportInvalid => "scan-report-invalid",
+            Self::VulnerabilityBlocked => "vulnerability-blocked",
         }
     }
 }

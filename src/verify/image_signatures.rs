@@ -6,44 +6,11 @@
 //! an untrusted key fails verification instead of being skipped. Upstream signatures are
 //! checked against the publisher keys `bundle.json` records for the image.
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read as _;
-use std::sync::Arc;
-
-use super::{Failure, FailureCode, VerifiedEntry};
+use super::bundle_blobs::BundleBlobs;
+use super::{Failure, FailureCode};
 use crate::bundle::{BundleIndex, ImageRecord, SignatureOrigin, SignatureRecord};
-use crate::oci::{Descriptor, Digest, VerifyingReader};
 use crate::sign::PublicKey;
 use crate::sign::artifact::{self, SignatureFormat};
-use crate::store::RangeReader;
-
-/// Access to verified bundle content.
-pub(super) struct BundleBlobs<'a> {
-    /// The open bundle file.
-    pub file: Arc<File>,
-    /// Verified entries by path.
-    pub verified: &'a BTreeMap<String, VerifiedEntry>,
-    /// Verified manifest bytes.
-    pub manifests: &'a BTreeMap<Digest, Vec<u8>>,
-}
-
-impl BundleBlobs<'_> {
-    fn read(&self, d: &Descriptor) -> Result<Vec<u8>, String> {
-        let e = self
-            .verified
-            .get(&d.digest.layout_path())
-            .ok_or_else(|| format!("blob {} is not a verified entry of the bundle", d.digest))?;
-        if e.size != d.size {
-            return Err(format!("blob {} is {} bytes, the descriptor says {}", d.digest, e.size, d.size));
-        }
-        let mut out = Vec::new();
-        VerifyingReader::new(RangeReader::new(self.file.clone(), e.offset, e.size), e.digest.clone(), e.size)
-            .read_to_end(&mut out)
-            .map_err(|err| format!("blob {}: {err}", d.digest))?;
-        Ok(out)
-    }
-}
 
 /// Check every image's signatures; returns how many verified.
 pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, trusted: &[PublicKey], failures: &mut Vec<Failure>) -> usize {

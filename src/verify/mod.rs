@@ -18,11 +18,16 @@
 //! 6. Every image and platform manifest carries valid release signatures in both cosign
 //!    formats, by a currently trusted key, checked from the bundle's own copies; upstream
 //!    signatures carried along are checked against the keys `bundle.json` names for them.
+//! 7. A scanned bundle carries a scan report for every image manifest, each describing that
+//!    manifest and the database `bundle.json` names; the policy it carries is judged again at
+//!    verification time (expired allowances no longer count).
 
+mod bundle_blobs;
 mod failure;
 mod image_signatures;
 mod layout_check;
 mod verified;
+mod vuln_policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -31,6 +36,7 @@ use serde::Serialize;
 
 pub use failure::{Failure, FailureCode};
 pub use verified::{VerifiedBundle, VerifiedEntry};
+pub use vuln_policy::ScanSummary;
 
 use crate::bundle::{
     self, BundleIndex, EntryKind, INDEX_PATH, ImageRecord, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, SIGNATURE_PREFIX, UnverifiedBundle,
@@ -85,6 +91,8 @@ pub struct VerifyReport {
     pub bytes_checked: u64,
     /// Images in the bundle (`repository:tag@digest`), once the index is trusted.
     pub images: Vec<String>,
+    /// The scan carried in the bundle and the policy's verdict today, when it was scanned.
+    pub scan: Option<ScanSummary>,
     /// Every failure found; empty means verified.
     pub failures: Vec<Failure>,
 }
@@ -148,6 +156,7 @@ pub fn verify(
         entries_checked: 0,
         bytes_checked: 0,
         images: Vec::new(),
+        scan: None,
         failures: Vec::new(),
     };
     let mut state = Walk::default();
@@ -189,12 +198,14 @@ pub fn verify(
     // Step 5.
     let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
     // Step 6.
-    let blobs = image_signatures::BundleBlobs {
+    let blobs = bundle_blobs::BundleBlobs {
         file: bundle.file(),
         verified: &state.verified,
         manifests: &state.manifests,
     };
     report.image_signatures_verified = image_signatures::check(&index, &blobs, &trust.valid_keys(now), &mut report.failures);
+    // Step 7.
+    report.scan = vuln_policy::check(&index, &blobs, now.date(), &mut report.failures);
     report.name = Some(index.name.clone());
     report.images = index.images.iter().map(ImageRecord::pinned_name).collect();
     if !report.passed() {

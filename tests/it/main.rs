@@ -27,3 +27,5 @@ mod versions;
 mod vulndb;
 // `sealift scan` on a debootstrap root filesystem, real lockfiles, a Go binary and Alpine 3.14.
 mod scan;
+// Scanning inside `bundle create`: reports and SBOMs in the bundle, the policy gate, verify.
+mod scan_bundle;

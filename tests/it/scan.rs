@@ -25,12 +25,13 @@ fn script(name: &str) -> PathBuf {
 
 /// Everything the tests share, made once: the database, the minbase root filesystem and
 /// two OCI layouts.
-struct Bed {
-    dir: PathBuf,
-    rootfs: PathBuf,
+pub struct Bed {
+    /// Holds `vulndb/` and the OCI layout `layout/` (tags `app` and `alpine`).
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
 }
 
-fn bed() -> &'static Bed {
+pub fn bed() -> &'static Bed {
     static BED: OnceLock<Bed> = OnceLock::new();
     BED.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();

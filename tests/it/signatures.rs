@@ -1,9 +1,6 @@
-use std::process::Command;
-
 use base64::Engine as _;
-use sealift::bundle::{self, BundleContents, BundleIndex};
+use sealift::bundle::BundleIndex;
 use sealift::oci::{Descriptor, Digest, Manifest, Reference};
-use sealift::progress::Silent;
 use sealift::sign::artifact::{self, Artifact, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureFormat};
 use sealift::sign::{Algorithm, SigningKey};
 use sealift::store::Layout;
@@ -91,48 +88,6 @@ async fn loaded_signatures_are_accepted_by_openssl_and_sigstore() {
     assert_eq!(layers.len(), 1);
 }
 
-/// Unpack a bundle with `tar`, let `edit` change its index and add blobs to its layout, and
-/// write it again signed with the release key: bundle.json stays properly signed, so only the
-/// image-signature step can object.
-fn rebundle(release: &Release, from: &str, to: &str, edit: impl FnOnce(&mut BundleIndex, &Layout, &SigningKey) -> Vec<Descriptor>) {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("tar")
-        .arg("-xf")
-        .arg(release.path(from))
-        .arg("-C")
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut index: BundleIndex = serde_json::from_slice(&std::fs::read(dir.path().join("sealift/bundle.json")).unwrap()).unwrap();
-    let layout = Layout::open(dir.path()).unwrap();
-    let pem = std::fs::read_to_string(release.path("keys/sealift.key")).unwrap();
-    let key = SigningKey::from_pem(&pem, KEY_PASSWORD.as_bytes()).unwrap();
-    let mut blobs: Vec<Descriptor> = index
-        .entries
-        .iter()
-        .filter_map(|e| {
-            let hex = e.path.strip_prefix("blobs/sha256/")?;
-            Some(Descriptor {
-                media_type: e.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
-                digest: Digest::from_hex(hex).unwrap(),
-                size: e.size,
-                platform: None,
-                artifact_type: None,
-                annotations: Default::default(),
-            })
-        })
-        .collect();
-    blobs.extend(edit(&mut index, &layout, &key));
-    let contents = BundleContents {
-        layout: &layout,
-        files: &[],
-        blobs: &blobs,
-        mtime: 1,
-    };
-    bundle::write(&release.path(to), index, &contents, &key, &Silent).unwrap();
-}
-
 /// Store an artifact's blobs in the layout and return their descriptors.
 fn store(layout: &Layout, a: &Artifact) -> Vec<Descriptor> {
     a.blobs
@@ -167,7 +122,7 @@ async fn bad_image_signatures_fail_verification() {
     let stranger = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
 
     // The tooling itself is not what fails: rewritten unchanged, the bundle verifies.
-    rebundle(&release, "good.tar", "same.tar", |_, _, _| Vec::new());
+    rebundle(release.dir.path(), "good.tar", "same.tar", |_, _, _| Vec::new());
     let o = sealift(release.dir.path(), &["verify", "same.tar", "--key", "keys/sealift.pub"]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -246,7 +201,7 @@ async fn bad_image_signatures_fail_verification() {
     ];
     for (i, (what, edit, expect)) in cases.into_iter().enumerate() {
         let name = format!("bad-{i}.tar");
-        rebundle(&release, "good.tar", &name, edit);
+        rebundle(release.dir.path(), "good.tar", &name, edit);
         let o = sealift(release.dir.path(), &["verify", &name, "--key", "keys/sealift.pub"]);
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "{what}: verify did not refuse:\n{out}");

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
+use sealift::bundle::{self, BundleContents, BundleFile, BundleIndex};
 use sealift::oci::{Descriptor, Digest, Reference, media_type};
+use sealift::progress::Silent;
 use sealift::registry::{Credentials, Registry, RegistryOptions};
 use sealift::sign::SigningKey;
 use sealift::sign::artifact::{self, Artifact, SignatureFormat};
+use sealift::store::Layout;
 use serde_json::json;
 
 use crate::referrers_api::ReferrersApi;
@@ -475,4 +478,56 @@ pub fn shared(p: &str) -> PathBuf {
         root.display()
     );
     root.join(p)
+}
+
+/// Unpack a bundle (a file in `dir_of`, which holds `keys/sealift.key`) with `tar`, let `edit`
+/// change its index and add blobs to its layout, and write it again with its release files,
+/// signed with the release key: bundle.json stays properly signed, so only the later
+/// verification steps can object.
+pub fn rebundle(dir_of: &Path, from: &str, to: &str, edit: impl FnOnce(&mut BundleIndex, &Layout, &SigningKey) -> Vec<Descriptor>) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(dir_of.join(from))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut index: BundleIndex = serde_json::from_slice(&std::fs::read(dir.path().join("sealift/bundle.json")).unwrap()).unwrap();
+    let layout = Layout::open(dir.path()).unwrap();
+    let pem = std::fs::read_to_string(dir_of.join("keys/sealift.key")).unwrap();
+    let key = SigningKey::from_pem(&pem, KEY_PASSWORD.as_bytes()).unwrap();
+    let mut blobs: Vec<Descriptor> = index
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let hex = e.path.strip_prefix("blobs/sha256/")?;
+            Some(Descriptor {
+                media_type: e.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+                digest: Digest::from_hex(hex).unwrap(),
+                size: e.size,
+                platform: None,
+                artifact_type: None,
+                annotations: Default::default(),
+            })
+        })
+        .collect();
+    blobs.extend(edit(&mut index, &layout, &key));
+    let files: Vec<BundleFile> = index
+        .entries
+        .iter()
+        .filter(|e| e.path.starts_with("sealift/"))
+        .map(|e| BundleFile {
+            path: e.path.clone(),
+            source: dir.path().join(&e.path),
+        })
+        .collect();
+    let contents = BundleContents {
+        layout: &layout,
+        files: &files,
+        blobs: &blobs,
+        mtime: 1,
+    };
+    bundle::write(&dir_of.join(to), index, &contents, &key, &Silent).unwrap();
 }

@@ -38,13 +38,7 @@ pub struct Matches {
     pub warnings: Vec<String>,
 }
 
-/// Severities from most to least severe, as policies and reports rank them.
-pub const SEVERITIES: [&str; 6] = ["critical", "high", "medium", "low", "negligible", "unknown"];
-
-/// Rank of a severity word: 0 is critical; unknown words rank with `unknown`.
-pub fn severity_rank(severity: &str) -> usize {
-    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(SEVERITIES.len() - 1)
-}
+pub use crate::policy::vulns::{SEVERITIES, severity_rank};
 
 pub fn find(db: &Database, packages: &[Package]) -> Matches {
     let mut out = Matches::default();
