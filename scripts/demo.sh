@@ -4,6 +4,7 @@
 # "disconnected" one. Everything happens under a temporary directory on 127.0.0.1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${SEALIFT_SHARED:-$root/../shared}
 "$root/scripts/install-deps.sh"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 sealift="$root/target/release/sealift"
@@ -16,10 +17,11 @@ src=127.0.0.1:$("$root/scripts/registry.sh" start "$work/src-reg" demo demo-pass
 dst=127.0.0.1:$("$root/scripts/registry.sh" start "$work/dst-reg" site site-pass)
 echo "source: $src    site: $dst"
 
-say "building two test images (one multi-arch) in an OCI layout and copying them to the source with skopeo"
+say "building test images (one multi-arch, one with Alpine 3.14's package database) and copying them to the source with skopeo"
 python3 "$root/scripts/make-image.py" "$work/layout"
+python3 "$root/scripts/rootfs-image.py" "$work/layout" base:3.14 "$root/tests/fixtures/scan/alpine-3.14" >/dev/null
 mkdir -p "$work/certs" && cp "$work/src-reg/ca.crt" "$work/certs/"
-for img in web:1.0 tools:2.0; do
+for img in web:1.0 tools:2.0 base:3.14; do
     skopeo copy --quiet --all --preserve-digests --insecure-policy --dest-cert-dir "$work/certs" \
         --dest-creds demo:demo-pass "oci:$work/layout:$img" "docker://$src/demo/$img"
 done
@@ -42,23 +44,39 @@ images:
   - $src/demo/web:1.0
   - ref: docker://$src/demo/tools:2.0
     platforms: [linux/amd64, linux/arm64]
+  - $src/demo/base:3.14
 manifests:
   - deploy/
+scan:
+  vuln-db: vulndb/
+  fail-on: high
 YAML
 export SEALIFT_PASSWORD=demo-key-passphrase
+export SEALIFT_REGISTRY_USERNAME=demo SEALIFT_REGISTRY_PASSWORD=demo-pass
+
+say "sealift db build: the offline vulnerability database from real advisory records"
+"$sealift" db build --from "$shared/vulndata" --from "$shared/scan-testbed/curated" -o vulndb | tail -3
 
 say "sealift keys generate"
 "$sealift" keys generate --dir keys
 
-say "sealift bundle create (connected side)"
-SEALIFT_REGISTRY_USERNAME=demo SEALIFT_REGISTRY_PASSWORD=demo-pass \
-    "$sealift" bundle create -f sealift.yaml -o release.tar --key keys/sealift.key --ca-file src-reg/ca.crt
+say "a policy that blocks every finding (fail-on: unknown) stops bundle create: exit 1, nothing written"
+sed 's/fail-on: high/fail-on: unknown/' sealift.yaml > strict.yaml
+"$sealift" bundle create -f strict.yaml -o strict.tar --key keys/sealift.key --ca-file src-reg/ca.crt 2>/dev/null \
+    | head -6 || true
+[ ! -e strict.tar ] && echo "(no strict.tar was written)"
+
+say "sealift bundle create (connected side): pull, scan every platform, sign"
+"$sealift" bundle create -f sealift.yaml -o release.tar --key keys/sealift.key --ca-file src-reg/ca.crt
 
 say "sealift bundle inspect"
 "$sealift" bundle inspect release.tar
 
-say "sealift verify (disconnected side, offline)"
+say "sealift verify (disconnected side, offline): signatures, every digest, the scan policy judged today"
 "$sealift" verify release.tar --key keys/sealift.pub
+
+say "the scan report and SBOM travel signed inside the bundle"
+tar -tf release.tar | grep '^sealift/scan/' | head -4
 
 say "a tampered copy is refused, and nothing is pushed"
 cp release.tar tampered.tar

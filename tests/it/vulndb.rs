@@ -120,3 +120,57 @@ fn count_json(dir: &Path) -> usize {
         })
         .sum()
 }
+
+/// OSV publishes each ecosystem as one `all.zip`. A zip made by Python's zipfile from the same
+/// records must give the very same store as the directory, including past 65,535 entries,
+/// where the archive needs zip64 records; a damaged entry stops the build.
+#[test]
+fn zip_archives_are_read_like_directories() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = shared("vulndata/osv/crates");
+    let o = build(work.path(), std::slice::from_ref(&dir), "from-dir");
+    assert!(o.status.success(), "{}", text(&o));
+    let script = r#"
+import os, sys, zipfile
+src, out, padding = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    for root, dirs, files in os.walk(src):
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            z.write(p, os.path.relpath(p, src))
+    for i in range(padding):
+        z.writestr(f"padding/{i:06}.txt", "not a record\n", compress_type=zipfile.ZIP_STORED)
+"#;
+    for (name, padding) in [("small.zip", "0"), ("zip64.zip", "70000")] {
+        let zip = work.path().join(name);
+        let st = std::process::Command::new("python3")
+            .args(["-c", script, dir.to_str().unwrap(), zip.to_str().unwrap(), padding])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let o = build(work.path(), &[zip], &format!("db-{name}"));
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            report["skipped"].as_array().unwrap().len(),
+            padding.parse::<usize>().unwrap(),
+            "{name}"
+        );
+        for file in ["advisories.jsonl", "metadata.json"] {
+            let a = std::fs::read(work.path().join("from-dir").join(file)).unwrap();
+            let b = std::fs::read(work.path().join(format!("db-{name}")).join(file)).unwrap();
+            assert!(a == b, "{name}: {file} differs from the directory build");
+        }
+    }
+
+    // One flipped byte inside a deflated record: the CRC (or inflate) says so, naming the archive.
+    let zip = work.path().join("small.zip");
+    let mut bytes = std::fs::read(&zip).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    std::fs::write(work.path().join("broken.zip"), bytes).unwrap();
+    let o = build(work.path(), &[work.path().join("broken.zip")], "broken");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("broken.zip") && text(&o).contains("zip"), "{}", text(&o));
+    assert!(!work.path().join("broken/advisories.jsonl").exists());
+}

@@ -1,15 +1,15 @@
-//! `db build`: find advisory records under directories (any depth, format told by content),
-//! normalise them, and write the store.
+//! `db build`: find advisory records under directories (any depth, format told by content;
+//! zip archives are read like directories), normalise them, and write the store.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::store::{ADVISORIES, METADATA, Metadata};
-use super::{Error, alpine, debian, osv};
+use super::{Advisory, Error, alpine, debian, osv, zip};
 
 /// What a build read and wrote.
 #[derive(Debug, Clone)]
@@ -31,11 +31,13 @@ pub fn build(from: &[PathBuf], out: &Path) -> Result<BuildReport, Error> {
     for dir in from {
         collect(dir, &mut files)?;
     }
-    let mut advisories = Vec::new();
-    let mut skipped = Vec::new();
-    let mut per_format: BTreeMap<String, usize> = BTreeMap::new();
+    let mut found = Found::default();
     for file in &files {
         let len = std::fs::metadata(file).map_err(io(file))?.len();
+        if is_zip(file)? {
+            read_zip(file, &mut found)?;
+            continue;
+        }
         if len > MAX_RECORD_FILE {
             // Too large to read whole: refuse rather than drop whatever it holds.
             return Err(Error::Malformed {
@@ -45,35 +47,13 @@ pub fn build(from: &[PathBuf], out: &Path) -> Result<BuildReport, Error> {
             });
         }
         let bytes = std::fs::read(file).map_err(io(file))?;
-        let doc = json_document(&bytes).map_err(|reason| Error::Malformed {
-            path: file.clone(),
-            format: "JSON",
-            reason,
-        })?;
-        let Some(doc) = doc else {
-            skipped.push(file.clone());
-            continue;
-        };
-        let (format, parsed) = if osv::is_osv(&doc) {
-            ("osv", osv::advisories(&doc))
-        } else if alpine::is_secdb(&doc) {
-            ("alpine-secdb", alpine::advisories(&doc))
-        } else if debian::is_vuln_list_cve(&doc) {
-            ("debian-tracker", debian::from_vuln_list(&doc))
-        } else if debian::is_tracker_json(&doc) {
-            ("debian-tracker", debian::from_tracker_json(&doc))
-        } else {
-            skipped.push(file.clone());
-            continue;
-        };
-        let found = parsed.map_err(|reason| Error::Malformed {
-            path: file.clone(),
-            format,
-            reason,
-        })?;
-        *per_format.entry(format.to_owned()).or_default() += 1;
-        advisories.extend(found);
+        found.ingest(file.clone(), &bytes)?;
     }
+    let Found {
+        mut advisories,
+        skipped,
+        per_format,
+    } = found;
     if advisories.is_empty() {
         let dirs: Vec<String> = from.iter().map(|d| d.display().to_string()).collect();
         return Err(Error::NoRecords(dirs.join(", ")));
@@ -117,6 +97,86 @@ pub fn build(from: &[PathBuf], out: &Path) -> Result<BuildReport, Error> {
     })?;
     std::fs::write(&meta_path, text).map_err(io(&meta_path))?;
     Ok(BuildReport { metadata, skipped })
+}
+
+/// Records found so far.
+#[derive(Default)]
+struct Found {
+    advisories: Vec<Advisory>,
+    skipped: Vec<PathBuf>,
+    per_format: BTreeMap<String, usize>,
+}
+
+impl Found {
+    /// Parse one file's bytes (`name` is the file, or `archive.zip/entry` inside a zip).
+    fn ingest(&mut self, name: PathBuf, bytes: &[u8]) -> Result<(), Error> {
+        let doc = json_document(bytes).map_err(|reason| Error::Malformed {
+            path: name.clone(),
+            format: "JSON",
+            reason,
+        })?;
+        let Some(doc) = doc else {
+            self.skipped.push(name);
+            return Ok(());
+        };
+        let (format, parsed) = if osv::is_osv(&doc) {
+            ("osv", osv::advisories(&doc))
+        } else if alpine::is_secdb(&doc) {
+            ("alpine-secdb", alpine::advisories(&doc))
+        } else if debian::is_vuln_list_cve(&doc) {
+            ("debian-tracker", debian::from_vuln_list(&doc))
+        } else if debian::is_tracker_json(&doc) {
+            ("debian-tracker", debian::from_tracker_json(&doc))
+        } else {
+            self.skipped.push(name);
+            return Ok(());
+        };
+        let found = parsed.map_err(|reason| Error::Malformed {
+            path: name,
+            format,
+            reason,
+        })?;
+        *self.per_format.entry(format.to_owned()).or_default() += 1;
+        self.advisories.extend(found);
+        Ok(())
+    }
+}
+
+/// Does the file start like a zip archive?
+fn is_zip(path: &Path) -> Result<bool, Error> {
+    let mut head = [0u8; 4];
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let n = f.read(&mut head).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(n == 4 && &head == zip::MAGIC)
+}
+
+/// Every file inside a zip archive, in name order, as if it were a directory. A damaged
+/// archive or entry stops the build: its records must not vanish.
+fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
+    let malformed = |reason: String| Error::Malformed {
+        path: path.to_owned(),
+        format: "zip",
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut entries = zip::entries(&mut reader).map_err(malformed)?;
+    entries.retain(|e| !e.is_dir());
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for e in entries {
+        let bytes = zip::read_entry(&mut reader, &e, MAX_RECORD_FILE).map_err(malformed)?;
+        found.ingest(path.join(&e.name), &bytes)?;
+    }
+    Ok(())
 }
 
 /// The JSON object a file holds, `None` when it does not start like one (text, YAML, …), an

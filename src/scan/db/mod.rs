@@ -16,6 +16,7 @@ mod build;
 mod debian;
 mod osv;
 mod store;
+mod zip;
 
 pub use build::{BuildReport, build};
 pub use store::{Database, Metadata};
