@@ -9,7 +9,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
-command -v rpm >/dev/null || need+=(rpm)
+command -v rpmbuild >/dev/null || need+=(rpm)  # rpm, rpmbuild: version oracle, RPM database fixture
 # The scan tests: a debootstrap root filesystem (cached, see scripts/fixture-rootfs.sh), made
 # into images by scripts/rootfs-image.py, and dpkg-query/dpkg as the Debian oracle.
 command -v debootstrap >/dev/null || need+=(debootstrap)

@@ -65,6 +65,8 @@ impl Distro {
             "debian" => Some(format!("Debian:{}", self.version_id.split('.').next().unwrap_or_default())),
             "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
             "alpine" => Some(format!("Alpine:v{}", major_minor())),
+            "rocky" => Some(format!("Rocky Linux:{}", self.version_id.split('.').next().unwrap_or_default())),
+            "almalinux" => Some(format!("AlmaLinux:{}", self.version_id.split('.').next().unwrap_or_default())),
             _ => None,
         }
     }
@@ -201,7 +203,15 @@ pub fn purl(found: &Found, distro: Option<&Distro>) -> String {
     }
     out.push_str(&encode(&name));
     out.push('@');
-    out.push_str(&encode(&found.version));
+    // The purl spec puts an RPM epoch in a qualifier, not in the version.
+    let version = match (found.kind, found.version.split_once(':')) {
+        (Kind::Rpm, Some((epoch, rest))) => {
+            qualifiers.push(("epoch", epoch.to_owned()));
+            rest
+        }
+        _ => found.version.as_str(),
+    };
+    out.push_str(&encode(version));
     qualifiers.sort();
     for (i, (k, v)) in qualifiers.iter().enumerate() {
         out.push(if i == 0 { '?' } else { '&' });

@@ -29,3 +29,5 @@ mod vulndb;
 mod scan;
 // Scanning inside `bundle create`: reports and SBOMs in the bundle, the policy gate, verify.
 mod scan_bundle;
+// RPM's SQLite database written by rpm itself: inventory equals `rpm -qa`.
+mod scan_rpm;

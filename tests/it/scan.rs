@@ -19,7 +19,7 @@ fn fixture(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan").join(p)
 }
 
-fn script(name: &str) -> PathBuf {
+pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
 }
 
@@ -77,7 +77,7 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
-fn make_image(layout: &Path, tag: &str, layers: &[&Path]) {
+pub fn make_image(layout: &Path, tag: &str, layers: &[&Path]) {
     let out = Command::new("python3")
         .arg(script("rootfs-image.py"))
         .arg(layout)

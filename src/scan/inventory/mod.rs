@@ -11,6 +11,8 @@ mod layer;
 mod npm;
 mod os_release;
 mod python;
+mod rpm;
+mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -49,7 +51,9 @@ enum FileKind {
     Python,
     CargoLock,
     Executable,
-    RpmDatabase,
+    RpmSqlite,
+    /// BerkeleyDB (`Packages`) and ndb (`Packages.db`) RPM databases: reported, not read.
+    RpmOther,
 }
 
 fn classify(path: &str, executable: bool) -> Option<FileKind> {
@@ -59,7 +63,8 @@ fn classify(path: &str, executable: bool) -> Option<FileKind> {
         p if p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums") && !p[22..].contains('/') => FileKind::DpkgStatus,
         "lib/apk/db/installed" => FileKind::ApkInstalled,
         "etc/os-release" | "usr/lib/os-release" => FileKind::OsRelease,
-        "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" | "var/lib/rpm/Packages" => FileKind::RpmDatabase,
+        "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" => FileKind::RpmSqlite,
+        "var/lib/rpm/Packages" | "var/lib/rpm/Packages.db" | "usr/lib/sysimage/rpm/Packages.db" => FileKind::RpmOther,
         p if (name == "package-lock.json" || name == "npm-shrinkwrap.json") && !p.contains("node_modules/") => FileKind::NpmLock,
         p if npm::is_installed_manifest(p) => FileKind::NpmInstalled,
         p if python::is_metadata(p) => FileKind::Python,
@@ -205,9 +210,15 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
     let packages = |r: Result<Vec<Found>, String>| r.map(|found| Some(Content::Packages(kind, found)));
     Ok(match kind {
         FileKind::Executable => Ok(gobuild::read(entry)?.map(|info| Content::Packages(kind, info.packages))),
-        FileKind::RpmDatabase => {
+        FileKind::RpmSqlite => {
+            // SQLite needs random access: the file is spooled to an unnamed temporary file.
+            let mut spool = tempfile::tempfile()?;
+            std::io::copy(entry, &mut spool)?;
+            packages(rpm::read(std::io::BufReader::new(spool)))
+        }
+        FileKind::RpmOther => {
             std::io::copy(entry, &mut std::io::sink())?;
-            Err("an RPM database: RPM packages are not inventoried yet".into())
+            Err("a BerkeleyDB or ndb RPM database: only rpmdb.sqlite (RPM >= 4.16) is read".into())
         }
         FileKind::Python => {
             // The header block is at the top; a long description after it may be cut off.
@@ -225,7 +236,7 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
                     FileKind::NpmLock => packages(npm::lockfile(&bytes)),
                     FileKind::NpmInstalled => npm::installed(&bytes).map(|f| f.map(|f| Content::Packages(kind, vec![f]))),
                     FileKind::CargoLock => packages(cargo_lock::parse(&text)),
-                    FileKind::Executable | FileKind::RpmDatabase | FileKind::Python => Ok(None), // read above
+                    FileKind::Executable | FileKind::RpmSqlite | FileKind::RpmOther | FileKind::Python => Ok(None), // read above
                 }
             }
         },

@@ -1,0 +1,208 @@
+//! RPM's package database in its SQLite form (`rpmdb.sqlite`, RPM ≥ 4.16: Fedora, RHEL 9 and
+//! its rebuilds): the `Packages` table holds one header blob per installed package. A header
+//! blob is an index of (tag, type, offset, count) entries over a data store; the name,
+//! epoch, version, release, architecture and source RPM are read from it.
+
+use std::io::{Read, Seek};
+
+use super::sqlite::{Db, Value};
+use crate::scan::package::{Found, Kind};
+
+const NAME: u32 = 1000;
+const VERSION: u32 = 1001;
+const RELEASE: u32 = 1002;
+const EPOCH: u32 = 1003;
+const ARCH: u32 = 1022;
+const SOURCERPM: u32 = 1044;
+
+const INT32: u32 = 4;
+const STRING: u32 = 6;
+const I18NSTRING: u32 = 9;
+
+/// Every package in the database, in row order.
+pub fn read(file: impl Read + Seek) -> Result<Vec<Found>, String> {
+    let mut db = Db::open(file)?;
+    let root = db.table_root("Packages")?.ok_or("no Packages table: not an RPM database")?;
+    let mut out = Vec::new();
+    db.rows(root, |hnum, values| {
+        let Some(Value::Blob(blob)) = values.get(1) else {
+            return Err(format!("package row {hnum} has no header blob"));
+        };
+        let header = Header::parse(blob).map_err(|e| format!("package row {hnum}: {e}"))?;
+        if let Some(found) = header.package().map_err(|e| format!("package row {hnum}: {e}"))? {
+            out.push(found);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A header blob: its index entries and data store.
+struct Header<'a> {
+    index: &'a [u8],
+    data: &'a [u8],
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl<'a> Header<'a> {
+    fn parse(blob: &'a [u8]) -> Result<Self, String> {
+        if blob.len() < 8 {
+            return Err("header blob shorter than 8 bytes".into());
+        }
+        let entries = be32(blob, 0) as usize;
+        let data_len = be32(blob, 4) as usize;
+        let index_end = entries
+            .checked_mul(16)
+            .and_then(|n| n.checked_add(8))
+            .filter(|&end| end.checked_add(data_len).is_some_and(|total| total <= blob.len()))
+            .ok_or_else(|| {
+                format!(
+                    "header of {entries} entries and {data_len} data bytes does not fit its {} bytes",
+                    blob.len()
+                )
+            })?;
+        Ok(Self {
+            index: &blob[8..index_end],
+            data: &blob[index_end..index_end + data_len],
+        })
+    }
+
+    /// The data offset and type of `tag`, if present.
+    fn find(&self, tag: u32) -> Option<(u32, usize)> {
+        self.index
+            .chunks_exact(16)
+            .find(|e| be32(e, 0) == tag)
+            .map(|e| (be32(e, 4), be32(e, 8) as usize))
+    }
+
+    fn string(&self, tag: u32) -> Result<Option<String>, String> {
+        let Some((kind, offset)) = self.find(tag) else { return Ok(None) };
+        if kind != STRING && kind != I18NSTRING {
+            return Err(format!("tag {tag} has type {kind}, not a string"));
+        }
+        let rest = self
+            .data
+            .get(offset..)
+            .ok_or_else(|| format!("tag {tag} points outside the data"))?;
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| format!("tag {tag}: string not terminated"))?;
+        String::from_utf8(rest[..end].to_vec())
+            .map(Some)
+            .map_err(|_| format!("tag {tag}: not UTF-8"))
+    }
+
+    fn int(&self, tag: u32) -> Result<Option<u32>, String> {
+        let Some((kind, offset)) = self.find(tag) else { return Ok(None) };
+        if kind != INT32 || offset + 4 > self.data.len() {
+            return Err(format!("tag {tag} is not a readable INT32"));
+        }
+        Ok(Some(be32(self.data, offset)))
+    }
+
+    /// The package this header describes; `None` for the `gpg-pubkey` entries `rpm --import`
+    /// adds, which are keys, not software.
+    fn package(&self) -> Result<Option<Found>, String> {
+        let need = |tag: u32, what: &str| self.string(tag)?.ok_or_else(|| format!("no {what}"));
+        let name = need(NAME, "name")?;
+        if name == "gpg-pubkey" {
+            return Ok(None);
+        }
+        let version = need(VERSION, "version")?;
+        let release = need(RELEASE, "release")?;
+        let evr = match self.int(EPOCH)? {
+            Some(epoch) => format!("{epoch}:{version}-{release}"),
+            None => format!("{version}-{release}"),
+        };
+        let own_version = format!("{version}-{release}");
+        let mut found = Found::new(Kind::Rpm, name, evr);
+        found.arch = self.string(ARCH)?;
+        // Like dpkg's, the source is only recorded where it differs from the package itself.
+        if let Some((source, source_version)) = self.string(SOURCERPM)?.as_deref().and_then(split_source_rpm) {
+            found.source_version = (source_version != own_version).then_some(source_version);
+            found.source = (source != found.name || found.source_version.is_some()).then_some(source);
+        }
+        Ok(Some(found))
+    }
+}
+
+/// `openssl-1.1.1k-7.el8.src.rpm` → (`openssl`, `1.1.1k-7.el8`).
+fn split_source_rpm(file: &str) -> Option<(String, String)> {
+    let stem = file.strip_suffix(".src.rpm").or_else(|| file.strip_suffix(".nosrc.rpm"))?;
+    let mut parts = stem.rsplitn(3, '-');
+    let release = parts.next()?;
+    let version = parts.next()?;
+    let name = parts.next().filter(|n| !n.is_empty())?;
+    Some((name.to_owned(), format!("{version}-{release}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header blob with the given (tag, type, data) entries.
+    fn blob(entries: &[(u32, u32, Vec<u8>)]) -> Vec<u8> {
+        let mut index = Vec::new();
+        let mut data = Vec::new();
+        for (tag, kind, bytes) in entries {
+            for v in [*tag, *kind, data.len() as u32, 1] {
+                index.extend_from_slice(&v.to_be_bytes());
+            }
+            data.extend_from_slice(bytes);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend(index);
+        out.extend(data);
+        out
+    }
+
+    fn s(text: &str) -> Vec<u8> {
+        let mut v = text.as_bytes().to_vec();
+        v.push(0);
+        v
+    }
+
+    #[test]
+    fn headers_give_epoch_version_release_arch_and_source() {
+        let b = blob(&[
+            (NAME, STRING, s("openssl-libs")),
+            (EPOCH, INT32, 1u32.to_be_bytes().to_vec()),
+            (VERSION, STRING, s("1.1.1k")),
+            (RELEASE, STRING, s("7.el8_6")),
+            (ARCH, STRING, s("x86_64")),
+            (SOURCERPM, STRING, s("openssl-1.1.1k-7.el8_6.src.rpm")),
+        ]);
+        let f = Header::parse(&b).unwrap().package().unwrap().unwrap();
+        assert_eq!((f.name.as_str(), f.version.as_str()), ("openssl-libs", "1:1.1.1k-7.el8_6"));
+        assert_eq!(f.arch.as_deref(), Some("x86_64"));
+        assert_eq!(f.source.as_deref(), Some("openssl"));
+        assert_eq!(f.source_version, None, "same as the package's own version-release");
+        let key = blob(&[
+            (NAME, STRING, s("gpg-pubkey")),
+            (VERSION, STRING, s("fd431d51")),
+            (RELEASE, STRING, s("4ae0493b")),
+        ]);
+        assert_eq!(Header::parse(&key).unwrap().package().unwrap(), None);
+    }
+
+    #[test]
+    fn damaged_headers_are_errors() {
+        let mut b = blob(&[(NAME, STRING, s("bash"))]);
+        assert!(Header::parse(&b).unwrap().package().unwrap_err().contains("no version"));
+        b.truncate(b.len() - 2);
+        assert!(Header::parse(&b).err().unwrap().contains("does not fit"));
+        let b = blob(&[(NAME, STRING, b"bash".to_vec())]);
+        assert!(Header::parse(&b).unwrap().package().unwrap_err().contains("not terminated"));
+        assert_eq!(
+            split_source_rpm("glibc-2.34-60.el9.src.rpm"),
+            Some(("glibc".into(), "2.34-60.el9".into()))
+        );
+        assert_eq!(split_source_rpm("noversion.src.rpm"), None);
+    }
+}
