@@ -220,6 +220,22 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
             println!("    {:<16} {}", p.platform.to_string(), p.digest);
         }
     }
+    if let Some(scan) = &i.scan {
+        let fail_on = scan.policy.fail_on.map_or("none (report only)", |f| f.as_str());
+        println!(
+            "scan:       database {} (newest {}), fail-on {fail_on}, {} allowance(s)",
+            scan.database.digest,
+            scan.database.newest.as_deref().unwrap_or("undated"),
+            scan.policy.allow.len()
+        );
+        for r in &scan.reports {
+            let platform = r.platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+            println!(
+                "  {}{platform}: {} packages, {} findings -> {}",
+                r.image, r.packages, r.findings, r.report
+            );
+        }
+    }
     let files: Vec<&str> = i
         .entries
         .iter()
