@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use sealift::create::{ScanOptions, scan_source};
 use sealift::oci::{Platform, SourceRef};
+use sealift::policy::vulns::Severity;
 use sealift::scan::db::Database;
 use sealift::scan::matcher::{SEVERITIES, severity_rank};
 use sealift::scan::{Report, formats};
@@ -81,13 +82,13 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    let failing = args.fail_on.as_deref().map_or(0, |level| {
-        report
-            .findings
-            .iter()
-            .filter(|f| severity_rank(&f.severity) <= severity_rank(level))
-            .count()
-    });
+    let threshold = args
+        .fail_on
+        .as_deref()
+        .map(Severity::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let failing = threshold.map_or(0, |t| report.findings.iter().filter(|f| t.reached_by(&f.severity)).count());
     if failing > 0 {
         eprintln!(
             "{failing} finding(s) at or above --fail-on {}",

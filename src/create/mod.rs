@@ -139,28 +139,6 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     }
     let mut files = release_files::collect(&options.release.manifests)?;
     let release_file_count = files.len();
-    let scanned = match &options.scan {
-        Some(plan) => {
-            let roots: Vec<(String, Descriptor)> = pulled
-                .iter()
-                .map(|p| {
-                    let name = match &p.tag {
-                        Some(t) => format!("{}:{t}", p.repository),
-                        None => format!("{}@{}", p.repository, p.root.digest),
-                    };
-                    (name, p.root.clone())
-                })
-                .collect();
-            let dir = staging.join("sealift-scan");
-            let (scanned, scan_files) = tokio::task::block_in_place(|| release_scan::scan_images(&layout, &roots, plan, &dir, reporter))?;
-            if !scanned.verdict.passed() {
-                return Err(Error::PolicyGate(Box::new(scanned)));
-            }
-            files.extend(scan_files);
-            Some(scanned)
-        }
-        None => None,
-    };
 
     let mut top = Vec::new();
     let mut blobs: Vec<Descriptor> = Vec::new();
@@ -209,6 +187,24 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         }
         images.push(record);
     }
+    // The gate comes before anything is written: a "no" leaves no bundle behind.
+    let scanned = match &options.scan {
+        Some(plan) => {
+            let roots: Vec<(String, Descriptor)> = images
+                .iter()
+                .zip(&pulled)
+                .map(|(r, p)| (r.display_name(), p.root.clone()))
+                .collect();
+            let dir = staging.join("sealift-scan");
+            let (scanned, scan_files) = tokio::task::block_in_place(|| release_scan::scan_images(&layout, &roots, plan, &dir, reporter))?;
+            if !scanned.verdict.passed() {
+                return Err(Error::PolicyGate(Box::new(scanned)));
+            }
+            files.extend(scan_files);
+            Some(scanned)
+        }
+        None => None,
+    };
     layout.write_index(top)?;
     let index = BundleIndex {
         schema_version: bundle::SCHEMA_VERSION,
