@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod create;
+pub mod harden;
 pub mod load;
 pub mod oci;
 pub mod policy;

@@ -31,3 +31,5 @@ mod scan;
 mod scan_bundle;
 // RPM's SQLite database written by rpm itself: inventory equals `rpm -qa`.
 mod scan_rpm;
+// The Pod Security evaluator against upstream's pass/fail fixtures in ../shared/psa-fixtures.
+mod pss;
