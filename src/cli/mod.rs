@@ -4,6 +4,7 @@
 
 mod bundle;
 mod db;
+mod harden;
 mod keys;
 mod load;
 mod output;
@@ -47,6 +48,8 @@ enum Command {
     /// The offline vulnerability database.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Pin images by digest, apply least privilege, and generate the policies that enforce it.
+    Harden(Box<harden::HardenArgs>),
 }
 
 /// Output format for reports.
@@ -97,6 +100,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Load(a) => load::run(&a),
         Command::Db(c) => db::run(c),
         Command::Scan(a) => scan::run(&a),
+        Command::Harden(a) => harden::run(&a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -72,6 +72,16 @@ impl Map {
             _ => unreachable!("just inserted a map"),
         }
     }
+    /// The sequence under `key`, created (or replacing a null) when missing.
+    pub fn seq_entry(&mut self, key: &str) -> &mut Vec<Node> {
+        if !matches!(self.get(key), Some(Node::Seq(_))) {
+            self.insert(key, Node::Seq(Vec::new()));
+        }
+        match self.get_mut(key) {
+            Some(Node::Seq(s)) => s,
+            _ => unreachable!("just inserted a sequence"),
+        }
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }

@@ -1,6 +1,7 @@
 //! Release descriptions and policy: `sealift.yaml`, parsed strictly (unknown keys are errors
 //! with their line and column). Pure: reads only the file it is given.
 
+pub mod hardening;
 mod release;
 pub mod vulns;
 

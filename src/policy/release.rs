@@ -23,6 +23,8 @@
 //!     - id: CVE-2023-4911
 //!       reason: no setuid binaries in these images
 //!       expires: 2027-01-31
+//! harden:                       # see policy::hardening
+//!   namespace: shop
 //! ```
 
 use std::fmt;
@@ -32,6 +34,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::Error;
+use super::hardening::HardenSettings;
 use super::vulns::{Allowance, Severity, VulnPolicy};
 use crate::oci::{Platform, SourceRef, parse_repository_tag};
 
@@ -49,6 +52,8 @@ pub struct Release {
     pub provenance: Vec<PathBuf>,
     /// Scanning settings; `None` when `sealift.yaml` has no `scan:`.
     pub scan: Option<ScanSettings>,
+    /// Manifest hardening settings (defaults when `sealift.yaml` has no `harden:`).
+    pub harden: HardenSettings,
 }
 
 /// `scan:` in `sealift.yaml`.
@@ -107,6 +112,8 @@ struct RawRelease {
     provenance: Option<Provenance>,
     #[serde(default)]
     scan: Option<RawScan>,
+    #[serde(default)]
+    harden: HardenSettings,
 }
 
 #[derive(Deserialize)]
@@ -216,12 +223,14 @@ impl Release {
                 })
             })
             .transpose()?;
+        raw.harden.validate().map_err(|e| format!("harden: {e}"))?;
         Ok(Self {
             name: raw.name,
             images,
             manifests: raw.manifests.into_iter().map(|p| base.join(p)).collect(),
             provenance: provenance.into_iter().map(|p| base.join(p)).collect(),
             scan,
+            harden: raw.harden,
         })
     }
 }

@@ -1,0 +1,191 @@
+//! `sealift harden`: digest-pinned, least-privilege manifests plus the namespace and cluster
+//! policies that enforce them, with a report of every change and every finding left.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sealift::harden::images::ImageLock;
+use sealift::harden::pss::KubeVersion;
+use sealift::harden::report::{RULES, Report};
+use sealift::harden::{Error, Options, harden, read_inputs, write_outputs};
+use sealift::policy::Release;
+use sealift::policy::hardening::HardenSettings;
+
+use super::{Format, Outcome};
+
+#[derive(clap::Args)]
+pub(crate) struct HardenArgs {
+    /// A manifest file or a directory of them (rendered YAML, any kinds).
+    input: PathBuf,
+    /// Directory to write the hardened manifests and generated policies to.
+    #[arg(short = 'o', long = "output", value_name = "OUT_DIR")]
+    output: PathBuf,
+    /// Write the full report (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Image lock: `bundle inspect --format json` output, or a YAML map of reference to digest.
+    #[arg(long, value_name = "LOCK")]
+    images: Option<PathBuf>,
+    /// Site registry (HOST[:PORT][/PATH]) to rewrite images to and admit in the cluster.
+    #[arg(long, value_name = "HOST")]
+    registry: Option<String>,
+    /// Public key the cluster verifies image signatures with (keys/NAME.pub).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Read `harden:` settings from this sealift.yaml.
+    #[arg(short = 'f', long = "file", value_name = "SEALIFT_YAML")]
+    release: Option<PathBuf>,
+    /// Namespace for objects without one (overrides harden.namespace).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Kubernetes version whose Pod Security rules to meet (default v1.35).
+    #[arg(long, value_name = "v1.NN")]
+    kube_version: Option<String>,
+    /// Opt-in: run images that would run as root (or whose user is unknown) as this UID.
+    #[arg(long, value_name = "UID")]
+    run_as_user: Option<u32>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
+    let mut settings = match &args.release {
+        Some(path) => Release::load(path)?.harden,
+        None => HardenSettings::default(),
+    };
+    if args.namespace.is_some() {
+        settings.namespace.clone_from(&args.namespace);
+    }
+    if args.run_as_user.is_some() {
+        settings.run_as_user = args.run_as_user;
+    }
+    let version_text = args.kube_version.clone().or_else(|| settings.kubernetes_version.clone());
+    let kube_version = match version_text {
+        Some(v) => v.parse::<KubeVersion>().map_err(anyhow::Error::msg)?,
+        None => KubeVersion::DEFAULT,
+    };
+    let lock = args
+        .images
+        .as_ref()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            ImageLock::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        })
+        .transpose()?;
+    let key = args
+        .key
+        .as_ref()
+        .map(|p| {
+            let pem = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            anyhow::ensure!(
+                pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----"),
+                "{} is not a PEM public key",
+                p.display()
+            );
+            Ok(pem)
+        })
+        .transpose()?;
+    if let Some(r) = &args.registry {
+        anyhow::ensure!(
+            !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || ".-:/_".contains(c)) && !r.ends_with('/'),
+            "`{r}` is not a registry name like HOST[:PORT][/PATH]"
+        );
+    }
+    let files = read_inputs(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    anyhow::ensure!(!files.is_empty(), "{} holds no .yaml, .yml or .json files", args.input.display());
+    let options = Options {
+        settings: &settings,
+        kube_version,
+        lock: lock.as_ref(),
+        site_registry: args.registry.as_deref(),
+        signing_key_pem: key.as_deref(),
+    };
+    let hardened = match harden(&files, &options) {
+        Ok(h) => h,
+        Err(e @ (Error::ImageNotInBundle { .. } | Error::InvalidImage { .. })) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::No);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    write_outputs(&args.output, &hardened.files).with_context(|| format!("writing {}", args.output.display()))?;
+    let json = serde_json::to_string_pretty(&hardened.report)? + "\n";
+    if let Some(path) = &args.report {
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => print!("{json}"),
+        Format::Table => print!("{}", table(&hardened.report, hardened.files.len())),
+    }
+    Ok(Outcome::Success)
+}
+
+fn rule_name(rule: &str) -> &str {
+    let id = rule.split('/').next().unwrap_or(rule);
+    RULES.iter().find(|(r, _)| *r == id).map_or("", |(_, n)| n)
+}
+
+fn table(report: &Report, files: usize) -> String {
+    let mut out = format!(
+        "hardened {} objects for Kubernetes {}: {} changes, {} findings, {} objects generated, {files} files written\n",
+        report.objects_in,
+        report.kubernetes_version,
+        report.changes.len(),
+        report.findings.len(),
+        report.objects_generated
+    );
+    if !report.namespaces.is_empty() {
+        out.push_str("\nnamespaces (Pod Security enforce level):\n");
+        for ns in &report.namespaces {
+            out.push_str(&format!("  {:<30} {}\n", ns.name, ns.enforce));
+        }
+    }
+    if !report.workloads.is_empty() {
+        out.push_str("\nworkloads:\n");
+        for w in &report.workloads {
+            let failing = if w.failing.is_empty() {
+                String::new()
+            } else {
+                format!(" (fails {})", w.failing.join(", "))
+            };
+            out.push_str(&format!("  {:<60} {}{failing}\n", w.object, w.level));
+        }
+    }
+    if !report.changes.is_empty() {
+        out.push_str("\nchanges:\n");
+        for c in &report.changes {
+            out.push_str(&format!(
+                "  {:<4} {} {}: {} -> {}\n",
+                c.rule,
+                c.object,
+                c.path,
+                c.before.as_deref().unwrap_or("(unset)"),
+                c.after.as_deref().unwrap_or("(removed)")
+            ));
+        }
+    }
+    if !report.findings.is_empty() {
+        out.push_str("\nfindings left (severity, rule, reason):\n");
+        for f in &report.findings {
+            let reason = serde_json::to_value(f.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {:<6} {:<30} {:<26} {} {}: {} [{}; {}]\n",
+                serde_json::to_value(f.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                f.rule,
+                reason,
+                f.object,
+                f.path,
+                f.detail,
+                f.reason.category(),
+                rule_name(&f.rule)
+            ));
+        }
+    }
+    out
+}

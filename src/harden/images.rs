@@ -1,0 +1,240 @@
+//! The image lock: which digest each image reference in the manifests is pinned to, and what
+//! sealift knows about that image's configuration (its user and volumes).
+//!
+//! Two lock formats are read: the JSON `sealift bundle inspect --format json` prints (its
+//! `index.images`), and a plain YAML map of reference to digest, where a value may instead be
+//! a map with `digest`, `user` and `volumes`.
+
+use std::collections::BTreeMap;
+
+use super::yaml::{Node, parse_documents};
+use crate::oci::{Digest, Reference};
+
+/// What is known about one locked image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedImage {
+    /// Repository path the bundle loads it under (`library/nginx`).
+    pub repository: String,
+    /// Registry it came from (`docker.io`).
+    pub registry: String,
+    /// The pinned manifest or index digest.
+    pub digest: Digest,
+    /// The image config's `User`, when known (`""` means root by default).
+    pub user: Option<String>,
+    /// The image config's `Volumes`.
+    pub volumes: Vec<String>,
+}
+
+/// Reference → locked image.
+#[derive(Debug, Clone, Default)]
+pub struct ImageLock {
+    by_reference: BTreeMap<String, LockedImage>,
+    /// Every digest the bundle holds (images and their platform manifests) → the image.
+    by_digest: BTreeMap<String, LockedImage>,
+}
+
+/// How a manifest's image reference resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pinned<'a> {
+    Found(&'a LockedImage),
+    /// The reference is not in the lock.
+    Missing,
+    /// The reference is not a valid image reference.
+    Invalid(String),
+}
+
+impl ImageLock {
+    /// Parse either lock format.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+            if let Some(images) = v.pointer("/index/images").and_then(|i| i.as_array()) {
+                return Self::from_inspect(images);
+            }
+        }
+        let docs = parse_documents(text).map_err(|e| e.to_string())?;
+        let [Node::Map(map)] = docs.as_slice() else {
+            return Err("expected one map of image reference to digest".into());
+        };
+        let mut lock = Self::default();
+        for (reference, value) in map.iter() {
+            let r: Reference = reference.parse().map_err(|e| format!("`{reference}`: {e}"))?;
+            let (digest, user, volumes) = match value {
+                Node::Str(d) => (d.as_str(), None, Vec::new()),
+                Node::Map(m) => {
+                    for (k, _) in m.iter() {
+                        if !matches!(k, "digest" | "user" | "volumes") {
+                            return Err(format!("`{reference}`: unknown key `{k}` (expected digest, user, volumes)"));
+                        }
+                    }
+                    let digest = m
+                        .get("digest")
+                        .and_then(Node::as_str)
+                        .ok_or_else(|| format!("`{reference}`: no `digest`"))?;
+                    let user = m.get("user").map(|u| match u {
+                        Node::Num(n) => n.clone(),
+                        other => other.as_str().unwrap_or_default().to_string(),
+                    });
+                    let volumes = m
+                        .get("volumes")
+                        .and_then(Node::as_seq)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(Node::as_str)
+                        .map(str::to_string)
+                        .collect();
+                    (digest, user, volumes)
+                }
+                _ => return Err(format!("`{reference}`: the value must be a digest or a map")),
+            };
+            let digest: Digest = digest.parse().map_err(|e| format!("`{reference}`: {e}"))?;
+            if let Some(pinned) = &r.digest {
+                if *pinned != digest {
+                    return Err(format!("`{reference}` names digest {pinned} but is locked to {digest}"));
+                }
+            }
+            lock.add(
+                &r,
+                LockedImage {
+                    repository: r.repository.clone(),
+                    registry: r.registry.clone(),
+                    digest,
+                    user,
+                    volumes,
+                },
+                &[],
+            );
+        }
+        Ok(lock)
+    }
+
+    fn from_inspect(images: &[serde_json::Value]) -> Result<Self, String> {
+        let mut lock = Self::default();
+        for image in images {
+            let field = |k: &str| image.get(k).and_then(|v| v.as_str());
+            let source = field("source").ok_or("an image without `source`")?;
+            let source = source.strip_prefix("docker://").unwrap_or(source);
+            let digest: Digest = field("digest")
+                .ok_or("an image without `digest`")?
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            let repository = field("repository").ok_or("an image without `repository`")?.to_string();
+            let platforms: Vec<Digest> = image
+                .get("platforms")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("digest")?.as_str()?.parse().ok())
+                .collect();
+            // Non-registry sources (oci:, oci-archive:) are known by the name they load as.
+            let reference: Reference = match source.parse() {
+                Ok(r) => r,
+                Err(_) => {
+                    let tagged = match field("tag") {
+                        Some(t) => format!("{repository}:{t}"),
+                        None => format!("{repository}@{digest}"),
+                    };
+                    tagged.parse().map_err(|e| format!("`{tagged}`: {e}"))?
+                }
+            };
+            let locked = LockedImage {
+                repository,
+                registry: reference.registry.clone(),
+                digest,
+                user: None,
+                volumes: Vec::new(),
+            };
+            lock.add(&reference, locked, &platforms);
+        }
+        Ok(lock)
+    }
+
+    /// Adds an image; `user` and `volumes` may be filled in later with [`ImageLock::set_config`].
+    pub fn add(&mut self, reference: &Reference, image: LockedImage, platform_digests: &[Digest]) {
+        let mut key = reference.clone();
+        key.digest = None;
+        if key.tag.is_some() {
+            self.by_reference.insert(key.to_string(), image.clone());
+        }
+        for d in std::iter::once(&image.digest).chain(platform_digests) {
+            self.by_digest.entry(d.to_string()).or_insert_with(|| image.clone());
+        }
+    }
+
+    /// Records an image's config for every entry with this digest.
+    pub fn set_config(&mut self, digest: &Digest, user: Option<String>, volumes: Vec<String>) {
+        for image in self.by_reference.values_mut().chain(self.by_digest.values_mut()) {
+            if image.digest == *digest {
+                image.user = user.clone();
+                image.volumes = volumes.clone();
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+
+    /// What `reference` (as written in a manifest) is pinned to.
+    pub fn resolve(&self, reference: &str) -> Pinned<'_> {
+        let r: Reference = match reference.parse() {
+            Ok(r) => r,
+            Err(e) => return Pinned::Invalid(e.to_string()),
+        };
+        if let Some(d) = &r.digest {
+            return match self.by_digest.get(&d.to_string()) {
+                Some(img) => Pinned::Found(img),
+                None => Pinned::Missing,
+            };
+        }
+        match self.by_reference.get(&r.to_string()) {
+            Some(img) => Pinned::Found(img),
+            None => Pinned::Missing,
+        }
+    }
+}
+
+impl LockedImage {
+    /// `registry/repository@digest`, with `registry` replaced by the site's when given. A
+    /// platform digest keeps its own digest (the bundle holds that manifest too).
+    pub fn pinned_reference(&self, site_registry: Option<&str>, digest: &Digest) -> String {
+        format!("{}/{}@{digest}", site_registry.unwrap_or(&self.registry), self.repository)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn plain_yaml_lock_normalises_references() {
+        let lock = ImageLock::parse(&format!(
+            "nginx:1.27: {D1}\nghcr.io/a/b:2:\n  digest: {D1}\n  user: '101'\n  volumes: [/data]\n"
+        ))
+        .unwrap();
+        let Pinned::Found(img) = lock.resolve("docker.io/library/nginx:1.27") else {
+            panic!()
+        };
+        assert_eq!(
+            img.pinned_reference(Some("reg.site:5000"), &img.digest),
+            format!("reg.site:5000/library/nginx@{D1}")
+        );
+        let Pinned::Found(img) = lock.resolve("ghcr.io/a/b:2") else {
+            panic!()
+        };
+        assert_eq!(
+            (img.user.as_deref(), img.volumes.as_slice()),
+            (Some("101"), &["/data".to_string()][..])
+        );
+        assert_eq!(lock.resolve("nginx:1.28"), Pinned::Missing);
+        assert_eq!(
+            lock.resolve(&format!("nginx@{D1}")),
+            Pinned::Found(lock.by_digest.values().next().unwrap())
+        );
+        assert!(matches!(lock.resolve("UPPER/case"), Pinned::Invalid(_)));
+        assert!(ImageLock::parse("nginx:1: sha256:12\n").unwrap_err().contains("nginx:1"));
+    }
+}
