@@ -21,3 +21,15 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# kubernetes-validate (PyPI only; it bundles the Kubernetes schemas v1.25-v1.37, so it runs
+# offline): the hardening tests check sealift's output with it. Kept in a venv of its own.
+tools="${SEALIFT_TOOLS:-$HOME/.cache/sealift-tools}"
+if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
+    python3 -m venv "$tools/venv" 2>/dev/null || {
+        sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+        $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv "$tools/venv"
+    }
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0
+fi

@@ -33,3 +33,5 @@ mod scan_bundle;
 mod scan_rpm;
 // The Pod Security evaluator against upstream's pass/fail fixtures in ../shared/psa-fixtures.
 mod pss;
+// `sealift harden` on ../shared/manifests-corpus: pinned, restricted or explained, valid, stable.
+mod harden;

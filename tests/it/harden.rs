@@ -1,0 +1,427 @@
+//! `sealift harden` on the real manifests in ../shared/manifests-corpus: every image pinned to
+//! the site registry by digest, every pod template restricted or explained in the report,
+//! valid for `kubernetes-validate --strict`, and stable when run on its own output.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use sealift::harden::objects::{ObjectId, pod_template_path};
+use sealift::harden::pss::{KubeVersion, Level, evaluate};
+use sealift::harden::yaml::{Map, Node, parse_documents};
+use sha2::{Digest as _, Sha256};
+
+use crate::support::{sealift, shared, text};
+
+const SITE: &str = "registry.site.test:5000";
+
+/// kubernetes-validate from the venv scripts/install-deps.sh makes.
+fn kubernetes_validate() -> PathBuf {
+    let path = std::env::var_os("SEALIFT_KUBERNETES_VALIDATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let tools = std::env::var_os("SEALIFT_TOOLS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sealift-tools"));
+            tools.join("venv/bin/kubernetes-validate")
+        });
+    assert!(path.is_file(), "{} not found: run scripts/install-deps.sh", path.display());
+    path
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(yaml_files(&p));
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn objects(dir: &Path) -> Vec<Map> {
+    yaml_files(dir)
+        .iter()
+        .flat_map(|f| parse_documents(&std::fs::read_to_string(f).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.display())))
+        .filter_map(|d| d.as_map().cloned())
+        .collect()
+}
+
+fn images_in(node: &Node, out: &mut BTreeSet<String>) {
+    match node {
+        Node::Map(m) => {
+            for (k, v) in m.iter() {
+                match (k, v) {
+                    ("image", Node::Str(s)) => {
+                        out.insert(s.clone());
+                    }
+                    _ => images_in(v, out),
+                }
+            }
+        }
+        Node::Seq(s) => s.iter().for_each(|n| images_in(n, out)),
+        _ => {}
+    }
+}
+
+/// A lock for every image the corpus names: references already pinned keep their digest,
+/// the others get a made-up one.
+fn corpus_lock(dir: &Path) -> (PathBuf, BTreeSet<String>) {
+    let mut images = BTreeSet::new();
+    for o in objects(&shared("manifests-corpus")) {
+        images_in(&Node::Map(o), &mut images);
+    }
+    let mut lock = String::new();
+    let mut digests = BTreeSet::new();
+    for image in &images {
+        let digest = match image.split_once("@") {
+            Some((_, d)) => d.to_string(),
+            None => format!("sha256:{}", hex::encode(Sha256::digest(image.as_bytes()))),
+        };
+        lock.push_str(&format!("\"{image}\": {digest}\n"));
+        digests.insert(digest);
+    }
+    let path = dir.join("lock.yaml");
+    std::fs::write(&path, lock).unwrap();
+    (path, digests)
+}
+
+fn public_key(dir: &Path) -> PathBuf {
+    let out = sealift(dir, &["keys", "generate", "--dir", "keys", "--name", "site"]);
+    assert!(out.status.success(), "{}", text(&out));
+    dir.join("keys/site.pub")
+}
+
+fn harden(dir: &Path, input: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let input = input.to_str().unwrap();
+    let mut args = vec!["harden", input, "-o", out, "--kube-version", "v1.35"];
+    args.extend_from_slice(extra);
+    sealift(dir, &args)
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn corpus_is_pinned_restricted_or_explained_valid_and_stable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (lock, digests) = corpus_lock(dir);
+    let key = public_key(dir);
+    let corpus = shared("manifests-corpus");
+    let apps: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(apps.len(), 10, "the corpus changed");
+    let pinned = regex_like_pinned();
+    let (mut templates, mut restricted, mut explained) = (0, 0, 0);
+    for app in &apps {
+        let common = [
+            "--images",
+            lock.to_str().unwrap(),
+            "--registry",
+            SITE,
+            "--key",
+            key.to_str().unwrap(),
+            "--namespace",
+            app.as_str(),
+        ];
+        let report_path = dir.join(format!("{app}.json"));
+        let mut args = common.to_vec();
+        args.extend(["--report", report_path.to_str().unwrap()]);
+        let out = harden(dir, &corpus.join(app), &format!("out/{app}"), &args);
+        assert!(out.status.success(), "{app}: {}", text(&out));
+        let rep = report(&report_path);
+        let findings = rep["findings"].as_array().unwrap();
+
+        for object in objects(&dir.join("out").join(app)) {
+            let id = ObjectId::of(&object).unwrap();
+            let Some(path) = pod_template_path(&id) else { continue };
+            templates += 1;
+            let template = path.iter().try_fold(&object, |m, k| m.get(k).and_then(Node::as_map)).unwrap();
+            let mut images = BTreeSet::new();
+            images_in(&Node::Map(template.clone()), &mut images);
+            for image in &images {
+                assert!(
+                    pinned(image),
+                    "{app} {}: image {image} is not {SITE}/<path>@sha256:<hex>",
+                    id.display()
+                );
+                assert!(
+                    digests.contains(image.split_once('@').unwrap().1),
+                    "{image}: digest not from the lock"
+                );
+            }
+            let meta = template.get("metadata").and_then(Node::as_map).cloned().unwrap_or_default();
+            let spec = template.get("spec").and_then(Node::as_map).unwrap();
+            let violations = evaluate(&meta, spec, Level::Restricted, KubeVersion(35));
+            if violations.is_empty() {
+                restricted += 1;
+                continue;
+            }
+            for v in &violations {
+                let rule = format!("pss/{}", v.check);
+                let reason = findings
+                    .iter()
+                    .find(|f| f["object"] == id.display() && f["rule"] == rule.as_str())
+                    .and_then(|f| f["reason"].as_str());
+                assert!(
+                    reason.is_some_and(|r| !r.is_empty()),
+                    "{app} {}: fails {} with no reported reason",
+                    id.display(),
+                    v.check
+                );
+            }
+            explained += 1;
+        }
+
+        // Running harden on its own output changes nothing.
+        let again_report = dir.join(format!("{app}-again.json"));
+        let mut args = common.to_vec();
+        args.extend(["--report", again_report.to_str().unwrap()]);
+        let out = harden(dir, &dir.join("out").join(app), &format!("again/{app}"), &args);
+        assert!(out.status.success(), "{app} again: {}", text(&out));
+        assert_eq!(
+            report(&again_report)["changes"].as_array().unwrap().len(),
+            0,
+            "{app}: second run changed something"
+        );
+        let first: BTreeMap<PathBuf, Vec<u8>> = tree(&dir.join("out").join(app));
+        let second = tree(&dir.join("again").join(app));
+        assert_eq!(first, second, "{app}: second run's files differ");
+    }
+    println!("{templates} pod templates: {restricted} restricted, {explained} below restricted with reported reasons");
+    assert!(
+        restricted >= templates / 2,
+        "fewer than half the templates are restricted: {restricted} of {templates}"
+    );
+
+    // The independent schema check of every file written, for the target version.
+    let files = yaml_files(&dir.join("out"));
+    let out = std::process::Command::new(kubernetes_validate())
+        .args(["--strict", "-k", "1.35", "--quiet"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kubernetes-validate: {}", text(&out));
+
+    // ... which does catch what it should: a misspelt field.
+    let typo = dir.join("typo.yaml");
+    let good = std::fs::read_to_string(dir.join("out/guestbook/guestbook-all-in-one.yaml")).unwrap();
+    let bad = good.replacen("allowPrivilegeEscalation", "allowPrivilegeEscalaton", 1);
+    assert_ne!(good, bad);
+    std::fs::write(&typo, bad).unwrap();
+    let out = std::process::Command::new(kubernetes_validate())
+        .args(["--strict", "-k", "1.35", "--quiet"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "kubernetes-validate accepted a misspelt field");
+}
+
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    yaml_files(dir)
+        .into_iter()
+        .map(|p| (p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// `SITE/<path>@sha256:<64 lowercase hex>`.
+fn regex_like_pinned() -> impl Fn(&str) -> bool {
+    |image: &str| {
+        let Some(rest) = image.strip_prefix(&format!("{SITE}/")) else {
+            return false;
+        };
+        let Some((path, hex)) = rest.split_once("@sha256:") else {
+            return false;
+        };
+        !path.is_empty() && !path.contains('@') && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
+
+#[test]
+fn an_image_the_bundle_lacks_is_an_error_naming_object_and_container() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let lock = dir.join("lock.yaml");
+    std::fs::write(
+        &lock,
+        "registry.k8s.io/redis:e2e: sha256:1111111111111111111111111111111111111111111111111111111111111111\n\
+         gcr.io/google_samples/gb-redisslave:v1: sha256:2222222222222222222222222222222222222222222222222222222222222222\n",
+    )
+    .unwrap();
+    let input = shared("manifests-corpus/guestbook");
+    let out = harden(dir, &input, "out", &["--images", lock.to_str().unwrap(), "--namespace", "shop"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("Deployment/shop/frontend") && msg.contains("`php-redis`") && msg.contains("gcr.io/google-samples/gb-frontend:v5"),
+        "{msg}"
+    );
+    assert!(!dir.join("out").exists(), "nothing is written when an image is missing");
+}
+
+const APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME, namespace: shop}
+spec:
+  selector: {matchLabels: {app: NAME}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec:
+      containers:
+      - name: main
+        image: IMAGE
+        livenessProbe: {tcpSocket: {port: 8080}}
+        readinessProbe: {tcpSocket: {port: 8080}}
+";
+
+fn app(name: &str, image: &str) -> String {
+    APP.replace("NAME", name).replace("IMAGE", image)
+}
+
+fn container(dir: &Path, file: &str, name: &str) -> Map {
+    let docs = parse_documents(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    let d = docs
+        .iter()
+        .find(|d| d.at(&["metadata", "name"]).and_then(Node::as_str) == Some(name))
+        .unwrap();
+    d.at(&["spec", "template", "spec", "containers"]).and_then(Node::as_seq).unwrap()[0]
+        .as_map()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn the_image_config_decides_the_user_and_the_writable_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let manifests = [
+        app("numeric", "nginx:1.27"),
+        app("root", "ghcr.io/a/root:1"),
+        app("named", "ghcr.io/a/named:1"),
+        app("legacy", "ghcr.io/a/legacy:1"),
+    ]
+    .join("---\n");
+    std::fs::write(dir.join("in/app.yaml"), manifests).unwrap();
+    let d = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+    std::fs::write(
+        dir.join("lock.yaml"),
+        format!(
+            "nginx:1.27: {{digest: '{}', user: '101', volumes: [/var/cache/nginx]}}\nghcr.io/a/root:1: {{digest: '{}', user: ''}}\nghcr.io/a/named:1: {{digest: '{}', user: nginx}}\nghcr.io/a/legacy:1: {{digest: '{}', user: '1000'}}\n",
+            d(1),
+            d(2),
+            d(3),
+            d(4)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sealift.yaml"),
+        "name: t\nimages: [nginx]\nharden:\n  exceptions:\n    - {rule: W17, object: Deployment/shop/legacy, reason: writes its cache under /var/lib/app}\n",
+    )
+    .unwrap();
+    let out = harden(
+        dir,
+        &dir.join("in"),
+        "out",
+        &["--images", "lock.yaml", "-f", "sealift.yaml", "--report", "r.json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rep = report(&dir.join("r.json"));
+    let reasons = |object: &str| -> Vec<String> {
+        rep["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["object"] == object)
+            .map(|f| format!("{} {}", f["rule"].as_str().unwrap(), f["reason"].as_str().unwrap()))
+            .collect()
+    };
+
+    // USER 101 in the image config: runAsUser 101, read-only root with emptyDirs for /tmp and
+    // the image's VOLUME.
+    let c = container(&dir.join("out"), "app.yaml", "numeric");
+    let sc = c.get("securityContext").unwrap();
+    assert_eq!(sc.at(&["runAsUser"]).and_then(Node::as_i64), Some(101));
+    assert_eq!(sc.at(&["runAsNonRoot"]).and_then(Node::as_bool), Some(true));
+    assert_eq!(sc.at(&["readOnlyRootFilesystem"]).and_then(Node::as_bool), Some(true));
+    let mounts: Vec<&str> = c
+        .get("volumeMounts")
+        .and_then(Node::as_seq)
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.at(&["mountPath"]).and_then(Node::as_str))
+        .collect();
+    assert_eq!(mounts, ["/tmp", "/var/cache/nginx"]);
+    assert!(
+        reasons("Deployment/shop/numeric").iter().all(|r| !r.starts_with("pss/")),
+        "{:?}",
+        reasons("Deployment/shop/numeric")
+    );
+
+    // Root and a named user are reported, not forced.
+    let c = container(&dir.join("out"), "app.yaml", "root");
+    assert!(c.get("securityContext").unwrap().at(&["runAsNonRoot"]).is_none());
+    assert!(
+        reasons("Deployment/shop/root").contains(&"W07 IMAGE_RUNS_AS_ROOT".to_string()),
+        "{:?}",
+        reasons("Deployment/shop/root")
+    );
+    assert!(reasons("Deployment/shop/root").contains(&"pss/runAsNonRoot IMAGE_RUNS_AS_ROOT".to_string()));
+    assert!(
+        reasons("Deployment/shop/named").contains(&"W07 IMAGE_NAMED_USER".to_string()),
+        "{:?}",
+        reasons("Deployment/shop/named")
+    );
+
+    // The declared exception keeps legacy's root filesystem writable, and says why.
+    let c = container(&dir.join("out"), "app.yaml", "legacy");
+    assert!(c.get("securityContext").unwrap().at(&["readOnlyRootFilesystem"]).is_none());
+    let exception = rep["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["object"] == "Deployment/shop/legacy" && f["rule"] == "W17")
+        .unwrap();
+    assert_eq!(exception["reason"], "USER_EXCEPTION");
+    assert_eq!(exception["detail"], "writes its cache under /var/lib/app");
+
+    // Asked for, a UID is forced on the root image.
+    let out = harden(dir, &dir.join("in"), "forced", &["--images", "lock.yaml", "--run-as-user", "10001"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = container(&dir.join("forced"), "app.yaml", "root");
+    assert_eq!(
+        c.get("securityContext").unwrap().at(&["runAsUser"]).and_then(Node::as_i64),
+        Some(10001)
+    );
+}
+
+#[test]
+fn values_and_unknown_kinds_pass_through_with_the_same_meaning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata:\n  a: 'yes'\n  b: \"0644\"\n  c: '2024-01-01'\n  d: \"line one\\nline two\\n\"\n  e: 'on'\n  f: '~'\n  g: \"tab\\there\"\n  h: '1e3'\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\ntype: Opaque\nstringData: {mode: '0600'}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: 0x10, enabled: yes, mode: 0644, ratio: 1.50, list: [a, 'b', 3]}\n";
+    std::fs::write(dir.join("in/all.yaml"), input).unwrap();
+    let out = harden(dir, &dir.join("in"), "out", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // PyYAML reads YAML 1.1 as Kubernetes does; the venv kubernetes-validate lives in has it.
+    let python = kubernetes_validate().with_file_name("python3");
+    let script =
+        "import sys, yaml, json\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d], default=str, sort_keys=True))";
+    let load = |p: &Path| {
+        let out = std::process::Command::new(&python).args(["-c", script]).arg(p).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(load(&dir.join("in/all.yaml")), load(&dir.join("out/all.yaml")));
+}
