@@ -28,8 +28,29 @@ pub struct BundleIndex {
     /// scanned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanRecord>,
+    /// How the release's manifests were hardened; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harden: Option<HardenRecord>,
     /// Every tar entry after the signatures, in tar order.
     pub entries: Vec<Entry>,
+}
+
+/// The hardening applied to the manifests under `sealift/manifests/`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HardenRecord {
+    /// The Pod Security rule set met (`v1.35`).
+    pub kubernetes_version: String,
+    /// The `harden:` settings used; `load --manifests-out` applies them again.
+    pub settings: crate::policy::hardening::HardenSettings,
+    /// Path of the full report in the bundle.
+    pub report: String,
+    /// Number of changes made.
+    pub changes: usize,
+    /// Number of findings left.
+    pub findings: usize,
+    /// The public key (PEM) the images are signed with, for the cluster's signature policies.
+    pub image_key: String,
 }
 
 /// Name and version of the writer.

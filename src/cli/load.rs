@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use sealift::load::{LoadOptions, load};
 use sealift::registry::Registry;
 
@@ -19,6 +21,10 @@ pub(crate) struct LoadArgs {
     registry: String,
     #[command(flatten)]
     connection: RegistryArgs,
+    /// After loading, write the bundle's hardened manifests here with images rewritten to
+    /// the target registry (pinned by digest) and the admission policies that enforce it.
+    #[arg(long, value_name = "DIR")]
+    manifests_out: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -49,6 +55,19 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
         registry: args.registry.clone(),
     };
     let report = super::runtime()?.block_on(load(&verified, &client, &target, &progress))?;
+    let manifests = match &args.manifests_out {
+        Some(dir) => match sealift::load::manifests::site_manifests(&verified, &args.registry)? {
+            Some(hardened) => {
+                sealift::harden::write_outputs(dir, &hardened.files).with_context(|| format!("writing {}", dir.display()))?;
+                Some((dir.clone(), hardened.files.len(), hardened.report.changes.len()))
+            }
+            None => {
+                eprintln!("note: the bundle carries no manifests; nothing written to {}", dir.display());
+                None
+            }
+        },
+        None => None,
+    };
     if args.format == Format::Json {
         let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": report});
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -62,6 +81,12 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
                 size(i.bytes_pushed),
                 i.blobs_skipped,
                 i.manifests_pushed
+            );
+        }
+        if let Some((dir, files, changes)) = &manifests {
+            println!(
+                "MANIFESTS written to {} ({files} files; {changes} references rewritten or objects updated for this site)",
+                dir.display()
             );
         }
     }

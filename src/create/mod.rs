@@ -4,6 +4,7 @@
 mod image_signing;
 mod provenance;
 mod release_files;
+pub mod release_harden;
 mod release_scan;
 mod scan;
 
@@ -67,6 +68,9 @@ pub enum Error {
         "the release key {0} is Ed25519; image signatures need a P-256 key (cosign verifiers disagree on Ed25519). Sign with a P-256 key and add the Ed25519 key with `sealift bundle sign`"
     )]
     ImageKeyAlgorithm(String),
+    /// The manifests cannot be hardened (unparsable, or an image the bundle lacks).
+    #[error("hardening manifests: {0}")]
+    Harden(crate::harden::Error),
     /// A blocking task failed to complete.
     #[error("internal task failed: {0}")]
     Task(String),
@@ -101,6 +105,8 @@ pub struct CreateReport {
     pub written: WriteReport,
     /// What scanning found, when the release was scanned.
     pub scan: Option<ReleaseScan>,
+    /// What hardening changed and left, when the release has manifests.
+    pub harden: Option<release_harden::Hardening>,
 }
 
 /// Build and sign a bundle. Needs a multi-threaded Tokio runtime (writing runs in place).
@@ -187,6 +193,16 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         }
         images.push(record);
     }
+    let key_pem = options.key.public_key()?.to_pem()?;
+    let hardening = release_harden::harden_release(
+        &options.release.harden,
+        &mut files,
+        &images,
+        &pulled,
+        &layout,
+        &key_pem,
+        &staging.join("sealift-harden"),
+    )?;
     // The gate comes before anything is written: a "no" leaves no bundle behind.
     let scanned = match &options.scan {
         Some(plan) => {
@@ -216,6 +232,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         },
         images: images.clone(),
         scan: scanned.as_ref().map(|s| s.record.clone()),
+        harden: hardening.as_ref().map(|h| h.record.clone()),
         entries: Vec::new(),
     };
     let contents = bundle::BundleContents {
@@ -230,6 +247,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         files: release_file_count,
         written,
         scan: scanned,
+        harden: hardening,
     })
 }
 

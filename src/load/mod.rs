@@ -7,6 +7,7 @@
 //! are re-read from the same open file that was verified and re-hashed on the way out.
 //! The image's signature objects follow it ([`signatures`]).
 
+pub mod manifests;
 mod signatures;
 
 use std::collections::BTreeSet;

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `harden:` settings; every field has a default.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HardenSettings {
     /// Namespace for namespaced objects that have none or `default`.
@@ -43,7 +43,7 @@ pub struct HardenSettings {
 }
 
 /// Site defaults for container resources (Kubernetes quantities).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceDefaults {
     #[serde(default = "ResourceDefaults::default_requests")]
@@ -77,7 +77,7 @@ impl Default for ResourceDefaults {
 }
 
 /// A CPU and a memory quantity.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CpuMemory {
     pub cpu: String,
@@ -85,7 +85,7 @@ pub struct CpuMemory {
 }
 
 /// One declared exception.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HardenException {
     /// The rule id (`W17`) or Pod Security check it exempts.

@@ -425,3 +425,114 @@ fn values_and_unknown_kinds_pass_through_with_the_same_meaning() {
     };
     assert_eq!(load(&dir.join("in/all.yaml")), load(&dir.join("out/all.yaml")));
 }
+
+fn bundle_entry(bundle: &Path, entry: &str) -> String {
+    let out = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(bundle)
+        .arg(entry)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{entry}: {}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn images_of(text: &str) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for doc in parse_documents(text).unwrap() {
+        images_in(&doc, &mut set);
+    }
+    set.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site() {
+    use crate::support::{Release, TestRegistry, create, create_bundle, load, push_source_images};
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    let h = &source.host;
+    let app = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: shop}}\n---\n{}---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: nightly, namespace: shop}}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {{name: job, image: '{h}/app/multi:3.0'}}\n",
+        APP.replace("NAME", "web").replace("IMAGE", &format!("{h}/app/alpha:1.0"))
+    );
+    std::fs::write(release.path("deploy/app.yaml"), &app).unwrap();
+    let bundle = create_bundle(&release, &source, "release.tar");
+
+    // In the bundle: pinned to the digests pulled, with the report and the namespace policies.
+    let hardened = bundle_entry(&bundle, "sealift/manifests/deploy/app.yaml");
+    assert_eq!(
+        images_of(&hardened),
+        [
+            format!("{h}/app/alpha@{}", images.alpha.digest()),
+            format!("{h}/app/multi@{}", images.multi.digest())
+        ]
+    );
+    let namespaces = bundle_entry(&bundle, "sealift/manifests/sealift-cluster/namespaces.yaml");
+    assert!(
+        namespaces.contains("name: sealift-default-deny") && namespaces.contains("pod-security.kubernetes.io/audit: restricted"),
+        "{namespaces}"
+    );
+    let rep: serde_json::Value = serde_json::from_str(&bundle_entry(&bundle, "sealift/harden/report.json")).unwrap();
+    // The test images' configs say `User: 1000`; the pulled config decides the UID, and both
+    // pod templates end up restricted.
+    let uid_changes: Vec<&serde_json::Value> = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["path"].as_str().unwrap().ends_with("securityContext.runAsUser"))
+        .collect();
+    assert_eq!(uid_changes.len(), 2, "{rep}");
+    assert!(uid_changes.iter().all(|c| c["after"] == "1000"));
+    assert!(
+        rep["workloads"].as_array().unwrap().iter().all(|w| w["level"] == "restricted"),
+        "{rep}"
+    );
+    let o = sealift(release.dir.path(), &["bundle", "inspect", "release.tar", "--format", "json"]);
+    let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(inspect["index"]["harden"]["report"], "sealift/harden/report.json");
+    assert_eq!(inspect["index"]["harden"]["changes"], rep["changes"].as_array().unwrap().len());
+
+    // At the site: the same digests under the site registry, and admission naming it.
+    let o = load(&release, "release.tar", &target, &["--manifests-out", "site"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let site = std::fs::read_to_string(release.path("site/deploy/app.yaml")).unwrap();
+    let t = &target.host;
+    assert_eq!(
+        images_of(&site),
+        [
+            format!("{t}/app/alpha@{}", images.alpha.digest()),
+            format!("{t}/app/multi@{}", images.multi.digest())
+        ]
+    );
+    let admission = std::fs::read_to_string(release.path("site/sealift-cluster/admission.yaml")).unwrap();
+    assert!(admission.contains(&format!("i.startsWith('{t}/')")), "{admission}");
+    let key = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
+    let policies = parse_documents(&admission).unwrap();
+    let cip = policies
+        .iter()
+        .find(|d| d.at(&["kind"]).and_then(Node::as_str) == Some("ClusterImagePolicy"))
+        .unwrap();
+    assert_eq!(
+        cip.at(&["spec", "authorities"]).and_then(Node::as_seq).unwrap()[0]
+            .at(&["key", "data"])
+            .and_then(Node::as_str),
+        Some(key.as_str())
+    );
+
+    // A manifest naming an image the release does not carry stops create; nothing is written.
+    std::fs::write(
+        release.path("deploy/extra.yaml"),
+        APP.replace("NAME", "stray").replace("IMAGE", &format!("{h}/app/gamma:1")),
+    )
+    .unwrap();
+    let o = create(&release, &source, "sealift.yaml", "stray.tar");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("Deployment/shop/stray") && text(&o).contains("`main`"),
+        "{}",
+        text(&o)
+    );
+    assert!(!release.path("stray.tar").exists());
+}

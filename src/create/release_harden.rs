@@ -1,0 +1,161 @@
+//! Hardening a release's manifests at `bundle create`: every image is pinned by the digest just
+//! pulled, the image configs in the staging layout decide users and writable paths, and the
+//! hardened files (with the generated namespace policies and the report) replace the originals
+//! under `sealift/manifests/` in the bundle, covered by its signature.
+//!
+//! The site registry is not known yet: images keep their source registry here and
+//! `load --manifests-out` rewrites them (and adds the admission policies that name it).
+
+use std::path::Path;
+
+use super::Error;
+use crate::bundle::{BundleFile, HardenRecord, ImageRecord};
+use crate::harden::images::{ImageLock, LockedImage};
+use crate::harden::pss::KubeVersion;
+use crate::harden::{self, InputFile, Options};
+use crate::oci::{Descriptor, Manifest, Reference};
+use crate::policy::hardening::HardenSettings;
+use crate::source::PulledImage;
+use crate::store::Layout;
+
+const MANIFESTS: &str = "sealift/manifests/";
+/// Where the hardening report goes in the bundle.
+pub const REPORT_PATH: &str = "sealift/harden/report.json";
+
+/// The lock for a set of bundled images; `configs` reads each image's user and volumes.
+pub fn lock_for(images: &[ImageRecord], configs: impl Fn(&ImageRecord) -> Option<(String, Vec<String>)>) -> ImageLock {
+    let mut lock = ImageLock::default();
+    for image in images {
+        let source = image.source.strip_prefix("docker://").unwrap_or(&image.source);
+        let reference: Reference = match source.parse() {
+            Ok(r) => r,
+            Err(_) => match format!("{}:{}", image.repository, image.tag.as_deref().unwrap_or("latest")).parse() {
+                Ok(r) => r,
+                Err(_) => continue,
+            },
+        };
+        let (user, volumes) = configs(image).map_or((None, Vec::new()), |(u, v)| (Some(u), v));
+        let platforms: Vec<_> = image.platforms.iter().map(|p| p.digest.clone()).collect();
+        lock.add(
+            &reference,
+            LockedImage {
+                repository: image.repository.clone(),
+                registry: reference.registry.clone(),
+                digest: image.digest.clone(),
+                user,
+                volumes,
+            },
+            &platforms,
+        );
+    }
+    lock
+}
+
+/// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index).
+fn image_config(layout: &Layout, root: &Descriptor) -> Option<(String, Vec<String>)> {
+    let bytes = layout.read_manifest(root).ok()?;
+    let manifest = match Manifest::parse(&bytes, &root.media_type).ok()? {
+        Manifest::Index { manifests } => {
+            let pick = manifests
+                .iter()
+                .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
+                .or_else(|| manifests.first())?;
+            Manifest::parse(&layout.read_manifest(pick).ok()?, &pick.media_type).ok()?
+        }
+        m => m,
+    };
+    let Manifest::Image { config, .. } = manifest else { return None };
+    let config: serde_json::Value = serde_json::from_slice(&layout.read_manifest(&config).ok()?).ok()?;
+    let c = config.get("config");
+    let user = c.and_then(|c| c.get("User")).and_then(|u| u.as_str()).unwrap_or("").to_string();
+    let volumes = c
+        .and_then(|c| c.get("Volumes"))
+        .and_then(|v| v.as_object())
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    Some((user, volumes))
+}
+
+/// What hardening added to the bundle.
+#[derive(Debug, Clone)]
+pub struct Hardening {
+    pub record: HardenRecord,
+    pub report: harden::report::Report,
+}
+
+/// Hardens the manifest files in `files` (replacing them) and adds the report.
+pub(super) fn harden_release(
+    settings: &HardenSettings,
+    files: &mut Vec<BundleFile>,
+    images: &[ImageRecord],
+    pulled: &[PulledImage],
+    layout: &Layout,
+    key_pem: &str,
+    dir: &Path,
+) -> Result<Option<Hardening>, Error> {
+    let (manifests, others): (Vec<BundleFile>, Vec<BundleFile>) = files.drain(..).partition(|f| f.path.starts_with(MANIFESTS));
+    *files = others;
+    if manifests.is_empty() {
+        return Ok(None);
+    }
+    let inputs = manifests
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f.source).map_err(|e| Error::ReleaseFile {
+                path: f.source.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(InputFile {
+                path: f.path[MANIFESTS.len()..].to_string(),
+                text,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let kube_version = match &settings.kubernetes_version {
+        Some(v) => v.parse::<KubeVersion>().map_err(|e| Error::Harden(harden::Error::Settings(e)))?,
+        None => KubeVersion::DEFAULT,
+    };
+    let lock = lock_for(images, |image| {
+        let p = pulled.iter().find(|p| p.root.digest == image.digest)?;
+        image_config(layout, &p.root)
+    });
+    let options = Options {
+        settings,
+        kube_version,
+        lock: Some(&lock),
+        site_registry: None,
+        signing_key_pem: Some(key_pem),
+    };
+    let hardened = harden::harden(&inputs, &options).map_err(Error::Harden)?;
+    let write_err = |path: &Path, e: std::io::Error| Error::ReleaseFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let out = dir.join("manifests");
+    harden::write_outputs(&out, &hardened.files).map_err(|e| write_err(&out, e))?;
+    for f in &hardened.files {
+        files.push(BundleFile {
+            path: format!("{MANIFESTS}{}", f.path),
+            source: out.join(&f.path),
+        });
+    }
+    let report_file = dir.join("report.json");
+    let json = serde_json::to_vec_pretty(&hardened.report).map_err(|e| write_err(&report_file, std::io::Error::other(e)))?;
+    std::fs::write(&report_file, json).map_err(|e| write_err(&report_file, e))?;
+    files.push(BundleFile {
+        path: REPORT_PATH.into(),
+        source: report_file,
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Some(Hardening {
+        record: HardenRecord {
+            kubernetes_version: kube_version.to_string(),
+            settings: settings.clone(),
+            report: REPORT_PATH.into(),
+            changes: hardened.report.changes.len(),
+            findings: hardened.report.findings.len(),
+            image_key: key_pem.to_string(),
+        },
+        report: hardened.report,
+    }))
+}
