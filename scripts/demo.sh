@@ -47,6 +47,8 @@ images:
   - $src/demo/base:3.14
 manifests:
   - deploy/
+harden:
+  namespace: shop
 scan:
   vuln-db: vulndb/
   fail-on: high
@@ -78,6 +80,10 @@ say "sealift verify (disconnected side, offline): signatures, every digest, the 
 say "the scan report and SBOM travel signed inside the bundle"
 tar -tf release.tar | grep '^sealift/scan/' | head -4
 
+say "the manifests were hardened into the bundle: pinned by digest, least privilege, namespace policies"
+tar -xOf release.tar sealift/manifests/deploy/web.yaml | grep -E 'image:|runAsUser|readOnlyRootFilesystem|namespace:'
+tar -tf release.tar | grep '^sealift/manifests/sealift-cluster/\|^sealift/harden/'
+
 say "a tampered copy is refused, and nothing is pushed"
 cp release.tar tampered.tar
 printf 'x' | dd of=tampered.tar bs=1 seek=$(( $(stat -c %s tampered.tar) - 20000 )) conv=notrunc status=none
@@ -85,7 +91,11 @@ printf 'x' | dd of=tampered.tar bs=1 seek=$(( $(stat -c %s tampered.tar) - 20000
 
 say "sealift load into the site registry"
 echo site-pass | "$sealift" load release.tar --key keys/sealift.pub --registry "$dst" \
-    --ca-file dst-reg/ca.crt --username site --password-stdin
+    --ca-file dst-reg/ca.crt --username site --password-stdin --manifests-out site
+
+say "the site's manifests: images from the site registry by digest, and admission that enforces it"
+grep 'image:' site/deploy/web.yaml
+grep -E "kind:|startsWith" site/sealift-cluster/admission.yaml
 
 say "what the site registry now holds"
 curl -s --cacert dst-reg/ca.crt -u site:site-pass "https://$dst/v2/_catalog"; echo

@@ -713,18 +713,6 @@ fn service_account_token(spec: &mut Map, job: &mut PodJob<'_>) {
 }
 
 fn report_volumes(spec: &Map, job: &mut PodJob<'_>) {
-    const ALLOWED: &[&str] = &[
-        "configMap",
-        "csi",
-        "downwardAPI",
-        "emptyDir",
-        "ephemeral",
-        "image",
-        "persistentVolumeClaim",
-        "projected",
-        "secret",
-        "hostPath",
-    ];
     for v in spec
         .get("volumes")
         .and_then(Node::as_seq)
@@ -733,7 +721,10 @@ fn report_volumes(spec: &Map, job: &mut PodJob<'_>) {
         .filter_map(Node::as_map)
     {
         let name = v.get("name").map(Node::brief).unwrap_or_default();
-        if let Some((kind, _)) = v.iter().find(|(k, _)| *k != "name" && !ALLOWED.contains(k)) {
+        if let Some((kind, _)) = v
+            .iter()
+            .find(|(k, _)| !matches!(*k, "name" | "hostPath") && !super::pss::RESTRICTED_VOLUME_SOURCES.contains(k))
+        {
             job.finding(
                 job.path(&format!("spec.volumes[{name}]")),
                 "W16",

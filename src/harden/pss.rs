@@ -163,7 +163,7 @@ const SAFE_SYSCTLS: &[(&str, u32)] = &[
 
 /// Volume sources the restricted level allows. A volume without a source is defaulted to
 /// `emptyDir` by the API server.
-const RESTRICTED_VOLUME_SOURCES: &[&str] = &[
+pub const RESTRICTED_VOLUME_SOURCES: &[&str] = &[
     "configMap",
     "csi",
     "downwardAPI",
