@@ -74,6 +74,12 @@ for app, check, resource in after[2]:
     rule = RULE.get(check, "?")
     cands = [f for f in reports[app]["findings"] if f["object"].split("/")[0] == kind and f["object"].split("/")[-1] == name]
     same = [f for f in cands if f["rule"] == rule or f["rule"].startswith("pss/") and rule in f["detail"]]
+    if rule.startswith("R"):
+        # Graph checks flag the binding; sealift reports the rule of the role it binds.
+        same = [f for f in reports[app]["findings"] if f["reason"] == "RBAC_REVIEW" and f["object"].split("/")[-1] == name]
+    infra = [f for f in cands if f["reason"] == "INFRA_PRIVILEGED"]
+    if infra and rule.startswith("W"):
+        same = infra
     if rule in ("W07", "W08") and not same:
         same = [f for f in cands if f["rule"] in ("W07", "W08")]
     if rule == "W09" and not same:

@@ -390,6 +390,13 @@ fn harden_workload(
             .filter(|f| f.object == id.display() && f.rule == rule)
             .map(|f| f.reason)
             .max()
+            .or_else(|| {
+                report
+                    .findings
+                    .iter()
+                    .find(|f| f.object == id.display() && f.reason == Reason::InfraPrivileged)
+                    .map(|f| f.reason)
+            })
             .unwrap_or(Reason::UpstreamSetting);
         report.findings.push(Finding {
             object: id.display(),

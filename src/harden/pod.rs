@@ -559,6 +559,15 @@ fn run_as_non_root(container: &mut Map, pod_sc: &Map, locked: Option<&super::ima
             other => match job.options.settings.run_as_user {
                 Some(forced) => Some(i64::from(forced)),
                 None => {
+                    if non_root == Some(true) && matches!(other, ImageUser::Unknown) {
+                        job.finding(
+                            format!("{sc_path}.runAsUser"),
+                            "W08",
+                            Severity::Info,
+                            Reason::ImageConfigUnknown,
+                            "runs as non-root, but with no image config the UID (and whether it is 10000 or more) is unknown".into(),
+                        );
+                    }
                     if non_root != Some(true) {
                         let (reason, detail) = match other {
                             ImageUser::Root => (
