@@ -95,7 +95,10 @@ pub(super) fn harden_template(template: &mut Map, job: &mut PodJob<'_>) -> Resul
                 .to_string();
             let path = job.path(&format!("spec.{list}[{name}]"));
             pin_image(container_at(spec, list, i), &path, job)?;
-            resources(container_at(spec, list, i), &path, job);
+            if *list != "ephemeralContainers" {
+                // The API refuses resources on ephemeral containers.
+                resources(container_at(spec, list, i), &path, job);
+            }
             report_container(container_at(spec, list, i), &path, *list == "containers", job);
             if !infra && *list != "ephemeralContainers" {
                 container_security(spec, list, i, &path, job);

@@ -424,6 +424,28 @@ fn values_and_unknown_kinds_pass_through_with_the_same_meaning() {
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(load(&dir.join("in/all.yaml")), load(&dir.join("out/all.yaml")));
+
+    // Ephemeral containers get no resources (the API refuses them there); regular ones do.
+    std::fs::write(
+        dir.join("in/all.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers: [{name: app, image: nginx}]\n  ephemeralContainers: [{name: debug, image: busybox}]\n",
+    )
+    .unwrap();
+    let out = harden(dir, &dir.join("in"), "out2", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pod = parse_documents(&std::fs::read_to_string(dir.join("out2/all.yaml")).unwrap())
+        .unwrap()
+        .remove(0);
+    assert!(
+        pod.at(&["spec", "ephemeralContainers"]).and_then(Node::as_seq).unwrap()[0]
+            .at(&["resources"])
+            .is_none()
+    );
+    assert!(
+        pod.at(&["spec", "containers"]).and_then(Node::as_seq).unwrap()[0]
+            .at(&["resources", "limits", "memory"])
+            .is_some()
+    );
 }
 
 fn bundle_entry(bundle: &Path, entry: &str) -> String {
