@@ -52,28 +52,46 @@ pub fn lock_for(images: &[ImageRecord], configs: impl Fn(&ImageRecord) -> Option
 }
 
 /// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index).
+/// A user given by name is looked up in the image's `/etc/passwd` (and `/etc/group`) so the
+/// manifests can carry the number Kubernetes needs; a name not found there stays a name.
 fn image_config(layout: &Layout, root: &Descriptor) -> Option<(String, Vec<String>)> {
     let bytes = layout.read_manifest(root).ok()?;
-    let manifest = match Manifest::parse(&bytes, &root.media_type).ok()? {
+    let (descriptor, manifest) = match Manifest::parse(&bytes, &root.media_type).ok()? {
         Manifest::Index { manifests } => {
             let pick = manifests
                 .iter()
                 .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
                 .or_else(|| manifests.first())?;
-            Manifest::parse(&layout.read_manifest(pick).ok()?, &pick.media_type).ok()?
+            let manifest = Manifest::parse(&layout.read_manifest(pick).ok()?, &pick.media_type).ok()?;
+            (pick.clone(), manifest)
         }
-        m => m,
+        m => (root.clone(), m),
     };
     let Manifest::Image { config, .. } = manifest else { return None };
     let config: serde_json::Value = serde_json::from_slice(&layout.read_manifest(&config).ok()?).ok()?;
     let c = config.get("config");
-    let user = c.and_then(|c| c.get("User")).and_then(|u| u.as_str()).unwrap_or("").to_string();
+    let mut user = c.and_then(|c| c.get("User")).and_then(|u| u.as_str()).unwrap_or("").to_string();
+    if needs_lookup(&user)
+        && let Ok(accounts) = crate::scan::image::accounts(layout, &descriptor)
+        && let Ok(ids) = accounts.resolve(&user)
+    {
+        user = match ids.gid {
+            Some(gid) => format!("{}:{gid}", ids.uid),
+            None => ids.uid.to_string(),
+        };
+    }
     let volumes = c
         .and_then(|c| c.get("Volumes"))
         .and_then(|v| v.as_object())
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
     Some((user, volumes))
+}
+
+/// Whether a config `User` names its user (or group) rather than giving numbers.
+fn needs_lookup(user: &str) -> bool {
+    let name = user.split(':').next().unwrap_or("");
+    !name.is_empty() && name != "root" && name.parse::<u32>().is_err()
 }
 
 /// What hardening added to the bundle.

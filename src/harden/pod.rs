@@ -579,7 +579,9 @@ fn run_as_non_root(container: &mut Map, pod_sc: &Map, locked: Option<&super::ima
                             ),
                             ImageUser::Named(n) => (
                                 Reason::ImageNamedUser,
-                                format!("the image runs as user `{n}`, whose UID sealift does not know"),
+                                format!(
+                                    "the image runs as user `{n}` and no UID for it is known (not in its /etc/passwd, or not given in the lock)"
+                                ),
                             ),
                             _ => (
                                 Reason::ImageConfigUnknown,

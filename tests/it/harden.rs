@@ -473,11 +473,16 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
     let source = TestRegistry::start();
     let target = TestRegistry::start();
     let images = push_source_images(&source).await;
+    let named = push_named_user_image(&source).await;
     let release = Release::new(&source, &images);
     let h = &source.host;
+    let yaml = std::fs::read_to_string(release.path("sealift.yaml")).unwrap();
+    let yaml = yaml.replace("manifests:", &format!("  - {h}/app/named:1.0\nmanifests:"));
+    std::fs::write(release.path("sealift.yaml"), yaml).unwrap();
     let app = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: shop}}\n---\n{}---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: nightly, namespace: shop}}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {{name: job, image: '{h}/app/multi:3.0'}}\n",
-        APP.replace("NAME", "web").replace("IMAGE", &format!("{h}/app/alpha:1.0"))
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: shop}}\n---\n{}---\n{}---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: nightly, namespace: shop}}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {{name: job, image: '{h}/app/multi:3.0'}}\n",
+        APP.replace("NAME", "web").replace("IMAGE", &format!("{h}/app/alpha:1.0")),
+        APP.replace("NAME", "named").replace("IMAGE", &format!("{h}/app/named:1.0"))
     );
     std::fs::write(release.path("deploy/app.yaml"), &app).unwrap();
     let bundle = create_bundle(&release, &source, "release.tar");
@@ -488,7 +493,8 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         images_of(&hardened),
         [
             format!("{h}/app/alpha@{}", images.alpha.digest()),
-            format!("{h}/app/multi@{}", images.multi.digest())
+            format!("{h}/app/multi@{}", images.multi.digest()),
+            format!("{h}/app/named@{}", named.digest()),
         ]
     );
     let namespaces = bundle_entry(&bundle, "sealift/manifests/sealift-cluster/namespaces.yaml");
@@ -497,16 +503,25 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         "{namespaces}"
     );
     let rep: serde_json::Value = serde_json::from_str(&bundle_entry(&bundle, "sealift/harden/report.json")).unwrap();
-    // The test images' configs say `User: 1000`; the pulled config decides the UID, and both
-    // pod templates end up restricted.
-    let uid_changes: Vec<&serde_json::Value> = rep["changes"]
+    // The test images' configs say `User: 1000`, the named one `User: web`, which its top
+    // layer's /etc/passwd makes UID 4321 (the lower layer's 1111 is replaced). The pulled
+    // configs decide the UIDs, and all three pod templates end up restricted.
+    let uid_changes: BTreeMap<&str, &str> = rep["changes"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|c| c["path"].as_str().unwrap().ends_with("securityContext.runAsUser"))
+        .map(|c| (c["object"].as_str().unwrap(), c["after"].as_str().unwrap()))
         .collect();
-    assert_eq!(uid_changes.len(), 2, "{rep}");
-    assert!(uid_changes.iter().all(|c| c["after"] == "1000"));
+    assert_eq!(
+        uid_changes,
+        BTreeMap::from([
+            ("Deployment/shop/web", "1000"),
+            ("Deployment/shop/named", "4321"),
+            ("CronJob/shop/nightly", "1000")
+        ]),
+        "{rep}"
+    );
     assert!(
         rep["workloads"].as_array().unwrap().iter().all(|w| w["level"] == "restricted"),
         "{rep}"
@@ -525,7 +540,8 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         images_of(&site),
         [
             format!("{t}/app/alpha@{}", images.alpha.digest()),
-            format!("{t}/app/multi@{}", images.multi.digest())
+            format!("{t}/app/multi@{}", images.multi.digest()),
+            format!("{t}/app/named@{}", named.digest()),
         ]
     );
     let admission = std::fs::read_to_string(release.path("site/sealift-cluster/admission.yaml")).unwrap();
@@ -557,4 +573,49 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         text(&o)
     );
     assert!(!release.path("stray.tar").exists());
+}
+
+/// `app/named:1.0`: config `User: web`; the lower layer's /etc/passwd gives web UID 1111, the
+/// upper layer replaces it with 4321 (and whites out an old /etc/shadow on the way).
+async fn push_named_user_image(reg: &crate::support::TestRegistry) -> crate::support::Blob {
+    use crate::support::{Blob, manifest, push_blob, push_manifest};
+    let tar_gz = |files: &[(&str, &str)]| {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (path, body) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, path, body.as_bytes()).unwrap();
+        }
+        Blob {
+            bytes: builder.into_inner().unwrap().finish().unwrap(),
+            media_type: sealift::oci::media_type::OCI_LAYER_GZIP,
+        }
+    };
+    let lower = tar_gz(&[
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:1111:1111::/srv:/bin/false\n"),
+        ("etc/shadow", "root:*:1::::::\n"),
+    ]);
+    let upper = tar_gz(&[
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:4321:4321::/srv:/bin/false\n"),
+        ("etc/group", "root:x:0:\nweb:x:4321:\n"),
+        ("etc/.wh.shadow", ""),
+    ]);
+    let config = Blob {
+        bytes: serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "config": {"User": "web"},
+            "rootfs": {"type": "layers", "diff_ids": []}
+        }))
+        .unwrap(),
+        media_type: sealift::oci::media_type::OCI_CONFIG,
+    };
+    let image = manifest(&config, &[&lower, &upper], false);
+    let repo: sealift::oci::Reference = format!("{}/app/named:x", reg.host).parse().unwrap();
+    let client = reg.client();
+    for b in [&config, &lower, &upper] {
+        push_blob(&client, &repo, b).await;
+    }
+    push_manifest(&client, &repo, &image, Some("1.0")).await;
+    image
 }

@@ -3,6 +3,7 @@
 //! in a later layer is gone. Nothing is unpacked; memory holds the parsed packages, never a
 //! layer.
 
+mod accounts;
 mod apk;
 mod cargo_lock;
 mod dpkg;
@@ -16,6 +17,8 @@ mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+
+pub use accounts::{Accounts, Ids};
 
 use super::package::{Distro, Found, Package};
 
@@ -36,6 +39,8 @@ pub enum Error {
 pub struct Inventory {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
+    /// The image's `/etc/passwd` and `/etc/group`.
+    pub accounts: Accounts,
     /// Files that looked like package records but could not be read; each names the file.
     pub warnings: Vec<String>,
 }
@@ -54,6 +59,8 @@ enum FileKind {
     RpmSqlite,
     /// BerkeleyDB (`Packages`) and ndb (`Packages.db`) RPM databases: reported, not read.
     RpmOther,
+    Passwd,
+    Group,
 }
 
 fn classify(path: &str, executable: bool) -> Option<FileKind> {
@@ -63,6 +70,8 @@ fn classify(path: &str, executable: bool) -> Option<FileKind> {
         p if p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums") && !p[22..].contains('/') => FileKind::DpkgStatus,
         "lib/apk/db/installed" => FileKind::ApkInstalled,
         "etc/os-release" | "usr/lib/os-release" => FileKind::OsRelease,
+        "etc/passwd" => FileKind::Passwd,
+        "etc/group" => FileKind::Group,
         "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" => FileKind::RpmSqlite,
         "var/lib/rpm/Packages" | "var/lib/rpm/Packages.db" | "usr/lib/sysimage/rpm/Packages.db" => FileKind::RpmOther,
         p if (name == "package-lock.json" || name == "npm-shrinkwrap.json") && !p.contains("node_modules/") => FileKind::NpmLock,
@@ -79,6 +88,8 @@ fn classify(path: &str, executable: bool) -> Option<FileKind> {
 enum Content {
     Packages(FileKind, Vec<Found>),
     OsRelease(Distro),
+    /// `/etc/passwd` or `/etc/group`, parsed at the end.
+    Text(String),
 }
 
 #[derive(Debug, Clone)]
@@ -93,11 +104,21 @@ pub struct Collector {
     /// Files of the layers read so far, by path (no leading `/`).
     files: BTreeMap<String, Record>,
     warnings: Vec<String>,
+    /// Read only `/etc/passwd` and `/etc/group` (for resolving a user name).
+    accounts_only: bool,
 }
 
 impl Collector {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A collector that reads nothing but the user and group databases.
+    pub fn accounts_only() -> Self {
+        Self {
+            accounts_only: true,
+            ..Self::default()
+        }
     }
 
     /// Read one layer blob (`digest` names it in errors and in the report).
@@ -137,7 +158,10 @@ impl Collector {
                 continue;
             }
             let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
-            let Some(kind) = classify(&path, executable) else { continue };
+            let Some(kind) = classify(&path, executable).filter(|k| !self.accounts_only || matches!(k, FileKind::Passwd | FileKind::Group))
+            else {
+                continue;
+            };
             let content = read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")));
             match content? {
                 Ok(Some(content)) => added.push((
@@ -174,6 +198,13 @@ impl Collector {
             _ => None,
         };
         let distro = os_release("etc/os-release").or_else(|| os_release("usr/lib/os-release"));
+        let mut accounts = Accounts::default();
+        if let Some(Content::Text(text)) = self.files.get("etc/passwd").map(|r| &r.content) {
+            accounts.add_passwd(text);
+        }
+        if let Some(Content::Text(text)) = self.files.get("etc/group").map(|r| &r.content) {
+            accounts.add_group(text);
+        }
         // npm packages a lockfile of the same project already lists are not counted twice.
         let mut locked: BTreeSet<(String, String, String)> = BTreeSet::new();
         for (path, record) in &self.files {
@@ -199,6 +230,7 @@ impl Collector {
         Inventory {
             distro,
             packages,
+            accounts,
             warnings: self.warnings,
         }
     }
@@ -236,6 +268,7 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
                     FileKind::NpmLock => packages(npm::lockfile(&bytes)),
                     FileKind::NpmInstalled => npm::installed(&bytes).map(|f| f.map(|f| Content::Packages(kind, vec![f]))),
                     FileKind::CargoLock => packages(cargo_lock::parse(&text)),
+                    FileKind::Passwd | FileKind::Group => Ok(Some(Content::Text(text.into_owned()))),
                     FileKind::Executable | FileKind::RpmSqlite | FileKind::RpmOther | FileKind::Python => Ok(None), // read above
                 }
             }
