@@ -575,9 +575,14 @@ fn write_inputs(files: &[InputFile], objects: &[Object]) -> Vec<OutputFile> {
         if docs.is_empty() {
             continue;
         }
+        let text = if file.path.ends_with(".json") {
+            yaml::emit_json(&docs)
+        } else {
+            yaml::emit_documents(&docs)
+        };
         out.push(OutputFile {
             path: file.path.clone(),
-            text: yaml::emit_documents(&docs),
+            text,
         });
     }
     out

@@ -444,6 +444,36 @@ pub fn emit_documents<'a>(docs: impl IntoIterator<Item = &'a Node>) -> String {
     out
 }
 
+/// Documents as JSON, for manifests that came in as `.json`: one object as itself, several as
+/// a `v1` `List` (what `kubectl get -o json` prints for many).
+pub fn emit_json(docs: &[Node]) -> String {
+    let value = match docs {
+        [one] => to_json(one),
+        many => serde_json::json!({"apiVersion": "v1", "kind": "List", "items": many.iter().map(to_json).collect::<Vec<_>>()}),
+    };
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match node {
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(*b),
+        Node::Num(n) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| n.parse::<u64>().map(Value::from))
+            .ok()
+            .or_else(|| n.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+            .unwrap_or_else(|| Value::String(n.clone())),
+        Node::Str(s) => Value::String(s.clone()),
+        Node::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        Node::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect()),
+    }
+}
+
 fn emit_document(doc: &Node, out: &mut String) {
     match doc {
         Node::Map(m) if !m.is_empty() => emit_map(m, 0, out),
@@ -647,6 +677,23 @@ mod tests {
         assert!(out.contains("image: nginx:1.25\n"), "{out}");
         assert!(out.contains("script: |\n    #!/bin/sh\n"), "{out}");
         assert!(out.contains("\"true\": \"on\""), "{out}");
+    }
+
+    #[test]
+    fn json_output_keeps_the_values() {
+        // Keys in sorted order: JSON objects come out sorted.
+        let doc = one("data: {f: 1.50, flag: yes, list: [1, x], mode: '0644', none: ~, num: 0644}\nkind: ConfigMap\n");
+        let json: serde_json::Value = serde_json::from_str(&emit_json(std::slice::from_ref(&doc))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "ConfigMap", "data": {"mode": "0644", "num": 420, "f": 1.5, "flag": true, "none": null, "list": [1, "x"]}})
+        );
+        assert_eq!(one(&emit_json(std::slice::from_ref(&doc))), doc, "JSON reads back as the same YAML");
+        let two: serde_json::Value = serde_json::from_str(&emit_json(&[doc.clone(), doc])).unwrap();
+        assert_eq!(
+            (two["kind"].as_str(), two["items"].as_array().map(Vec::len)),
+            (Some("List"), Some(2))
+        );
     }
 
     #[test]
