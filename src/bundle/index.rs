@@ -91,6 +91,22 @@ pub struct ImageRecord {
     /// Publisher keys (PEM) the source image had to be signed with, from `sealift.yaml`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream_keys: Vec<String>,
+    /// What the image config says about running it, as hardening used it: standalone
+    /// `harden --images` on `bundle inspect --format json` makes the same decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RuntimeConfig>,
+}
+
+/// The run-time settings of an image config that hardening needs.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// `User`, with a name looked up in the image's /etc/passwd turned into `uid:gid`; empty
+    /// for root by default.
+    pub user: String,
+    /// The `Volumes` paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 impl ImageRecord {

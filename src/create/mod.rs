@@ -177,6 +177,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
                 .collect(),
             signatures: signed.records,
             upstream_keys: up.pems,
+            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, &p.root)),
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
@@ -198,8 +199,6 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         &options.release.harden,
         &mut files,
         &images,
-        &pulled,
-        &layout,
         &key_pem,
         &staging.join("sealift-harden"),
     )?;

@@ -9,21 +9,20 @@
 use std::path::Path;
 
 use super::Error;
-use crate::bundle::{BundleFile, HardenRecord, ImageRecord};
+use crate::bundle::{BundleFile, HardenRecord, ImageRecord, RuntimeConfig};
 use crate::harden::images::{ImageLock, LockedImage};
 use crate::harden::pss::KubeVersion;
 use crate::harden::{self, InputFile, Options};
 use crate::oci::{Descriptor, Manifest, Reference};
 use crate::policy::hardening::HardenSettings;
-use crate::source::PulledImage;
 use crate::store::Layout;
 
 const MANIFESTS: &str = "sealift/manifests/";
 /// Where the hardening report goes in the bundle.
 pub const REPORT_PATH: &str = "sealift/harden/report.json";
 
-/// The lock for a set of bundled images; `configs` reads each image's user and volumes.
-pub fn lock_for(images: &[ImageRecord], configs: impl Fn(&ImageRecord) -> Option<(String, Vec<String>)>) -> ImageLock {
+/// The lock for a set of bundled images, with the run-time config each record carries.
+pub fn lock_for(images: &[ImageRecord]) -> ImageLock {
     let mut lock = ImageLock::default();
     for image in images {
         let source = image.source.strip_prefix("docker://").unwrap_or(&image.source);
@@ -34,7 +33,10 @@ pub fn lock_for(images: &[ImageRecord], configs: impl Fn(&ImageRecord) -> Option
                 Err(_) => continue,
             },
         };
-        let (user, volumes) = configs(image).map_or((None, Vec::new()), |(u, v)| (Some(u), v));
+        let (user, volumes) = image
+            .config
+            .as_ref()
+            .map_or((None, Vec::new()), |c| (Some(c.user.clone()), c.volumes.clone()));
         let platforms: Vec<_> = image.platforms.iter().map(|p| p.digest.clone()).collect();
         lock.add(
             &reference,
@@ -54,7 +56,7 @@ pub fn lock_for(images: &[ImageRecord], configs: impl Fn(&ImageRecord) -> Option
 /// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index).
 /// A user given by name is looked up in the image's `/etc/passwd` (and `/etc/group`) so the
 /// manifests can carry the number Kubernetes needs; a name not found there stays a name.
-fn image_config(layout: &Layout, root: &Descriptor) -> Option<(String, Vec<String>)> {
+pub fn image_config(layout: &Layout, root: &Descriptor) -> Option<RuntimeConfig> {
     let bytes = layout.read_manifest(root).ok()?;
     let (descriptor, manifest) = match Manifest::parse(&bytes, &root.media_type).ok()? {
         Manifest::Index { manifests } => {
@@ -85,7 +87,7 @@ fn image_config(layout: &Layout, root: &Descriptor) -> Option<(String, Vec<Strin
         .and_then(|v| v.as_object())
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
-    Some((user, volumes))
+    Some(RuntimeConfig { user, volumes })
 }
 
 /// Whether a config `User` names its user (or group) rather than giving numbers.
@@ -106,8 +108,6 @@ pub(super) fn harden_release(
     settings: &HardenSettings,
     files: &mut Vec<BundleFile>,
     images: &[ImageRecord],
-    pulled: &[PulledImage],
-    layout: &Layout,
     key_pem: &str,
     dir: &Path,
 ) -> Result<Option<Hardening>, Error> {
@@ -133,10 +133,7 @@ pub(super) fn harden_release(
         Some(v) => v.parse::<KubeVersion>().map_err(|e| Error::Harden(harden::Error::Settings(e)))?,
         None => KubeVersion::DEFAULT,
     };
-    let lock = lock_for(images, |image| {
-        let p = pulled.iter().find(|p| p.root.digest == image.digest)?;
-        image_config(layout, &p.root)
-    });
+    let lock = lock_for(images);
     let options = Options {
         settings,
         kube_version,

@@ -138,12 +138,22 @@ impl ImageLock {
                     tagged.parse().map_err(|e| format!("`{tagged}`: {e}"))?
                 }
             };
+            // The run-time config bundle create recorded (user and volumes), if any.
+            let config = image.get("config");
+            let user = config.and_then(|c| c.get("user")).and_then(|u| u.as_str()).map(str::to_string);
+            let volumes = config
+                .and_then(|c| c.get("volumes"))
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
             let locked = LockedImage {
                 repository,
                 registry: reference.registry.clone(),
                 digest,
-                user: None,
-                volumes: Vec::new(),
+                user,
+                volumes,
             };
             lock.add(&reference, locked, &platforms);
         }

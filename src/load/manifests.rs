@@ -58,7 +58,7 @@ pub fn site_manifests(bundle: &VerifiedBundle, registry: &str) -> Result<Option<
         ),
         None => (&default, KubeVersion::DEFAULT, None),
     };
-    let lock = lock_for(&index.images, |_| None);
+    let lock = lock_for(&index.images);
     let options = Options {
         settings,
         kube_version: version,

@@ -530,6 +530,15 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
     let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(inspect["index"]["harden"]["report"], "sealift/harden/report.json");
     assert_eq!(inspect["index"]["harden"]["changes"], rep["changes"].as_array().unwrap().len());
+    // Standalone, with the lock `bundle inspect` printed (it carries each image's recorded
+    // user and volumes), harden makes the same file as bundle create did.
+    std::fs::write(release.path("lock.json"), &o.stdout).unwrap();
+    let o = sealift(
+        release.dir.path(),
+        &["harden", "deploy/app.yaml", "-o", "standalone", "--images", "lock.json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(release.path("standalone/app.yaml")).unwrap(), hardened);
 
     // At the site: the same digests under the site registry, and admission naming it.
     let o = load(&release, "release.tar", &target, &["--manifests-out", "site"]);
