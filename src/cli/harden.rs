@@ -60,10 +60,7 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         settings.run_as_user = args.run_as_user;
     }
     let version_text = args.kube_version.clone().or_else(|| settings.kubernetes_version.clone());
-    let kube_version = match version_text {
-        Some(v) => v.parse::<KubeVersion>().map_err(anyhow::Error::msg)?,
-        None => KubeVersion::DEFAULT,
-    };
+    let kube_version = KubeVersion::from_setting(version_text.as_deref()).map_err(anyhow::Error::msg)?;
     let lock = args
         .images
         .as_ref()

@@ -177,7 +177,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
                 .collect(),
             signatures: signed.records,
             upstream_keys: up.pems,
-            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, &p.root)),
+            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, &p.root))?,
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use super::Error;
 use crate::bundle::{BundleFile, HardenRecord, ImageRecord, RuntimeConfig};
-use crate::harden::images::{ImageLock, LockedImage};
+use crate::harden::images::{ImageLock, LockedImage, bundled_reference};
 use crate::harden::pss::KubeVersion;
 use crate::harden::{self, InputFile, Options};
-use crate::oci::{Descriptor, Manifest, Reference};
+use crate::oci::{Descriptor, Manifest};
 use crate::policy::hardening::HardenSettings;
 use crate::store::Layout;
 
@@ -25,13 +25,8 @@ pub const REPORT_PATH: &str = "sealift/harden/report.json";
 pub fn lock_for(images: &[ImageRecord]) -> ImageLock {
     let mut lock = ImageLock::default();
     for image in images {
-        let source = image.source.strip_prefix("docker://").unwrap_or(&image.source);
-        let reference: Reference = match source.parse() {
-            Ok(r) => r,
-            Err(_) => match format!("{}:{}", image.repository, image.tag.as_deref().unwrap_or("latest")).parse() {
-                Ok(r) => r,
-                Err(_) => continue,
-            },
+        let Ok(reference) = bundled_reference(&image.source, &image.repository, image.tag.as_deref(), &image.digest) else {
+            continue;
         };
         let (user, volumes) = image
             .config
@@ -53,24 +48,37 @@ pub fn lock_for(images: &[ImageRecord]) -> ImageLock {
     lock
 }
 
-/// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index).
-/// A user given by name is looked up in the image's `/etc/passwd` (and `/etc/group`) so the
-/// manifests can carry the number Kubernetes needs; a name not found there stays a name.
-pub fn image_config(layout: &Layout, root: &Descriptor) -> Option<RuntimeConfig> {
-    let bytes = layout.read_manifest(root).ok()?;
-    let (descriptor, manifest) = match Manifest::parse(&bytes, &root.media_type).ok()? {
+/// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index);
+/// `None` when the image has no config sealift can read as a container config. A user given by
+/// name is looked up in the image's `/etc/passwd` (and `/etc/group`) so the manifests can
+/// carry the number Kubernetes needs; a name not found there (or layers that cannot be read
+/// as tar streams) leaves the name, which hardening then reports.
+pub fn image_config(layout: &Layout, root: &Descriptor) -> Result<Option<RuntimeConfig>, Error> {
+    let Ok(manifest) = Manifest::parse(&layout.read_manifest(root)?, &root.media_type) else {
+        return Ok(None);
+    };
+    let (descriptor, manifest) = match manifest {
         Manifest::Index { manifests } => {
-            let pick = manifests
+            let Some(pick) = manifests
                 .iter()
                 .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
-                .or_else(|| manifests.first())?;
-            let manifest = Manifest::parse(&layout.read_manifest(pick).ok()?, &pick.media_type).ok()?;
+                .or_else(|| manifests.first())
+            else {
+                return Ok(None);
+            };
+            let Ok(manifest) = Manifest::parse(&layout.read_manifest(pick)?, &pick.media_type) else {
+                return Ok(None);
+            };
             (pick.clone(), manifest)
         }
         m => (root.clone(), m),
     };
-    let Manifest::Image { config, .. } = manifest else { return None };
-    let config: serde_json::Value = serde_json::from_slice(&layout.read_manifest(&config).ok()?).ok()?;
+    let Manifest::Image { config, .. } = manifest else {
+        return Ok(None);
+    };
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&layout.read_manifest(&config)?) else {
+        return Ok(None);
+    };
     let c = config.get("config");
     let mut user = c.and_then(|c| c.get("User")).and_then(|u| u.as_str()).unwrap_or("").to_string();
     if needs_lookup(&user)
@@ -87,7 +95,7 @@ pub fn image_config(layout: &Layout, root: &Descriptor) -> Option<RuntimeConfig>
         .and_then(|v| v.as_object())
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
-    Some(RuntimeConfig { user, volumes })
+    Ok(Some(RuntimeConfig { user, volumes }))
 }
 
 /// Whether a config `User` names its user (or group) rather than giving numbers.
@@ -129,10 +137,8 @@ pub(super) fn harden_release(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let kube_version = match &settings.kubernetes_version {
-        Some(v) => v.parse::<KubeVersion>().map_err(|e| Error::Harden(harden::Error::Settings(e)))?,
-        None => KubeVersion::DEFAULT,
-    };
+    let kube_version =
+        KubeVersion::from_setting(settings.kubernetes_version.as_deref()).map_err(|e| Error::Harden(harden::Error::Settings(e)))?;
     let lock = lock_for(images);
     let options = Options {
         settings,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::yaml::{Node, parse_documents};
-use crate::oci::{Digest, Reference};
+use crate::oci::{Digest, Reference, SourceRef};
 
 /// What is known about one locked image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,19 @@ pub struct LockedImage {
     pub user: Option<String>,
     /// The image config's `Volumes`.
     pub volumes: Vec<String>,
+}
+
+/// The reference manifests name a bundled image by: its registry reference, or for `oci:` and
+/// `oci-archive:` sources the name it loads as (`repository:tag`, else `repository@digest`).
+pub fn bundled_reference(source: &str, repository: &str, tag: Option<&str>, digest: &Digest) -> Result<Reference, String> {
+    if let Ok(SourceRef::Docker(r)) = source.parse::<SourceRef>() {
+        return Ok(r);
+    }
+    let name = match tag {
+        Some(t) => format!("{repository}:{t}"),
+        None => format!("{repository}@{digest}"),
+    };
+    name.parse().map_err(|e| format!("`{name}`: {e}"))
 }
 
 /// Reference → locked image.
@@ -114,7 +127,6 @@ impl ImageLock {
         for image in images {
             let field = |k: &str| image.get(k).and_then(|v| v.as_str());
             let source = field("source").ok_or("an image without `source`")?;
-            let source = source.strip_prefix("docker://").unwrap_or(source);
             let digest: Digest = field("digest")
                 .ok_or("an image without `digest`")?
                 .parse()
@@ -127,17 +139,7 @@ impl ImageLock {
                 .flatten()
                 .filter_map(|p| p.get("digest")?.as_str()?.parse().ok())
                 .collect();
-            // Non-registry sources (oci:, oci-archive:) are known by the name they load as.
-            let reference: Reference = match source.parse() {
-                Ok(r) => r,
-                Err(_) => {
-                    let tagged = match field("tag") {
-                        Some(t) => format!("{repository}:{t}"),
-                        None => format!("{repository}@{digest}"),
-                    };
-                    tagged.parse().map_err(|e| format!("`{tagged}`: {e}"))?
-                }
-            };
+            let reference = bundled_reference(source, &repository, field("tag"), &digest)?;
             // The run-time config bundle create recorded (user and volumes), if any.
             let config = image.get("config");
             let user = config.and_then(|c| c.get("user")).and_then(|u| u.as_str()).map(str::to_string);
@@ -160,7 +162,7 @@ impl ImageLock {
         Ok(lock)
     }
 
-    /// Adds an image; `user` and `volumes` may be filled in later with [`ImageLock::set_config`].
+    /// Adds an image under its reference (when tagged) and under every digest it holds.
     pub fn add(&mut self, reference: &Reference, image: LockedImage, platform_digests: &[Digest]) {
         let mut key = reference.clone();
         key.digest = None;
@@ -169,16 +171,6 @@ impl ImageLock {
         }
         for d in std::iter::once(&image.digest).chain(platform_digests) {
             self.by_digest.entry(d.to_string()).or_insert_with(|| image.clone());
-        }
-    }
-
-    /// Records an image's config for every entry with this digest.
-    pub fn set_config(&mut self, digest: &Digest, user: Option<String>, volumes: Vec<String>) {
-        for image in self.by_reference.values_mut().chain(self.by_digest.values_mut()) {
-            if image.digest == *digest {
-                image.user = user.clone();
-                image.volumes = volumes.clone();
-            }
         }
     }
 
@@ -246,5 +238,16 @@ mod tests {
         );
         assert!(matches!(lock.resolve("UPPER/case"), Pinned::Invalid(_)));
         assert!(ImageLock::parse("nginx:1: sha256:12\n").unwrap_err().contains("nginx:1"));
+    }
+
+    #[test]
+    fn bundled_images_are_known_by_their_registry_reference_or_their_load_name() {
+        let d: Digest = D1.parse().unwrap();
+        let name = |source: &str, tag: Option<&str>| bundled_reference(source, "team/tool", tag, &d).unwrap().to_string();
+        assert_eq!(name("docker://ghcr.io/a/b:2", Some("2")), "ghcr.io/a/b:2");
+        assert_eq!(name("nginx:1.27", Some("1.27")), "docker.io/library/nginx:1.27");
+        // oci-archive:app.tar would also parse as the Docker Hub image `oci-archive:app.tar`.
+        assert_eq!(name("oci-archive:app.tar", Some("v1")), "docker.io/team/tool:v1");
+        assert_eq!(name("oci:layout:app/x:1", None), format!("docker.io/team/tool@{D1}"));
     }
 }

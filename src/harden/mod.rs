@@ -104,7 +104,8 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
     relocate(&mut objects, options.settings.namespace.as_deref(), &mut report);
 
     let bound = rbac::bound_service_accounts(objects.iter().map(|o| (&o.id, &o.body)));
-    let mut levels: BTreeMap<String, Level> = BTreeMap::new();
+    // Pod template → the level it meets (`None`: privileged only).
+    let mut levels: BTreeMap<String, Option<Level>> = BTreeMap::new();
     let mut workload_namespaces: BTreeMap<String, Option<Level>> = BTreeMap::new();
     let mut facts: BTreeMap<String, NamespaceFacts> = BTreeMap::new();
     for object in &mut objects {
@@ -113,7 +114,7 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         report.findings.extend(rbac::review(&id, &object.body));
         if let Some(path) = objects::pod_template_path(&id) {
             let level = harden_workload(object, path, &bound, options, &mut report)?;
-            levels.insert(id.display(), level.unwrap_or(Level::Restricted));
+            levels.insert(id.display(), level);
             let slot = workload_namespaces.entry(ns.clone()).or_insert(Some(Level::Restricted));
             *slot = match (*slot, level) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -155,18 +156,15 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
                 reason: Reason::NotOwnedNamespace,
                 detail: format!(
                     "workloads in {ns}, which the bundle does not own: no namespace policies generated (least level met: {})",
-                    level.map_or("privileged".into(), |l| l.to_string())
+                    level_text(*level)
                 ),
             });
         }
     }
     let mut generated = Vec::new();
     for ns in &owned {
-        let enforce = match workload_namespaces.get(ns) {
-            Some(Some(level)) => level.to_string(),
-            Some(None) => "privileged".to_string(),
-            None => "restricted".to_string(),
-        };
+        // A namespace without workloads enforces restricted.
+        let enforce = level_text(workload_namespaces.get(ns).copied().unwrap_or(Some(Level::Restricted)));
         label_namespace(&mut objects, ns, &enforce, options.kube_version, &mut report, &mut generated);
         generated.extend(namespaces::objects(
             ns,
@@ -195,7 +193,7 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
                 .collect();
             WorkloadLevel {
                 object,
-                level: level_name(level, &failing),
+                level: level_text(level),
                 failing,
             }
         })
@@ -221,14 +219,9 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
     Ok(Hardened { files: out, report })
 }
 
-fn level_name(level: Level, failing: &[String]) -> String {
-    if failing.is_empty() {
-        "restricted".into()
-    } else if level == Level::Baseline {
-        "baseline".into()
-    } else {
-        "privileged".into()
-    }
+/// A Pod Security level by name; `None` is `privileged` (meets neither baseline nor restricted).
+fn level_text(level: Option<Level>) -> String {
+    level.map_or("privileged".into(), |l| l.to_string())
 }
 
 trait TemplateExt {

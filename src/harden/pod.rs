@@ -353,14 +353,7 @@ fn container_security(spec: &mut Map, list: &str, i: usize, path: &str, job: &mu
     {
         let container = container_at(spec, list, i);
         let sc_path = format!("{path}.securityContext");
-        let adds: Vec<String> = container
-            .get("securityContext")
-            .and_then(|s| s.at(&["capabilities", "add"]))
-            .and_then(Node::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .map(Node::brief)
-            .collect();
+        let adds: Vec<String> = super::pss::added_capabilities(container).map(str::to_string).collect();
         let sys_admin = adds.iter().any(|c| c == "SYS_ADMIN" || c == "CAP_SYS_ADMIN");
 
         // W06: allowPrivilegeEscalation false (the API refuses it together with SYS_ADMIN).

@@ -38,6 +38,11 @@ impl KubeVersion {
     pub const NEWEST: KubeVersion = KubeVersion(37);
     /// The default target.
     pub const DEFAULT: KubeVersion = KubeVersion(35);
+
+    /// The version a setting names (`v1.33`, `1.33`), or [`Self::DEFAULT`] when none is set.
+    pub fn from_setting(text: Option<&str>) -> Result<Self, String> {
+        text.map_or(Ok(Self::DEFAULT), str::parse)
+    }
 }
 
 impl fmt::Display for KubeVersion {
@@ -497,7 +502,8 @@ impl<'a> Pod<'a> {
     }
 }
 
-fn added_capabilities(container: &Map) -> impl Iterator<Item = &str> {
+/// The capabilities a container's securityContext adds.
+pub(super) fn added_capabilities(container: &Map) -> impl Iterator<Item = &str> {
     container
         .get("securityContext")
         .and_then(|sc| sc.at(&["capabilities", "add"]))

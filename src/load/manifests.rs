@@ -51,17 +51,13 @@ pub fn site_manifests(bundle: &VerifiedBundle, registry: &str) -> Result<Option<
     }
     let default = HardenSettings::default();
     let (settings, version, key) = match &index.harden {
-        Some(h) => (
-            &h.settings,
-            h.kubernetes_version.parse().unwrap_or(KubeVersion::DEFAULT),
-            Some(h.image_key.as_str()),
-        ),
-        None => (&default, KubeVersion::DEFAULT, None),
+        Some(h) => (&h.settings, Some(h.kubernetes_version.as_str()), Some(h.image_key.as_str())),
+        None => (&default, None, None),
     };
     let lock = lock_for(&index.images);
     let options = Options {
         settings,
-        kube_version: version,
+        kube_version: KubeVersion::from_setting(version).map_err(harden::Error::Settings)?,
         lock: Some(&lock),
         site_registry: Some(registry),
         signing_key_pem: key,

@@ -198,6 +198,7 @@ fn corpus_is_pinned_restricted_or_explained_valid_and_stable() {
         assert_eq!(first, second, "{app}: second run's files differ");
     }
     println!("{templates} pod templates: {restricted} restricted, {explained} below restricted with reported reasons");
+    assert_eq!(templates, 36, "the corpus's pod templates changed");
     assert!(
         restricted >= templates / 2,
         "fewer than half the templates are restricted: {restricted} of {templates}"
