@@ -13,6 +13,9 @@ command -v rpmbuild >/dev/null || need+=(rpm)  # rpm, rpmbuild: version oracle, 
 # The scan tests: a debootstrap root filesystem (cached, see scripts/fixture-rootfs.sh), made
 # into images by scripts/rootfs-image.py, and dpkg-query/dpkg as the Debian oracle.
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# Layer decoding is checked against GNU tar with gzip and zstd (multi-member, multi-frame).
+command -v zstd >/dev/null || need+=(zstd)
+command -v gzip >/dev/null || need+=(gzip)
 command -v python3 >/dev/null || need+=(python3)
 /usr/bin/python3 -c 'import packaging' 2>/dev/null || need+=(python3-packaging)
 /usr/bin/python3 -c 'import semver' 2>/dev/null || need+=(python3-semver)

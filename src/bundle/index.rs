@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::oci::{Digest, Platform};
+use crate::oci::{Digest, Graph, ManifestKind, Platform};
 use crate::policy::VulnPolicy;
 use crate::sign::artifact::SignatureFormat;
 
@@ -83,9 +83,15 @@ pub struct ImageRecord {
     /// The digest at the source when it differs from `digest` (a platform subset of an index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_digest: Option<Digest>,
-    /// Platform manifests, for indexes.
+    /// The runnable image manifests under an index, at any depth, each with its platform
+    /// (empty when the image itself is one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformRecord>,
+    /// Manifests carried with the image that are not runnable: attestations, signatures,
+    /// SBOMs and other artifacts (the image itself, when it is an artifact). Carried, listed,
+    /// never scanned or signed as platforms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactRecord>,
     /// Signature objects carried for this image (its own digest and each platform manifest).
     pub signatures: Vec<SignatureRecord>,
     /// Publisher keys (PEM) the source image had to be signed with, from `sealift.yaml`.
@@ -139,6 +145,50 @@ pub struct PlatformRecord {
     pub digest: Digest,
 }
 
+/// A carried manifest that is not a runnable image.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArtifactRecord {
+    /// Its manifest digest.
+    pub digest: Digest,
+    /// What it is.
+    pub kind: ManifestKind,
+    /// The artifact type it declares, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+/// What `bundle.json` says of the manifests under one image root, computed from its graph:
+/// the runnable manifests below the root with their platforms (sorted by digest), and every
+/// other non-index manifest (sorted). `bundle create` writes these and `verify` derives them
+/// again from the layout; the two must be equal.
+#[must_use]
+pub fn graph_records(graph: &Graph, root: &Digest) -> (Vec<PlatformRecord>, Vec<ArtifactRecord>) {
+    let mut platforms: Vec<PlatformRecord> = graph
+        .runnable(root)
+        .into_iter()
+        .filter(|n| n.descriptor.digest != *root)
+        .filter_map(|n| {
+            Some(PlatformRecord {
+                platform: n.platform.clone()?,
+                digest: n.descriptor.digest.clone(),
+            })
+        })
+        .collect();
+    platforms.sort_by(|a, b| (&a.platform, &a.digest).cmp(&(&b.platform, &b.digest)));
+    let mut artifacts: Vec<ArtifactRecord> = graph
+        .others(root)
+        .into_iter()
+        .map(|n| ArtifactRecord {
+            digest: n.descriptor.digest.clone(),
+            kind: n.kind,
+            artifact_type: n.artifact_type.clone(),
+        })
+        .collect();
+    artifacts.sort();
+    (platforms, artifacts)
+}
+
 /// One image signature object in the bundle's layout.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -171,6 +221,19 @@ impl ImageRecord {
             .chain(self.platforms.iter().map(|p| &p.digest))
             .collect()
     }
+
+    /// The runnable image manifests this image carries, each scanned: the platforms of an
+    /// index, or the image itself when it is one (not when it is an artifact).
+    #[must_use]
+    pub fn runnable(&self) -> Vec<&Digest> {
+        let root_is_runnable =
+            crate::oci::media_type::is_image_manifest(&self.media_type) && !self.artifacts.iter().any(|a| a.digest == self.digest);
+        root_is_runnable
+            .then_some(&self.digest)
+            .into_iter()
+            .chain(self.platforms.iter().map(|p| &p.digest))
+            .collect()
+    }
 }
 
 /// The scan of every image and platform at `bundle create`.
@@ -181,8 +244,25 @@ pub struct ScanRecord {
     pub database: ScanDatabase,
     /// The policy from `sealift.yaml`, re-evaluated by `verify`.
     pub policy: VulnPolicy,
-    /// One report per image manifest (each platform of an index).
+    /// One report per runnable image manifest (each platform of an index, at any depth).
     pub reports: Vec<ScanReportRecord>,
+    /// Carried manifests that are not container images, and why each was not scanned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_scanned: Vec<NotScannedRecord>,
+}
+
+/// A manifest the scan did not read, and why: never counted as clean.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotScannedRecord {
+    /// The image (`repository:tag`).
+    pub image: String,
+    /// The manifest.
+    pub manifest: Digest,
+    /// What it is.
+    pub kind: ManifestKind,
+    /// `not scanned: <kind>`.
+    pub reason: String,
 }
 
 /// Which vulnerability database was used.

@@ -23,8 +23,8 @@ mod write;
 
 pub use co_sign::{CoSigned, add_signature};
 pub use index::{
-    BundleIndex, Entry, HardenRecord, ImageRecord, PlatformRecord, RuntimeConfig, SCHEMA_VERSION, ScanDatabase, ScanRecord,
-    ScanReportRecord, SignatureOrigin, SignatureRecord, Tool,
+    ArtifactRecord, BundleIndex, Entry, HardenRecord, ImageRecord, NotScannedRecord, PlatformRecord, RuntimeConfig, SCHEMA_VERSION,
+    ScanDatabase, ScanRecord, ScanReportRecord, SignatureOrigin, SignatureRecord, Tool, graph_records,
 };
 pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle};
 pub use write::{BundleContents, BundleFile, WriteReport, write};

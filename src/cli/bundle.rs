@@ -219,6 +219,15 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
         for p in &img.platforms {
             println!("    {:<16} {}", p.platform.to_string(), p.digest);
         }
+        for a in &img.artifacts {
+            let kind = format!("({})", a.kind);
+            let what = a
+                .artifact_type
+                .as_deref()
+                .map(|t| format!(" {}", super::output::escape(t)))
+                .unwrap_or_default();
+            println!("    {kind:<16} {}{what}", a.digest);
+        }
     }
     if let Some(scan) = &i.scan {
         let fail_on = scan.policy.fail_on.map_or("none (report only)", |f| f.as_str());
@@ -234,6 +243,9 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
                 "  {}{platform}: {} packages, {} findings -> {}",
                 r.image, r.packages, r.findings, r.report
             );
+        }
+        for n in &scan.not_scanned {
+            println!("  {} {}: {}", n.image, n.manifest, n.reason);
         }
     }
     let files: Vec<&str> = i

@@ -93,3 +93,17 @@ pub(crate) fn size(bytes: u64) -> String {
         format!("{bytes} B")
     }
 }
+
+/// Text from a bundle or a registry, with control characters escaped (`\u{1b}` for ESC), so it
+/// cannot move the cursor or fake a line on a terminal.
+pub(crate) fn escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+            if c.is_control() {
+                Box::new(c.escape_unicode())
+            } else {
+                Box::new(std::iter::once(c))
+            }
+        })
+        .collect()
+}

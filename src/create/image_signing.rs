@@ -1,7 +1,7 @@
 //! Release signatures for every image: both cosign formats over the digest users deploy and
 //! over each platform manifest, written into the staging layout next to the image.
 
-use crate::bundle::{SignatureOrigin, SignatureRecord};
+use crate::bundle::{PlatformRecord, SignatureOrigin, SignatureRecord};
 use crate::oci::Descriptor;
 use crate::sign::SigningKey;
 use crate::sign::artifact::{self, Artifact};
@@ -21,21 +21,26 @@ pub(super) struct Signed {
     pub blobs: Vec<Descriptor>,
 }
 
-/// Sign `image` with `key`. `identity` is the repository named in legacy payloads (where the
-/// image came from); `created` (RFC 3339) stamps the bundle referrers.
-pub(super) fn sign_image(layout: &Layout, key: &SigningKey, image: &PulledImage, identity: &str, created: &str) -> Result<Signed, Error> {
+/// Sign `image` with `key`: its root and every runnable manifest in `platforms` (from
+/// [`crate::bundle::graph_records`], so nested indexes' images are signed too). `identity` is
+/// the repository named in legacy payloads (where the image came from); `created` (RFC 3339)
+/// stamps the bundle referrers.
+pub(super) fn sign_image(
+    layout: &Layout,
+    key: &SigningKey,
+    image: &PulledImage,
+    platforms: &[PlatformRecord],
+    identity: &str,
+    created: &str,
+) -> Result<Signed, Error> {
     let mut subjects = vec![image.root.clone()];
-    for (_, digest) in &image.platforms {
-        let desc = image
-            .blobs
-            .iter()
-            .find(|d| d.digest == *digest)
-            .ok_or_else(|| Error::Task(format!("{}: platform manifest {digest} was not pulled", image.source)))?;
-        subjects.push(Descriptor {
-            annotations: Default::default(),
-            platform: None,
-            ..desc.clone()
-        });
+    for p in platforms {
+        let node = image
+            .graph
+            .nodes
+            .get(&p.digest)
+            .ok_or_else(|| Error::Task(format!("{}: platform manifest {} was not pulled", image.source, p.digest)))?;
+        subjects.push(node.descriptor.clone());
     }
     let mut out = Signed::default();
     for subject in &subjects {

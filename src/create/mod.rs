@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use release_scan::{ReleaseScan, ScanPlan};
 pub use scan::{ScanOptions, scan_source};
 
-use crate::bundle::{self, BundleIndex, ImageRecord, PlatformRecord, Tool, WriteReport};
+use crate::bundle::{self, BundleIndex, ImageRecord, Tool, WriteReport};
 use crate::oci::{Descriptor, SourceRef};
 use crate::policy::Release;
 use crate::progress::Reporter;
@@ -155,7 +155,8 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             SourceRef::Docker(r) => r.name(),
             _ => p.repository.clone(),
         };
-        let mut signed = image_signing::sign_image(&layout, options.key, p, &identity, &created)?;
+        let (platforms, artifacts) = bundle::graph_records(&p.graph, &p.root.digest);
+        let mut signed = image_signing::sign_image(&layout, options.key, p, &platforms, &identity, &created)?;
         signed.records.extend(up.signed.records);
         signed.top.extend(up.signed.top);
         signed.blobs.extend(up.signed.blobs);
@@ -167,17 +168,11 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             media_type: p.root.media_type.clone(),
             size: p.root.size,
             source_digest: p.source_digest.clone(),
-            platforms: p
-                .platforms
-                .iter()
-                .map(|(platform, digest)| PlatformRecord {
-                    platform: platform.clone(),
-                    digest: digest.clone(),
-                })
-                .collect(),
+            platforms,
+            artifacts,
             signatures: signed.records,
             upstream_keys: up.pems,
-            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, &p.root))?,
+            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, p))?,
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
@@ -205,11 +200,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     // The gate comes before anything is written: a "no" leaves no bundle behind.
     let scanned = match &options.scan {
         Some(plan) => {
-            let roots: Vec<(String, Descriptor)> = images
-                .iter()
-                .zip(&pulled)
-                .map(|(r, p)| (r.display_name(), p.root.clone()))
-                .collect();
+            let roots: Vec<(String, &PulledImage)> = images.iter().zip(&pulled).map(|(r, p)| (r.display_name(), p)).collect();
             let dir = staging.join("sealift-scan");
             let (scanned, scan_files) = tokio::task::block_in_place(|| release_scan::scan_images(&layout, &roots, plan, &dir, reporter))?;
             if !scanned.verdict.passed() {

@@ -13,8 +13,8 @@ use crate::bundle::{BundleFile, HardenRecord, ImageRecord, RuntimeConfig};
 use crate::harden::images::{ImageLock, LockedImage, bundled_reference};
 use crate::harden::pss::KubeVersion;
 use crate::harden::{self, InputFile, Options};
-use crate::oci::{Descriptor, Manifest};
 use crate::policy::hardening::HardenSettings;
+use crate::source::PulledImage;
 use crate::store::Layout;
 
 const MANIFESTS: &str = "sealift/manifests/";
@@ -44,39 +44,33 @@ pub fn lock_for(images: &[ImageRecord]) -> ImageLock {
             },
             &platforms,
         );
+        if let Some(source_digest) = &image.source_digest {
+            lock.alias(source_digest, &image.digest);
+        }
     }
     lock
 }
 
-/// The image config's `User` and `Volumes` (of linux/amd64, or the first platform of an index);
-/// `None` when the image has no config sealift can read as a container config. A user given by
-/// name is looked up in the image's `/etc/passwd` (and `/etc/group`) so the manifests can
-/// carry the number Kubernetes needs; a name not found there (or layers that cannot be read
-/// as tar streams) leaves the name, which hardening then reports.
-pub fn image_config(layout: &Layout, root: &Descriptor) -> Result<Option<RuntimeConfig>, Error> {
-    let Ok(manifest) = Manifest::parse(&layout.read_manifest(root)?, &root.media_type) else {
+/// The image config's `User` and `Volumes` (of linux/amd64, else the first runnable manifest
+/// of the image's graph); `None` when the image has no runnable manifest or a config sealift
+/// cannot read as a container config. A user given by name is looked up in the image's
+/// `/etc/passwd` (and `/etc/group`) so the manifests can carry the number Kubernetes needs; a
+/// name not found there (or layers that cannot be read as tar streams) leaves the name, which
+/// hardening then reports.
+pub fn image_config(layout: &Layout, image: &PulledImage) -> Result<Option<RuntimeConfig>, Error> {
+    let runnable = image.graph.runnable(&image.root.digest);
+    let Some(node) = runnable
+        .iter()
+        .find(|n| n.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
+        .or_else(|| runnable.first())
+    else {
         return Ok(None);
     };
-    let (descriptor, manifest) = match manifest {
-        Manifest::Index { manifests } => {
-            let Some(pick) = manifests
-                .iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
-                .or_else(|| manifests.first())
-            else {
-                return Ok(None);
-            };
-            let Ok(manifest) = Manifest::parse(&layout.read_manifest(pick)?, &pick.media_type) else {
-                return Ok(None);
-            };
-            (pick.clone(), manifest)
-        }
-        m => (root.clone(), m),
-    };
-    let Manifest::Image { config, .. } = manifest else {
+    let Some(config) = node.blobs.first() else {
         return Ok(None);
     };
-    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&layout.read_manifest(&config)?) else {
+    let descriptor = node.descriptor.clone();
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&layout.read_manifest(config)?) else {
         return Ok(None);
     };
     let c = config.get("config");

@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::Error;
-use crate::bundle::{BundleFile, ScanDatabase, ScanRecord, ScanReportRecord};
+use crate::bundle::{BundleFile, NotScannedRecord, ScanDatabase, ScanRecord, ScanReportRecord};
 use crate::oci::Descriptor;
 use crate::policy::VulnPolicy;
 use crate::policy::vulns::Verdict;
 use crate::progress::Reporter;
 use crate::scan::db::Database;
 use crate::scan::{formats, image};
+use crate::source::PulledImage;
 use crate::store::Layout;
 
 /// How to scan a release.
@@ -53,11 +54,13 @@ fn write(dir: &Path, name: &str, doc: &impl serde::Serialize) -> Result<std::pat
     Ok(path)
 }
 
-/// Scan `images` (display name, root descriptor) from `layout`, writing the documents into
-/// `dir`; returns the bundle's scan record, the verdict and the files to carry.
+/// Scan `images` (display name, pulled image) from `layout`: every runnable manifest of each
+/// image's graph, at any depth. The documents go into `dir`; returns the bundle's scan record,
+/// the verdict and the files to carry. Attestations and other artifacts are listed as not
+/// scanned, never counted as clean.
 pub(super) fn scan_images(
     layout: &Layout,
-    images: &[(String, Descriptor)],
+    images: &[(String, &PulledImage)],
     plan: &ScanPlan<'_>,
     dir: &Path,
     reporter: &dyn Reporter,
@@ -69,14 +72,26 @@ pub(super) fn scan_images(
     let mut verdict = Verdict::new(&plan.policy, plan.today);
     let mut reports = Vec::new();
     let mut files = Vec::new();
+    let mut not_scanned = Vec::new();
     let mut done = BTreeSet::new();
-    for (name, root) in images {
-        for manifest in image::platform_manifests(layout, root)? {
+    for (name, pulled) in images {
+        for node in pulled.graph.others(&pulled.root.digest) {
+            if done.insert(node.descriptor.digest.clone()) {
+                not_scanned.push(NotScannedRecord {
+                    image: name.clone(),
+                    manifest: node.descriptor.digest.clone(),
+                    kind: node.kind,
+                    reason: format!("not scanned: {}", node.kind),
+                });
+            }
+        }
+        for node in pulled.graph.runnable(&pulled.root.digest) {
+            let manifest = &node.descriptor;
             // An image listed twice, or under two names, is scanned (and judged) once.
             if !done.insert(manifest.digest.clone()) {
                 continue;
             }
-            let report = image::scan_manifest(layout, &manifest, name, plan.database)?;
+            let report = image::scan_manifest(layout, manifest, node.platform.as_ref(), name, plan.database)?;
             report.judge(&mut verdict);
             let hex = manifest.digest.hex();
             let report_path = write(dir, &format!("{hex}.report.json"), &report)?;
@@ -85,8 +100,8 @@ pub(super) fn scan_images(
                 image: name.clone(),
                 manifest: manifest.digest.clone(),
                 platform: report.platform.clone(),
-                report: format!("{}/report.json", bundle_dir(&manifest)),
-                sbom: format!("{}/sbom.cdx.json", bundle_dir(&manifest)),
+                report: format!("{}/report.json", bundle_dir(manifest)),
+                sbom: format!("{}/sbom.cdx.json", bundle_dir(manifest)),
                 packages: report.packages.len(),
                 findings: report.findings.len(),
             };
@@ -116,6 +131,7 @@ pub(super) fn scan_images(
         },
         policy: plan.policy.clone(),
         reports,
+        not_scanned,
     };
     Ok((
         ReleaseScan {

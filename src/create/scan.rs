@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::Error;
-use crate::oci::{Descriptor, Platform, SourceRef};
+use crate::oci::{Descriptor, ManifestKind, Platform, SourceRef};
 use crate::policy::ImageSpec;
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryOptions};
@@ -49,26 +49,42 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
         provenance: None,
     };
     let pulled = source::pull(&spec, &registry, &layout, reporter).await?;
-    let manifests = image::platform_manifests(&layout, &pulled.root)?;
-    let target = choose_platform(&pulled, manifests, options.platform.as_ref())?;
+    let (target, platform) = choose_platform(&pulled, options.platform.as_ref())?;
     let name = options.source.to_string();
-    tokio::task::block_in_place(|| Ok(image::scan_manifest(&layout, &target, &name, options.database)?))
+    tokio::task::block_in_place(|| Ok(image::scan_manifest(&layout, &target, platform.as_ref(), &name, options.database)?))
 }
 
-/// The image manifest to scan: the image itself, or the index entry for the wanted platform.
-fn choose_platform(pulled: &PulledImage, manifests: Vec<Descriptor>, wanted: Option<&Platform>) -> Result<Descriptor, Error> {
-    if pulled.platforms.is_empty() {
-        return Ok(pulled.root.clone());
+/// The runnable manifest to scan: the image itself, or the one for the wanted platform (the
+/// host's by default) anywhere in an index. An artifact or attestation is refused, naming
+/// what it is.
+fn choose_platform(pulled: &PulledImage, wanted: Option<&Platform>) -> Result<(Descriptor, Option<Platform>), Error> {
+    let runnable = pulled.graph.runnable(&pulled.root.digest);
+    if runnable.is_empty() {
+        let kind = pulled
+            .graph
+            .nodes
+            .get(&pulled.root.digest)
+            .map_or(ManifestKind::Artifact, |n| n.kind);
+        return Err(Error::Pull(source::Error::NotFound {
+            image: pulled.source.clone(),
+            reason: format!("holds no container image to scan (it is an {kind}; not scanned: {kind})"),
+        }));
+    }
+    if let [only] = runnable.as_slice() {
+        if only.descriptor.digest == pulled.root.digest {
+            return Ok((only.descriptor.clone(), only.platform.clone()));
+        }
     }
     let host = host_platform();
     let wanted = wanted.unwrap_or(&host);
-    let offered: Vec<String> = manifests
+    let offered: Vec<String> = runnable
         .iter()
-        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+        .filter_map(|n| n.platform.as_ref().map(ToString::to_string))
         .collect();
-    manifests
-        .into_iter()
-        .find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+    runnable
+        .iter()
+        .find(|n| n.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+        .map(|n| (n.descriptor.clone(), n.platform.clone()))
         .ok_or_else(|| {
             Error::Pull(source::Error::NoMatchingPlatform {
                 image: pulled.source.clone(),
@@ -77,7 +93,6 @@ fn choose_platform(pulled: &PulledImage, manifests: Vec<Descriptor>, wanted: Opt
             })
         })
 }
-
 fn host_platform() -> Platform {
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",

@@ -44,6 +44,9 @@ pub struct ImageLock {
     by_reference: BTreeMap<String, LockedImage>,
     /// Every digest the bundle holds (images and their platform manifests) → the image.
     by_digest: BTreeMap<String, LockedImage>,
+    /// A digest the bundle does not carry → the one it carries instead (an index's source
+    /// digest → the platform subset made from it).
+    aliases: BTreeMap<Digest, Digest>,
 }
 
 /// How a manifest's image reference resolved.
@@ -153,11 +156,14 @@ impl ImageLock {
             let locked = LockedImage {
                 repository,
                 registry: reference.registry.clone(),
-                digest,
+                digest: digest.clone(),
                 user,
                 volumes,
             };
             lock.add(&reference, locked, &platforms);
+            if let Some(source_digest) = field("sourceDigest").and_then(|d| d.parse::<Digest>().ok()) {
+                lock.alias(&source_digest, &digest);
+            }
         }
         Ok(lock)
     }
@@ -172,6 +178,21 @@ impl ImageLock {
         for d in std::iter::once(&image.digest).chain(platform_digests) {
             self.by_digest.entry(d.to_string()).or_insert_with(|| image.clone());
         }
+    }
+
+    /// Let manifests that name `source` (an index before its platform subset) resolve to the
+    /// image carried as `carried`.
+    pub fn alias(&mut self, source: &Digest, carried: &Digest) {
+        if let Some(image) = self.by_digest.get(&carried.to_string()).cloned() {
+            self.by_digest.insert(source.to_string(), image);
+            self.aliases.insert(source.clone(), carried.clone());
+        }
+    }
+
+    /// The digest the bundle carries for `digest`: itself, or what an alias names.
+    #[must_use]
+    pub fn carried(&self, digest: &Digest) -> Digest {
+        self.aliases.get(digest).cloned().unwrap_or_else(|| digest.clone())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -186,7 +186,7 @@ fn pin_image(container: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<()
                 .parse::<crate::oci::Reference>()
                 .ok()
                 .and_then(|r| r.digest)
-                .unwrap_or_else(|| locked.digest.clone());
+                .map_or_else(|| locked.digest.clone(), |d| lock.carried(&d));
             locked.pinned_reference(job.options.site_registry, &digest)
         }
         Pinned::Missing => {

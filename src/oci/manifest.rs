@@ -32,6 +32,10 @@ pub struct Descriptor {
     /// Annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Where else the content can be fetched (non-distributable layers; OCI image spec
+    /// `descriptor.md`, `urls`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,10 +47,12 @@ struct RawManifest {
     layers: Option<Vec<Descriptor>>,
     manifests: Option<Vec<Descriptor>>,
     subject: Option<Descriptor>,
+    artifact_type: Option<String>,
 }
 
 /// A parsed manifest or index.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed one at a time and dropped, never held in bulk
 pub enum Manifest {
     /// An image manifest: config plus layers.
     Image {
@@ -56,6 +62,8 @@ pub enum Manifest {
         layers: Vec<Descriptor>,
         /// The manifest this one refers to (signatures, SBOMs), if any.
         subject: Option<Box<Descriptor>>,
+        /// The artifact type an OCI 1.1 artifact manifest declares, if any.
+        artifact_type: Option<String>,
     },
     /// An index: a list of manifests, usually one per platform.
     Index {
@@ -97,6 +105,7 @@ impl Manifest {
                 config,
                 layers: raw.layers.unwrap_or_default(),
                 subject: raw.subject.map(Box::new),
+                artifact_type: raw.artifact_type,
             })
         }
     }

@@ -10,6 +10,7 @@
 //! - **layout**: the OCI image layout directory (`oci-layout`, `index.json`, `blobs/`).
 
 mod digest;
+pub mod graph;
 pub mod manifest;
 pub mod media_type;
 mod platform;
@@ -18,6 +19,7 @@ mod source_ref;
 mod verifying_reader;
 
 pub use digest::Digest;
+pub use graph::{Graph, ManifestKind};
 pub use manifest::{Descriptor, Manifest};
 pub use platform::Platform;
 pub use reference::{DEFAULT_REGISTRY, Reference, parse_repository_tag};

@@ -94,6 +94,26 @@ pub struct ImageSpec {
     pub provenance: Option<Vec<PathBuf>>,
 }
 
+impl ImageSpec {
+    /// The repository and tag `load` pushes it as (`None` for a non-registry source without
+    /// `name:`, which `bundle create` refuses).
+    #[must_use]
+    pub fn target(&self) -> Option<(String, Option<String>)> {
+        match (&self.name, &self.source) {
+            (Some(n), _) => Some(n.clone()),
+            (None, SourceRef::Docker(r)) => Some((r.repository.clone(), r.tag.clone())),
+            (None, _) => None,
+        }
+    }
+
+    fn same_as(&self, other: &Self) -> bool {
+        self.source.to_string() == other.source.to_string()
+            && self.platforms == other.platforms
+            && self.name == other.name
+            && self.provenance == other.provenance
+    }
+}
+
 /// `provenance:` in `sealift.yaml`.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -202,11 +222,26 @@ impl Release {
             return Err("`images` must list at least one image".into());
         }
         let provenance: Vec<PathBuf> = raw.provenance.map(|p| p.keys).unwrap_or_default();
-        let mut images = raw.images;
-        for image in &mut images {
+        let mut images: Vec<ImageSpec> = Vec::new();
+        for mut image in raw.images {
             if let Some(keys) = &mut image.provenance {
                 *keys = keys.iter().map(|k| base.join(k)).collect();
             }
+            // The same image listed twice is carried (and pushed) once.
+            if images.iter().any(|k| k.same_as(&image)) {
+                continue;
+            }
+            // Two different images that `load` would put under one tag: the registry would keep
+            // whichever came last.
+            if let Some((repo, Some(tag))) = image.target() {
+                if let Some(other) = images.iter().find(|k| k.target() == Some((repo.clone(), Some(tag.clone())))) {
+                    return Err(format!(
+                        "images `{}` and `{}` would both be loaded as {repo}:{tag}; give one of them another `name:`",
+                        other.source, image.source
+                    ));
+                }
+            }
+            images.push(image);
         }
         let scan = raw
             .scan
@@ -280,6 +315,33 @@ mod tests {
         assert_eq!(scan.policy.fail_on.map(|s| s.as_str()), Some("high"));
         assert_eq!(scan.policy.allow[0].expires.to_string(), "2027-01-31");
         assert!(Release::parse("name: s\nimages: [nginx]\n", Path::new(".")).unwrap().scan.is_none());
+    }
+
+    #[test]
+    fn one_tag_one_image() {
+        // Listed twice: carried once.
+        let r = Release::parse("name: s\nimages: [nginx:1, docker.io/library/nginx:1]\n", Path::new(".")).unwrap();
+        assert_eq!(r.images.len(), 1);
+        // Two sources that would land on one repository:tag: refused, naming both.
+        let err = Release::parse("name: s\nimages:\n  - ghcr.io/library/nginx:1\n  - nginx:1\n", Path::new(".")).unwrap_err();
+        assert!(
+            err.contains("ghcr.io/library/nginx:1") && err.contains("library/nginx:1") && err.contains("both"),
+            "{err}"
+        );
+        let err = Release::parse(
+            "name: s\nimages:\n  - ref: oci:a:v1\n    name: team/tool:v1\n  - ref: oci:b:v1\n    name: team/tool:v1\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.contains("team/tool:v1"), "{err}");
+        // The same repository under two tags, or by digest, is fine.
+        assert_eq!(
+            Release::parse("name: s\nimages: [nginx:1, nginx:2]\n", Path::new("."))
+                .unwrap()
+                .images
+                .len(),
+            2
+        );
         for (yaml, expect) in [
             ("scan: {fail-on: severe}", "unknown severity `severe`"),
             ("scan: {failon: high}", "unknown field `failon`"),

@@ -1,7 +1,7 @@
 //! Scanning an image that sits in an OCI layout: each platform manifest's layers through the
 //! inventory (re-hashed as they stream), then the matcher.
 
-use crate::oci::{Descriptor, Manifest, Platform, VerifyingReader};
+use crate::oci::{Descriptor, Manifest, Platform, VerifyingReader, media_type};
 use crate::store::Layout;
 
 use super::Error;
@@ -10,27 +10,18 @@ use super::inventory::{Accounts, Collector, Inventory};
 use super::matcher;
 use super::report::Report;
 
-/// The image manifests under `root`: itself, or each platform manifest of an index (one
-/// level, as bundles carry them), with the platform the index gives.
-pub fn platform_manifests(layout: &Layout, root: &Descriptor) -> Result<Vec<Descriptor>, Error> {
-    let bytes = layout.read_manifest(root)?;
-    let manifest = Manifest::parse(&bytes, &root.media_type).map_err(|e| Error::Manifest {
-        digest: root.digest.to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(match manifest {
-        Manifest::Image { .. } => vec![root.clone()],
-        Manifest::Index { manifests } => manifests
-            .into_iter()
-            .filter(|d| crate::oci::media_type::is_image_manifest(&d.media_type))
-            .collect(),
-    })
-}
-
-/// Scan one image manifest.
-pub fn scan_manifest(layout: &Layout, manifest: &Descriptor, image: &str, db: &Database) -> Result<Report, Error> {
-    let (config, inventory) = read_layers(layout, manifest, Collector::new())?;
-    let platform = match &manifest.platform {
+/// Scan one runnable image manifest (`platform` as its graph node gives it, for the report and
+/// errors). A layer that is not a tar media type, or that cannot be read whole, is an error
+/// naming image, platform, layer and media type.
+pub fn scan_manifest(
+    layout: &Layout,
+    manifest: &Descriptor,
+    platform: Option<&Platform>,
+    image: &str,
+    db: &Database,
+) -> Result<Report, Error> {
+    let (config, inventory) = read_layers(layout, manifest, Collector::new()).map_err(|e| e.in_image(image, platform))?;
+    let platform = match platform {
         Some(p) => Some(p.to_string()),
         None => Platform::from_config(&layout.read_manifest(&config)?).map(|p| p.to_string()),
     };
@@ -65,9 +56,27 @@ fn read_layers(layout: &Layout, manifest: &Descriptor, mut collector: Collector)
         });
     };
     for layer in &layers {
+        if !media_type::is_tar_layer(&layer.media_type) {
+            return Err(Error::Layer {
+                image: String::new(),
+                platform: String::new(),
+                layer: layer.digest.to_string(),
+                media_type: layer.media_type.clone(),
+                reason: "not a tar layer media type".into(),
+            });
+        }
         let file = layout.open_blob(&layer.digest)?;
         let reader = VerifyingReader::new(std::io::BufReader::with_capacity(1 << 20, file), layer.digest.clone(), layer.size);
-        collector.add_layer(&layer.digest.to_string(), reader)?;
+        collector.add_layer(&layer.digest.to_string(), reader).map_err(|e| {
+            let crate::scan::inventory::Error::Layer { reason, .. } = e;
+            Error::Layer {
+                image: String::new(),
+                platform: String::new(),
+                layer: layer.digest.to_string(),
+                media_type: layer.media_type.clone(),
+                reason,
+            }
+        })?;
     }
     Ok((config, collector.finish()))
 }

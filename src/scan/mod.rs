@@ -22,4 +22,33 @@ pub enum Error {
     Inventory(#[from] inventory::Error),
     #[error(transparent)]
     Database(#[from] db::Error),
+    /// A layer of a runnable image that cannot be read whole as a tar stream.
+    #[error("image `{image}`{platform}: layer {layer} ({media_type}): {reason}")]
+    Layer {
+        image: String,
+        /// ` (os/arch)`, when known.
+        platform: String,
+        layer: String,
+        media_type: String,
+        reason: String,
+    },
+}
+
+impl Error {
+    /// Name the image (and platform) a layer error happened in.
+    #[must_use]
+    pub fn in_image(self, image: &str, platform: Option<&crate::oci::Platform>) -> Self {
+        match self {
+            Self::Layer {
+                layer, media_type, reason, ..
+            } => Self::Layer {
+                image: image.to_owned(),
+                platform: platform.map(|p| format!(" ({p})")).unwrap_or_default(),
+                layer,
+                media_type,
+                reason,
+            },
+            other => other,
+        }
+    }
 }

@@ -74,6 +74,7 @@ impl Blob {
                 platform: None,
                 artifact_type: None,
                 annotations: BTreeMap::new(),
+                urls: Vec::new(),
             },
             bytes,
         }
@@ -230,6 +231,7 @@ pub fn bundle_referrer(key: &SigningKey, subject_name: &str, subject: &Descripto
         platform: None,
         artifact_type: None,
         annotations: BTreeMap::new(),
+        urls: Vec::new(),
     };
     let annotations = referrer_annotations(created);
     let manifest = ManifestOut {

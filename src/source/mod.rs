@@ -1,8 +1,11 @@
 //! Copy images from any transport (`docker://`, `oci:`, `oci-archive:`) into the staging
 //! layout, verifying every manifest and blob against its digest while it streams.
 //!
-//! An index is kept whole unless the release asks for a subset of platforms; then a new index
-//! listing only those platforms is written, and the source digest is recorded beside it.
+//! What is pulled is the image's whole graph ([`crate::oci::graph`]): indexes inside indexes,
+//! attestations and artifacts included, each manifest classified once. An index is kept whole
+//! unless the release asks for a subset of platforms; then every index on the way to a wanted
+//! platform is rewritten to list only what is wanted (attestations follow their image), and
+//! the source digest is recorded beside the new root.
 
 mod archive;
 mod origin;
@@ -11,16 +14,14 @@ use std::collections::BTreeSet;
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
-use crate::oci::{self, Descriptor, Digest, Manifest, Platform, SourceRef};
+use crate::oci::graph::{self, GraphError, Need, Walker};
+use crate::oci::{self, Descriptor, Digest, Graph, ManifestKind, Platform, SourceRef, media_type};
 use crate::policy::ImageSpec;
 use crate::progress::Reporter;
 use crate::registry::Registry;
 use crate::store::Layout;
 
 use origin::Origin;
-
-/// Deepest nesting of indexes inside indexes that is followed.
-const MAX_DEPTH: usize = 4;
 
 /// Errors while pulling an image.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,15 @@ pub enum Error {
         /// The cause.
         #[source]
         source: oci::Error,
+    },
+    /// The image's manifests do not make an acceptable graph (see [`crate::oci::graph`]).
+    #[error("image `{image}`: {source}")]
+    Graph {
+        /// The image.
+        image: String,
+        /// What is wrong.
+        #[source]
+        source: Box<GraphError>,
     },
     /// None of the requested platforms is in the index.
     #[error("image `{image}`: none of the platforms {wanted} is in the index (it has: {available})")]
@@ -97,8 +107,8 @@ pub struct PulledImage {
     pub root: Descriptor,
     /// Digest at the source, when a platform subset made a new index.
     pub source_digest: Option<Digest>,
-    /// Platform manifests of an index.
-    pub platforms: Vec<(Platform, Digest)>,
+    /// Every manifest under `root`, classified: the one model of what this image holds.
+    pub graph: Graph,
     /// Every manifest and blob of the image now in the layout.
     pub blobs: Vec<Descriptor>,
 }
@@ -124,84 +134,138 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     let (root_bytes, root_media_type) = origin.root().await?;
     let source_digest = Digest::of(&root_bytes);
     reporter.note(&format!("resolved {image} to {source_digest}"));
-    let root_manifest = parse(&image, &source_digest, &root_bytes, &root_media_type)?;
-
-    let mut blobs = Vec::new();
-    let mut platforms = Vec::new();
-    let (root_bytes, children) = match &root_manifest {
-        Manifest::Index { manifests } => {
-            let selected = select_platforms(&image, manifests, &spec.platforms)?;
-            platforms = selected
-                .iter()
-                .filter_map(|d| d.platform.clone().map(|p| (p, d.digest.clone())))
-                .collect();
-            let bytes = if selected.len() == manifests.len() {
-                root_bytes
-            } else {
-                subset_index(&root_bytes, &selected, &image, &source_digest)?
-            };
-            (bytes, selected)
-        }
-        Manifest::Image { .. } => (root_bytes, Vec::new()),
-    };
-    let root = Descriptor {
+    let source_root = Descriptor {
         media_type: root_media_type.clone(),
         digest: layout.write_blob(&root_bytes).map_err(store_err)?,
         size: root_bytes.len() as u64,
         platform: None,
         artifact_type: None,
         annotations: Default::default(),
+        urls: Vec::new(),
     };
-    blobs.push(root.clone());
 
-    // Walk the manifest graph; collect config and layer blobs.
-    let mut leaves = Vec::new();
-    let mut queue: Vec<(Descriptor, usize)> = children.into_iter().map(|d| (d, 1)).collect();
-    if let Manifest::Image { .. } = root_manifest {
-        leaves.extend(root_manifest.children().into_iter().cloned());
+    // Every manifest under the root (and the configs that name a platform), into the layout.
+    let mut walker = Walker::new([source_root.clone()]);
+    while let Some(need) = walker.next_need() {
+        let d = need.descriptor().clone();
+        let bytes = match &need {
+            Need::Manifest(_) if d.digest == source_root.digest => root_bytes.clone(),
+            Need::Manifest(_) => {
+                let bytes = origin.manifest(&d).await?;
+                layout.write_blob(&bytes).map_err(store_err)?;
+                bytes
+            }
+            Need::Config { .. } => {
+                if !layout.has_blob(&d.digest, d.size) {
+                    origin.blob(&d, layout, reporter).await?;
+                }
+                layout.read_manifest(&d).map_err(store_err)?
+            }
+        };
+        walker.provide(&need, &bytes).map_err(|source| Error::Graph {
+            image: image.clone(),
+            source: Box::new(source),
+        })?;
     }
-    while let Some((desc, depth)) = queue.pop() {
-        if depth > MAX_DEPTH {
-            return Err(Error::NotFound {
-                image,
-                reason: format!("indexes nested deeper than {MAX_DEPTH}"),
-            });
+    let mut graph = walker.finish().map_err(|source| Error::Graph {
+        image: image.clone(),
+        source: Box::new(source),
+    })?;
+
+    let mut root = source_root.clone();
+    if !spec.platforms.is_empty() {
+        let offered = |g: &Graph| {
+            g.runnable(&source_root.digest)
+                .iter()
+                .filter_map(|n| n.platform.as_ref().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let wanted = spec.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        match subset(&graph, &source_root.digest, &spec.platforms, layout).map_err(store_err)? {
+            None => {
+                return Err(Error::NoMatchingPlatform {
+                    available: offered(&graph),
+                    image,
+                    wanted,
+                });
+            }
+            Some(d) if d.digest == source_root.digest => {}
+            Some(d) => {
+                root = d;
+                graph = local_graph(layout, &root).map_err(|source| Error::Graph {
+                    image: image.clone(),
+                    source: Box::new(source),
+                })?;
+            }
         }
-        let bytes = origin.manifest(&desc).await?;
-        layout.write_blob(&bytes).map_err(store_err)?;
-        let m = parse(&image, &desc.digest, &bytes, &desc.media_type)?;
-        match &m {
-            Manifest::Index { manifests } => queue.extend(manifests.iter().map(|d| (d.clone(), depth + 1))),
-            Manifest::Image { .. } => leaves.extend(m.children().into_iter().cloned()),
-        }
-        blobs.push(strip(desc));
     }
-    let mut seen = BTreeSet::new();
-    leaves.retain(|d| seen.insert(d.digest.clone()));
-    let missing: Vec<Descriptor> = leaves.iter().filter(|d| !layout.has_blob(&d.digest, d.size)).cloned().collect();
+
+    let mut blobs: Vec<Descriptor> = graph.under(&root.digest).iter().map(|n| n.descriptor.clone()).collect();
+    let leaves: Vec<Descriptor> = graph.blobs(&root.digest).into_iter().map(|d| strip(d.clone())).collect();
+    let missing: Vec<&Descriptor> = leaves.iter().filter(|d| !layout.has_blob(&d.digest, d.size)).collect();
     for d in leaves.iter().filter(|d| layout.has_blob(&d.digest, d.size)) {
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
     }
+    let originals: Vec<&Descriptor> = graph.under(&root.digest).iter().flat_map(|n| n.blobs.iter()).collect();
     futures_util::stream::iter(missing.into_iter().map(|d| {
         let origin = &origin;
-        async move { origin.blob(&d, layout, reporter).await }
+        let urls = originals
+            .iter()
+            .find(|o| o.digest == d.digest)
+            .map(|o| o.urls.clone())
+            .unwrap_or_default();
+        async move { origin.blob(d, layout, reporter).await.map_err(|e| foreign_layer_error(e, d, &urls)) }
     }))
     .buffer_unordered(registry.jobs())
     .try_collect::<Vec<()>>()
     .await?;
-    blobs.extend(leaves.into_iter().map(strip));
+    blobs.extend(leaves);
 
-    if !spec.platforms.is_empty() && !matches!(root_manifest, Manifest::Index { .. }) {
-        check_single_platform(&image, &root_manifest, layout, &spec.platforms)?;
-    }
     Ok(PulledImage {
         source: image,
         repository,
         tag,
         source_digest: (source_digest != root.digest).then_some(source_digest),
         root,
-        platforms,
+        graph,
         blobs,
+    })
+}
+
+/// A non-distributable (foreign) layer the source does not serve: say so, with its URLs.
+fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String]) -> Error {
+    if !media_type::is_non_distributable(&d.media_type) {
+        return e;
+    }
+    let (image, cause) = match e {
+        Error::Registry { image, source } => (image, source.to_string()),
+        Error::Store { image, source } => (image, source.to_string()),
+        other => return other,
+    };
+    Error::Transfer {
+        image,
+        digest: d.digest.clone(),
+        reason: format!(
+            "a non-distributable layer ({}) that the source does not hold ({cause}); sealift carries only what it can check against a digest from the source, so fetch it into the source first. Its URLs: {}",
+            d.media_type,
+            if urls.is_empty() {
+                "none given".to_owned()
+            } else {
+                urls.join(", ")
+            }
+        ),
+    }
+}
+
+/// The graph under `root` from the layout alone (after a platform subset rewrote indexes).
+pub fn local_graph(layout: &Layout, root: &Descriptor) -> Result<Graph, GraphError> {
+    graph::walk([root.clone()], |need: &Need| layout.read_manifest(need.descriptor())).map_err(|e| match e {
+        graph::WalkError::Graph(g) => g,
+        graph::WalkError::Fetch(f) => GraphError::Invalid {
+            digest: root.digest.clone(),
+            reason: f.to_string(),
+        },
     })
 }
 
@@ -210,111 +274,87 @@ fn strip(d: Descriptor) -> Descriptor {
         platform: None,
         annotations: Default::default(),
         artifact_type: None,
+        urls: Vec::new(),
         ..d
     }
 }
 
-fn parse(image: &str, digest: &Digest, bytes: &[u8], media_type: &str) -> Result<Manifest, Error> {
-    Manifest::parse(bytes, media_type).map_err(|source| Error::Manifest {
-        image: image.to_owned(),
-        digest: digest.clone(),
-        source,
-    })
-}
+/// Annotation buildx puts on an attestation entry: the manifest it describes.
+const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
-fn select_platforms(image: &str, manifests: &[Descriptor], wanted: &[Platform]) -> Result<Vec<Descriptor>, Error> {
-    if wanted.is_empty() {
-        return Ok(manifests.to_vec());
-    }
-    let selected: Vec<Descriptor> = manifests
-        .iter()
-        .filter(|d| d.platform.as_ref().is_some_and(|p| wanted.iter().any(|w| w.matches(p))))
-        .cloned()
-        .collect();
-    if selected.is_empty() {
-        let list = |ps: Vec<String>| ps.join(", ");
-        return Err(Error::NoMatchingPlatform {
-            image: image.to_owned(),
-            wanted: list(wanted.iter().map(ToString::to_string).collect()),
-            available: list(
-                manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                    .collect(),
-            ),
-        });
-    }
-    Ok(selected)
-}
-
-/// A copy of the index listing only `selected`, with every other field kept as it was.
-fn subset_index(bytes: &[u8], selected: &[Descriptor], image: &str, digest: &Digest) -> Result<Vec<u8>, Error> {
-    let bad = |e: serde_json::Error| Error::Manifest {
-        image: image.to_owned(),
-        digest: digest.clone(),
-        source: oci::Error::InvalidManifest(e.to_string()),
-    };
-    let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
-    let keep: BTreeSet<&Digest> = selected.iter().map(|d| &d.digest).collect();
-    if let Some(list) = doc.get_mut("manifests").and_then(|m| m.as_array_mut()) {
-        list.retain(|entry| {
-            entry
-                .get("digest")
-                .and_then(|d| d.as_str())
-                .and_then(|d| d.parse::<Digest>().ok())
-                .is_some_and(|d| keep.contains(&d))
-        });
-    }
-    serde_json::to_vec(&doc).map_err(bad)
-}
-
-/// A single-platform image with a platform request: its config must say that platform.
-fn check_single_platform(image: &str, manifest: &Manifest, layout: &Layout, wanted: &[Platform]) -> Result<(), Error> {
-    let Manifest::Image { config, .. } = manifest else { return Ok(()) };
-    let bytes = layout.read_manifest(config).map_err(|source| Error::Store {
-        image: image.to_owned(),
-        source,
-    })?;
-    let Some(offered) = Platform::from_config(&bytes) else {
-        return Ok(());
-    };
-    if wanted.iter().any(|w| w.matches(&offered)) {
-        Ok(())
-    } else {
-        Err(Error::NoMatchingPlatform {
-            image: image.to_owned(),
-            wanted: wanted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-            available: offered.to_string(),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::oci::media_type;
-
-    #[test]
-    fn subset_index_keeps_other_fields_and_order() {
-        let a = Digest::of(b"a");
-        let b = Digest::of(b"b");
-        let doc = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{}","digest":"{a}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{}","digest":"{b}","size":1,"platform":{{"os":"linux","architecture":"arm64"}}}}],"annotations":{{"k":"v"}}}}"#,
-            media_type::OCI_INDEX,
-            media_type::OCI_MANIFEST,
-            media_type::OCI_MANIFEST
-        );
-        let Manifest::Index { manifests } = Manifest::parse(doc.as_bytes(), media_type::OCI_INDEX).unwrap() else {
-            panic!()
-        };
-        let wanted = vec!["linux/arm64".parse().unwrap()];
-        let selected = select_platforms("x", &manifests, &wanted).unwrap();
-        let out = subset_index(doc.as_bytes(), &selected, "x", &a).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
-        assert_eq!(v["manifests"][0]["digest"], b.to_string());
-        assert_eq!(v["annotations"]["k"], "v");
-        let none = select_platforms("x", &manifests, &["linux/s390x".parse().unwrap()]).unwrap_err();
-        assert!(none.to_string().contains("linux/amd64, linux/arm64"), "{none}");
+/// The manifest `digest` reduced to the `wanted` platforms: `None` when nothing under it is
+/// wanted, the same descriptor when nothing changes, else the descriptor of a rewritten index
+/// (written to `layout`) that lists only what is wanted, at any depth. Attestations go with the
+/// image they describe; other artifacts are kept.
+fn subset(graph: &Graph, digest: &Digest, wanted: &[Platform], layout: &Layout) -> Result<Option<Descriptor>, crate::store::Error> {
+    let Some(node) = graph.nodes.get(digest) else { return Ok(None) };
+    match node.kind {
+        ManifestKind::Image => Ok(node
+            .platform
+            .as_ref()
+            .filter(|p| wanted.iter().any(|w| w.matches(p)))
+            .map(|_| node.descriptor.clone())),
+        ManifestKind::Index => {
+            let bytes = layout.read_manifest(&node.descriptor)?;
+            let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| crate::store::Error::BlobMismatch {
+                digest: digest.clone(),
+                reason: e.to_string(),
+            })?;
+            let Some(entries) = doc.get_mut("manifests").and_then(|m| m.as_array_mut()) else {
+                return Ok(Some(node.descriptor.clone()));
+            };
+            let entry_digest = |e: &serde_json::Value| e.get("digest").and_then(|d| d.as_str()).and_then(|d| d.parse::<Digest>().ok());
+            let has_runnable = !graph.runnable(digest).is_empty();
+            let mut kept_digests = BTreeSet::new();
+            let mut out: Vec<Option<serde_json::Value>> = Vec::new();
+            for e in entries.iter() {
+                let Some(d) = entry_digest(e) else {
+                    out.push(None);
+                    continue;
+                };
+                let child = graph.nodes.get(&d).map(|n| n.kind);
+                out.push(match child {
+                    Some(ManifestKind::Image | ManifestKind::Index) => subset(graph, &d, wanted, layout)?.map(|new| {
+                        kept_digests.insert(d.clone());
+                        let mut e = e.clone();
+                        e["digest"] = serde_json::Value::String(new.digest.to_string());
+                        e["size"] = serde_json::Value::from(new.size);
+                        e
+                    }),
+                    _ => Some(e.clone()),
+                });
+            }
+            // Attestations of a dropped image go with it.
+            for (slot, e) in out.iter_mut().zip(entries.iter()) {
+                let described = e
+                    .get("annotations")
+                    .and_then(|a| a.get(REFERENCE_DIGEST))
+                    .and_then(|d| d.as_str())
+                    .and_then(|d| d.parse::<Digest>().ok());
+                if let Some(target) = described {
+                    if !kept_digests.contains(&target) {
+                        *slot = None;
+                    }
+                }
+            }
+            if has_runnable && kept_digests.is_empty() {
+                return Ok(None);
+            }
+            let new: Vec<serde_json::Value> = out.into_iter().flatten().collect();
+            if new == *entries {
+                return Ok(Some(node.descriptor.clone()));
+            }
+            *entries = new;
+            let bytes = serde_json::to_vec(&doc).map_err(|e| crate::store::Error::BlobMismatch {
+                digest: digest.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(Some(Descriptor {
+                digest: layout.write_blob(&bytes)?,
+                size: bytes.len() as u64,
+                ..node.descriptor.clone()
+            }))
+        }
+        _ => Ok(Some(node.descriptor.clone())),
     }
 }

@@ -234,30 +234,47 @@ async fn copy_blocking(
     })
 }
 
-/// Choose the manifest a layout reference names: by tag, or the only one.
+/// Choose the manifest a layout reference names: by tag, or the only one. A tag that names two
+/// different manifests is ambiguous and refused, listing both.
 fn pick(index: &LayoutIndex, tag: Option<&str>, image: &str) -> Result<Descriptor, Error> {
     let tags: Vec<&str> = index
         .manifests
         .iter()
         .filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).map(String::as_str))
         .collect();
-    let found = match tag {
+    let found: Vec<&Descriptor> = match tag {
         Some(t) => index
             .manifests
             .iter()
-            .find(|d| d.annotations.get(REF_NAME_ANNOTATION).is_some_and(|n| n == t)),
-        None if index.manifests.len() == 1 => index.manifests.first(),
-        None => None,
+            .filter(|d| d.annotations.get(REF_NAME_ANNOTATION).is_some_and(|n| n == t))
+            .collect(),
+        None if index.manifests.len() == 1 => index.manifests.iter().collect(),
+        None => Vec::new(),
     };
-    found.cloned().ok_or_else(|| Error::NotFound {
+    let not_found = |reason| Error::NotFound {
         image: image.to_owned(),
-        reason: match tag {
+        reason,
+    };
+    let Some(first) = found.first() else {
+        return Err(not_found(match tag {
             Some(t) => format!("no manifest tagged `{t}` in index.json (tags: {})", tags.join(", ")),
             None => format!(
                 "index.json lists {} manifests; name one with :TAG (tags: {})",
                 index.manifests.len(),
                 tags.join(", ")
             ),
-        },
-    })
+        }));
+    };
+    let mut digests: Vec<String> = found.iter().map(|d| d.digest.to_string()).collect();
+    digests.sort();
+    digests.dedup();
+    if digests.len() > 1 {
+        return Err(not_found(format!(
+            "index.json names {} different manifests `{}`: {}",
+            digests.len(),
+            tag.unwrap_or_default(),
+            digests.join(", ")
+        )));
+    }
+    Ok((*first).clone())
 }

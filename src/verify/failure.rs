@@ -37,6 +37,9 @@ pub enum FailureCode {
     DigestMismatch,
     /// The OCI layout is incomplete or inconsistent.
     LayoutInvalid,
+    /// The layout holds manifests under an image that `bundle.json` does not list as that
+    /// image's (or lists manifests it does not hold).
+    ManifestNotListed,
     /// A blob a manifest needs is not in the bundle.
     MissingBlob,
     /// An image (or platform manifest) lacks a signature in one of the required formats.
@@ -70,6 +73,7 @@ impl FailureCode {
             Self::SizeMismatch => "size-mismatch",
             Self::DigestMismatch => "digest-mismatch",
             Self::LayoutInvalid => "layout-invalid",
+            Self::ManifestNotListed => "manifest-not-listed",
             Self::MissingBlob => "missing-blob",
             Self::ImageSignatureMissing => "image-signature-missing",
             Self::ImageSignatureInvalid => "image-signature-invalid",

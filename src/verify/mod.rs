@@ -14,7 +14,9 @@
 //!    hashed entries are failures; so is any listed entry that never appears.
 //! 5. The OCI layout must be whole: every descriptor reachable from `index.json` is a verified
 //!    blob of the right size, and every image the index names is reachable with the
-//!    platforms it lists.
+//!    platforms it lists. The graph of manifests is classified again (runnable images,
+//!    indexes, attestations, signatures, SBOMs, artifacts) and must equal what `bundle.json`
+//!    lists for each image; a runnable manifest no image lists fails.
 //! 6. Every image and platform manifest carries valid release signatures in both cosign
 //!    formats, by a currently trusted key, checked from the bundle's own copies; upstream
 //!    signatures carried along are checked against the keys `bundle.json` names for them.
@@ -24,6 +26,7 @@
 
 mod bundle_blobs;
 mod failure;
+mod graph_check;
 mod image_signatures;
 mod layout_check;
 mod verified;
@@ -197,12 +200,13 @@ pub fn verify(
     }
     // Step 5.
     let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
-    // Step 6.
     let blobs = bundle_blobs::BundleBlobs {
         file: bundle.file(),
         verified: &state.verified,
         manifests: &state.manifests,
     };
+    graph_check::check(&index, &layout_index, &blobs, &mut report.failures);
+    // Step 6.
     report.image_signatures_verified = image_signatures::check(&index, &blobs, &trust.valid_keys(now), &mut report.failures);
     // Step 7.
     report.scan = vuln_policy::check(&index, &blobs, now.date(), &mut report.failures);

@@ -35,12 +35,16 @@ pub(super) fn check(index: &BundleIndex, blobs: &BundleBlobs<'_>, today: time::D
     let mut verdict = Verdict::new(&scan.policy, today);
     let mut packages = 0;
     for image in &index.images {
-        let subjects: Vec<_> = if image.platforms.is_empty() {
-            vec![&image.digest]
-        } else {
-            image.platforms.iter().map(|p| &p.digest).collect()
-        };
-        for digest in subjects {
+        for a in &image.artifacts {
+            if !scan.not_scanned.iter().any(|n| n.manifest == a.digest && n.kind == a.kind) {
+                failures.push(Failure::new(
+                    FailureCode::ScanReportMissing,
+                    image.display_name(),
+                    format!("the scan does not say why {} {} was not scanned", a.kind, a.digest),
+                ));
+            }
+        }
+        for digest in image.runnable() {
             if !scan.reports.iter().any(|r| r.manifest == *digest) {
                 failures.push(Failure::new(
                     FailureCode::ScanReportMissing,

@@ -29,6 +29,10 @@ mod vulndb;
 mod scan;
 // Scanning inside `bundle create`: reports and SBOMs in the bundle, the policy gate, verify.
 mod scan_bundle;
+// Image shapes that broke peers: nested indexes, zstd frames, attestations, artifacts.
+mod shapes;
+// Layer decoding (gzip members, zstd frames, plain tar) against GNU tar's listing.
+mod layers;
 // RPM's SQLite database written by rpm itself: inventory equals `rpm -qa`.
 mod scan_rpm;
 // The Pod Security evaluator against upstream's pass/fail fixtures in ../shared/psa-fixtures.

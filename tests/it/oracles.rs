@@ -81,3 +81,45 @@ pub fn sigstore_bundle_verifies(json: &[u8], public_pem: &str, digest: &Digest) 
             .iter()
             .any(|s| s.digest.sha256.as_ref().is_some_and(|h| h.to_hex() == digest.hex()))
 }
+
+/// The release's legacy `.sig` image for `digest` in `repo` (a `host/repository:x` reference
+/// in the target registry): every simple-signing layer whose payload names `digest`, checked
+/// by openssl against `public`. True when at least one verifies and none fails.
+pub async fn legacy_signature_verifies(
+    target: &TestRegistry,
+    repo: &sealift::oci::Reference,
+    digest: &Digest,
+    public: &std::path::Path,
+) -> bool {
+    use base64::Engine as _;
+    use sealift::sign::artifact::SIGNATURE_ANNOTATION;
+    let client = target.client();
+    let sig_ref = sealift::oci::Reference {
+        tag: Some(format!("{}.sig", digest.tag_form())),
+        digest: None,
+        ..repo.clone()
+    };
+    let Ok(sig) = client.fetch_manifest(&sig_ref).await else {
+        return false;
+    };
+    let Ok(sealift::oci::Manifest::Image { layers, .. }) = sealift::oci::Manifest::parse(&sig.bytes, &sig.media_type) else {
+        return false;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let mut verified = 0;
+    for layer in &layers {
+        let payload = fetch_blob_bytes(&client, repo, layer).await;
+        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        if claims["critical"]["image"]["docker-manifest-digest"] != digest.to_string() {
+            return false;
+        }
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&layer.annotations[SIGNATURE_ANNOTATION])
+            .unwrap();
+        if !openssl_verifies(work.path(), public, &payload, &der) {
+            return false;
+        }
+        verified += 1;
+    }
+    verified > 0
+}

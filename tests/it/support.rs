@@ -310,6 +310,16 @@ pub struct Release {
 
 impl Release {
     pub fn new(source: &TestRegistry, images: &SourceImages) -> Self {
+        let h = &source.host;
+        Self::with_yaml(&format!(
+            "name: test-release\nimages:\n  - {h}/app/alpha:1.0\n  - docker://{h}/app/beta@{}\n  - ref: {h}/app/multi:3.0\nmanifests:\n  - deploy/\n",
+            images.beta.digest()
+        ))
+    }
+
+    /// A release directory with the release key (`keys/sealift.key`, `.pub`), an unrelated
+    /// public key (`keys/other.pub`), `deploy/app.yaml` (a ConfigMap) and this `sealift.yaml`.
+    pub fn with_yaml(yaml: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKey::generate(sealift::sign::Algorithm::EcdsaP256).unwrap();
         std::fs::create_dir_all(dir.path().join("keys")).unwrap();
@@ -327,16 +337,27 @@ impl Release {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n",
         )
         .unwrap();
-        let h = &source.host;
-        std::fs::write(
-            dir.path().join("sealift.yaml"),
-            format!(
-                "name: test-release\nimages:\n  - {h}/app/alpha:1.0\n  - docker://{h}/app/beta@{}\n  - ref: {h}/app/multi:3.0\nmanifests:\n  - deploy/\n",
-                images.beta.digest()
-            ),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("sealift.yaml"), yaml).unwrap();
         Self { dir }
+    }
+
+    /// Write `file` in the release directory.
+    pub fn write(&self, file: &str, text: &str) {
+        let p = self.path(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// `sealift/bundle.json` of a bundle in the release directory.
+    pub fn bundle_json(&self, bundle: &str) -> BundleIndex {
+        serde_json::from_slice(&self.extract(bundle, "sealift/bundle.json")).unwrap()
+    }
+
+    /// One entry of a bundle in the release directory, read with `tar`.
+    pub fn extract(&self, bundle: &str, entry: &str) -> Vec<u8> {
+        let out = Command::new("tar").arg("-xOf").arg(self.path(bundle)).arg(entry).output().unwrap();
+        assert!(out.status.success(), "{bundle}: {entry}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -510,6 +531,7 @@ pub fn rebundle(dir_of: &Path, from: &str, to: &str, edit: impl FnOnce(&mut Bund
                 platform: None,
                 artifact_type: None,
                 annotations: Default::default(),
+                urls: Vec::new(),
             })
         })
         .collect();

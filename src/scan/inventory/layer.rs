@@ -1,7 +1,13 @@
-//! A layer blob as a tar stream: gzip, zstd or uncompressed, told apart by their magic bytes
-//! (media types are not trusted to say).
+//! A layer blob as a tar stream: gzip (any number of members), zstd (any number of frames,
+//! skippable frames skipped; RFC 8878 section 3.1) or uncompressed, told apart by their magic
+//! bytes. Callers check the media type says tar first; the bytes decide the decoder, and every
+//! byte of the blob is decoded (or skipped as a skippable frame), so nothing after the first
+//! member or frame goes unread.
 
 use std::io::{self, BufRead, BufReader, Read};
+
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,11 +17,18 @@ pub enum Compression {
     Zstd,
 }
 
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// A skippable frame's magic is 0x184D2A50..=0x184D2A5F, little-endian.
+fn is_skippable(head: &[u8]) -> bool {
+    head.len() >= 4 && head[0] & 0xf0 == 0x50 && head[1..4] == [0x2a, 0x4d, 0x18]
+}
+
 impl Compression {
     pub fn sniff(head: &[u8]) -> Self {
         if head.starts_with(&[0x1f, 0x8b]) {
             Self::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(head) {
             Self::Zstd
         } else {
             Self::None
@@ -29,10 +42,89 @@ pub fn decompress<'a>(blob: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let head = reader.fill_buf()?;
     Ok(match Compression::sniff(head) {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
-        Compression::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(reader)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
-        ),
+        Compression::Zstd => Box::new(ZstdFrames::new(reader)),
         Compression::None => Box::new(reader),
     })
+}
+
+/// Every frame of a zstd stream, one after another, with skippable frames skipped and each
+/// frame's content checksum (when it has one) checked.
+pub struct ZstdFrames<R: BufRead> {
+    source: R,
+    decoder: FrameDecoder,
+    in_frame: bool,
+    frames: usize,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    pub fn new(source: R) -> Self {
+        Self {
+            source,
+            decoder: FrameDecoder::new(),
+            in_frame: false,
+            frames: 0,
+        }
+    }
+
+    /// Frames (not counting skippable ones) decoded so far.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    fn start_frame(&mut self) -> io::Result<bool> {
+        loop {
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(false);
+            }
+            match self.decoder.reset(&mut self.source) {
+                Ok(()) => return Ok(true),
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
+                    let skipped = io::copy(&mut (&mut self.source).take(u64::from(length)), &mut io::sink())?;
+                    if skipped != u64::from(length) {
+                        return Err(bad(format!("skippable frame of {length} bytes ends after {skipped}")));
+                    }
+                }
+                Err(e) => return Err(bad(format!("frame {}: {e}", self.frames + 1))),
+            }
+        }
+    }
+}
+
+fn bad(reason: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {reason}"))
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if !self.in_frame {
+                if !self.start_frame()? {
+                    return Ok(0);
+                }
+                self.in_frame = true;
+            }
+            while self.decoder.can_collect() < buf.len() && !self.decoder.is_finished() {
+                let wanted = buf.len() - self.decoder.can_collect();
+                self.decoder
+                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted))
+                    .map_err(|e| bad(format!("frame {}: {e}", self.frames + 1)))?;
+            }
+            let n = self.decoder.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            if self.decoder.is_finished() {
+                if let (Some(stored), Some(computed)) = (self.decoder.get_checksum_from_data(), self.decoder.get_calculated_checksum()) {
+                    if stored != computed {
+                        return Err(bad(format!("frame {}: content checksum mismatch", self.frames + 1)));
+                    }
+                }
+                self.frames += 1;
+                self.in_frame = false;
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ mod apk;
 mod cargo_lock;
 mod dpkg;
 mod gobuild;
-mod layer;
+pub mod layer;
 mod npm;
 mod os_release;
 mod python;

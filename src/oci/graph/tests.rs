@@ -1,0 +1,162 @@
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::*;
+
+/// An in-memory content store for walks.
+#[derive(Default)]
+struct Store(BTreeMap<Digest, Vec<u8>>);
+
+impl Store {
+    fn put(&mut self, doc: &serde_json::Value) -> Descriptor {
+        let bytes = serde_json::to_vec(doc).unwrap();
+        let d = Descriptor {
+            media_type: doc["mediaType"].as_str().unwrap_or(media_type::OCI_CONFIG).to_owned(),
+            digest: Digest::of(&bytes),
+            size: bytes.len() as u64,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+        };
+        self.0.insert(d.digest.clone(), bytes);
+        d
+    }
+
+    fn config(&mut self, os: &str, arch: &str) -> Descriptor {
+        self.put(&json!({"os": os, "architecture": arch, "rootfs": {"type": "layers", "diff_ids": []}}))
+    }
+
+    fn image(&mut self, config: &Descriptor, layer_type: &str) -> Descriptor {
+        let layer = json!({"mediaType": layer_type, "digest": Digest::of(layer_type.as_bytes()).to_string(), "size": 1});
+        self.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": [layer]}))
+    }
+
+    fn index(&mut self, entries: &[serde_json::Value]) -> Descriptor {
+        self.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": entries}))
+    }
+
+    fn walk(&self, roots: &[Descriptor]) -> Result<Graph, GraphError> {
+        walk(roots.iter().cloned(), |need: &Need| {
+            self.0.get(&need.descriptor().digest).cloned().ok_or("missing")
+        })
+        .map_err(|e| match e {
+            WalkError::Graph(g) => g,
+            WalkError::Fetch(f) => panic!("{f}"),
+        })
+    }
+}
+
+fn entry(d: &Descriptor, platform: Option<(&str, &str)>) -> serde_json::Value {
+    let mut v = serde_json::to_value(d).unwrap();
+    if let Some((os, arch)) = platform {
+        v["platform"] = json!({"os": os, "architecture": arch});
+    }
+    v
+}
+
+const TAR_GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+#[test]
+fn nested_index_images_are_runnable_with_their_platforms() {
+    let mut s = Store::default();
+    let (ca, cb, cc) = (s.config("linux", "amd64"), s.config("linux", "arm64"), s.config("linux", "s390x"));
+    let (a, b, c) = (s.image(&ca, TAR_GZ), s.image(&cb, TAR_GZ), s.image(&cc, TAR_GZ));
+    let inner = s.index(&[entry(&a, Some(("linux", "amd64"))), entry(&b, Some(("linux", "arm64")))]);
+    let outer = s.index(&[entry(&inner, None), entry(&c, Some(("linux", "s390x")))]);
+    let g = s.walk(std::slice::from_ref(&outer)).unwrap();
+    let mut platforms: Vec<String> = g
+        .runnable(&outer.digest)
+        .iter()
+        .map(|n| n.platform.as_ref().unwrap().to_string())
+        .collect();
+    platforms.sort();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/s390x"]);
+    assert_eq!(g.nodes[&inner.digest].kind, ManifestKind::Index);
+    assert_eq!(g.nodes[&a.digest].depth, 2);
+    // A single image root takes its platform from its config.
+    let g = s.walk(std::slice::from_ref(&a)).unwrap();
+    assert_eq!(g.runnable(&a.digest)[0].platform.as_ref().unwrap().to_string(), "linux/amd64");
+}
+
+#[test]
+fn attestations_signatures_and_artifacts_are_not_platforms() {
+    let mut s = Store::default();
+    let ca = s.config("linux", "amd64");
+    let a = s.image(&ca, TAR_GZ);
+    let unknown = s.config("unknown", "unknown");
+    let att = s.image(&unknown, media_type::IN_TOTO);
+    let sig = s.image(&ca, media_type::COSIGN_SIMPLE_SIGNING);
+    let empty = s.put(&json!({}));
+    let mut e = serde_json::to_value(&empty).unwrap();
+    e["mediaType"] = json!(media_type::OCI_EMPTY);
+    let chart = s.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "artifactType": "application/vnd.cncf.helm.chart",
+        "config": e, "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": Digest::of(b"c").to_string(), "size": 1}]}));
+    let sbom = s.put(
+        &json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "artifactType": "application/spdx+json",
+        "config": e, "layers": [{"mediaType": "application/spdx+json", "digest": Digest::of(b"s").to_string(), "size": 1}]}),
+    );
+    let mut att_entry = entry(&att, Some(("unknown", "unknown")));
+    att_entry["annotations"] =
+        json!({"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": a.digest.to_string()});
+    let idx = s.index(&[
+        entry(&a, Some(("linux", "amd64"))),
+        att_entry,
+        entry(&sig, None),
+        entry(&chart, None),
+        entry(&sbom, None),
+    ]);
+    let g = s.walk(std::slice::from_ref(&idx)).unwrap();
+    assert_eq!(g.runnable(&idx.digest).len(), 1);
+    let kinds: BTreeMap<Digest, ManifestKind> = g
+        .others(&idx.digest)
+        .iter()
+        .map(|n| (n.descriptor.digest.clone(), n.kind))
+        .collect();
+    assert_eq!(kinds[&att.digest], ManifestKind::Attestation);
+    assert_eq!(kinds[&sig.digest], ManifestKind::Signature);
+    assert_eq!(kinds[&chart.digest], ManifestKind::Artifact);
+    assert_eq!(kinds[&sbom.digest], ManifestKind::Sbom);
+    assert_eq!(
+        g.nodes[&chart.digest].artifact_type.as_deref(),
+        Some("application/vnd.cncf.helm.chart")
+    );
+}
+
+#[test]
+fn runnable_images_fail_closed() {
+    let mut s = Store::default();
+    let ca = s.config("linux", "amd64");
+    let odd = s.image(&ca, "application/vnd.oci.image.layer.v1.tar+encrypted");
+    let err = s.walk(std::slice::from_ref(&odd)).unwrap_err();
+    assert!(
+        err.to_string().contains("tar+encrypted") && err.to_string().contains(&odd.digest.to_string()),
+        "{err}"
+    );
+    let no_os = s.put(&json!({"rootfs": {"type": "layers", "diff_ids": []}}));
+    let m = s.image(&no_os, TAR_GZ);
+    let err = s.walk(&[m]).unwrap_err();
+    assert!(matches!(err, GraphError::NoPlatform { .. }), "{err}");
+    // Five levels of index: refused, naming the manifest too deep.
+    let mut d = s.image(&ca, TAR_GZ);
+    for _ in 0..5 {
+        d = s.index(&[entry(&d, Some(("linux", "amd64")))]);
+    }
+    assert!(matches!(s.walk(&[d]).unwrap_err(), GraphError::TooDeep { depth: 5, .. }));
+}
+
+#[test]
+fn shared_children_and_duplicates_are_seen_once() {
+    let mut s = Store::default();
+    let ca = s.config("linux", "amd64");
+    let a = s.image(&ca, TAR_GZ);
+    let i1 = s.index(&[entry(&a, Some(("linux", "amd64"))), entry(&a, Some(("linux", "amd64")))]);
+    let i2 = s.index(&[entry(&a, Some(("linux", "amd64"))), entry(&i1, None)]);
+    let g = s.walk(&[i2.clone(), i1.clone(), i2.clone()]).unwrap();
+    assert_eq!(g.roots.len(), 2);
+    assert_eq!(g.runnable(&i2.digest).len(), 1);
+    assert_eq!(g.all_runnable().len(), 1);
+    assert_eq!(g.nodes[&i1.digest].manifests.len(), 1);
+    assert_eq!(g.blobs(&i2.digest).len(), 2);
+}
