@@ -45,6 +45,12 @@ http:
   tls: {certificate: $dir/server.crt, key: $dir/server.key}
 auth:
   htpasswd: {realm: sealift-test, path: $dir/htpasswd}
+# Manifests may name foreign layers on this machine's own HTTPS servers (the tests' file
+# server); Distribution refuses manifests with layer URLs unless they match an allow rule.
+validation:
+  manifests:
+    urls:
+      allow: ['^https://127\\.0\\.0\\.1:[0-9]+/']
 YAML
 docker-registry serve config.yml > log 2>&1 &
 echo $! > pid

@@ -47,6 +47,7 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
         platforms: options.platform.clone().into_iter().collect(),
         name: Some(("scan".into(), None)),
         provenance: None,
+        include_foreign_layers: false,
     };
     let pulled = source::pull(&spec, &registry, &layout, reporter).await?;
     let (target, platform) = choose_platform(&pulled, options.platform.as_ref())?;

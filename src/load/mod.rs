@@ -10,14 +10,13 @@
 pub mod manifests;
 mod signatures;
 
-use std::collections::BTreeSet;
 use std::io::Read;
 
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
-use crate::oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use crate::oci::{Descriptor, Reference};
 use crate::progress::{ProgressReader, Reporter};
 use crate::registry::{self, ByteStream, Registry};
 use crate::verify::VerifiedBundle;
@@ -102,12 +101,21 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
             tag: image.tag.clone(),
             digest: None,
         };
-        let ImageGraph { manifests, mut blobs } = graph(bundle, &image.digest, &image.media_type, &name)?;
-        // Signature blobs go up with the image's, in the same parallel batch.
+        // The verified graph: every manifest under the image (children before parents) and
+        // every config and layer, with the signature objects' blobs in the same batch.
+        let graph = bundle.graph();
+        let manifests = graph.children_first(&image.digest);
+        if manifests.last().is_none_or(|n| n.descriptor.digest != image.digest) {
+            return Err(Error::Inconsistent {
+                image: name.clone(),
+                reason: format!("manifest {} is not in the verified graph", image.digest),
+            });
+        }
+        let mut blobs: Vec<Descriptor> = graph.blobs(&image.digest).into_iter().cloned().collect();
         for rec in &image.signatures {
-            for b in graph(bundle, &rec.manifest, media_type::OCI_MANIFEST, &name)?.blobs {
+            for b in graph.blobs(&rec.manifest) {
                 if !blobs.iter().any(|d| d.digest == b.digest) {
-                    blobs.push(b);
+                    blobs.push(b.clone());
                 }
             }
         }
@@ -135,8 +143,8 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
                 None => loaded.blobs_skipped += 1,
             }
         }
-        // Children before parents: `manifests` is in discovery order (parents first).
-        for (digest, mt) in manifests.iter().rev() {
+        for node in manifests {
+            let (digest, mt) = (&node.descriptor.digest, &node.descriptor.media_type);
             let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent {
                 image: name.clone(),
                 reason: format!("manifest {digest} missing"),
@@ -167,41 +175,6 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         report.images.push(loaded);
     }
     Ok(report)
-}
-
-/// An image's manifests (parents first, with media types) and its other blobs.
-struct ImageGraph {
-    manifests: Vec<(Digest, String)>,
-    blobs: Vec<Descriptor>,
-}
-
-fn graph(bundle: &VerifiedBundle, root: &Digest, root_type: &str, name: &str) -> Result<ImageGraph, Error> {
-    let mut manifests = Vec::new();
-    let mut blobs = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut queue = vec![(root.clone(), root_type.to_owned())];
-    while let Some((digest, mt)) = queue.pop() {
-        if !seen.insert(digest.clone()) {
-            continue;
-        }
-        let bytes = bundle.manifest(&digest).ok_or_else(|| Error::Inconsistent {
-            image: name.to_owned(),
-            reason: format!("manifest {digest} missing"),
-        })?;
-        let parsed = Manifest::parse(bytes, &mt).map_err(|e| Error::Inconsistent {
-            image: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        for child in parsed.children() {
-            if media_type::is_manifest(&child.media_type) {
-                queue.push((child.digest.clone(), child.media_type.clone()));
-            } else if seen.insert(child.digest.clone()) {
-                blobs.push(child.clone());
-            }
-        }
-        manifests.push((digest, mt));
-    }
-    Ok(ImageGraph { manifests, blobs })
 }
 
 /// Push one blob unless present; returns the bytes pushed, or `None` if skipped.

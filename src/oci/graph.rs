@@ -170,6 +170,30 @@ impl Graph {
         out
     }
 
+    /// The manifests under `root` (itself last), each once, every child before each of its
+    /// parents: the order a registry accepts them in (an index may only name manifests it
+    /// already has).
+    #[must_use]
+    pub fn children_first(&self, root: &Digest) -> Vec<&Node> {
+        let mut out = Vec::new();
+        let mut done = BTreeSet::new();
+        let mut stack: Vec<(&Digest, bool)> = vec![(root, false)];
+        while let Some((d, expanded)) = stack.pop() {
+            if done.contains(d) {
+                continue;
+            }
+            let Some(node) = self.nodes.get(d) else { continue };
+            if expanded {
+                done.insert(d);
+                out.push(node);
+                continue;
+            }
+            stack.push((d, true));
+            stack.extend(node.manifests.iter().rev().filter(|c| !done.contains(c)).map(|c| (c, false)));
+        }
+        out
+    }
+
     /// The runnable images under `root`, each once, with their platforms.
     #[must_use]
     pub fn runnable(&self, root: &Digest) -> Vec<&Node> {

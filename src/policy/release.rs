@@ -92,6 +92,9 @@ pub struct ImageSpec {
     /// This image's own upstream keys (relative to the release file until `Release::parse`
     /// resolves them).
     pub provenance: Option<Vec<PathBuf>>,
+    /// Fetch non-distributable (foreign) layers the source does not serve from the HTTPS URLs
+    /// their descriptors give, checked against digest and size (`include-foreign-layers`).
+    pub include_foreign_layers: bool,
 }
 
 impl ImageSpec {
@@ -134,6 +137,8 @@ struct RawRelease {
     scan: Option<RawScan>,
     #[serde(default)]
     harden: HardenSettings,
+    #[serde(default, rename = "include-foreign-layers")]
+    include_foreign_layers: bool,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +172,7 @@ impl ImageSpec {
             platforms,
             name,
             provenance: None,
+            include_foreign_layers: false,
         })
     }
 }
@@ -224,6 +230,7 @@ impl Release {
         let provenance: Vec<PathBuf> = raw.provenance.map(|p| p.keys).unwrap_or_default();
         let mut images: Vec<ImageSpec> = Vec::new();
         for mut image in raw.images {
+            image.include_foreign_layers = raw.include_foreign_layers;
             if let Some(keys) = &mut image.provenance {
                 *keys = keys.iter().map(|k| base.join(k)).collect();
             }

@@ -308,11 +308,15 @@ fn to_client_ref(r: &Reference) -> oci_client::Reference {
     }
 }
 
+/// The descriptor oci-client sends. `urls` are passed on only as the caller left them (pull
+/// keeps the HTTPS URLs of a foreign layer when the release allows fetching it): oci-client
+/// then tries them, without credentials, when the registry does not serve the blob.
 fn to_client_descriptor(d: &Descriptor) -> OciDescriptor {
     OciDescriptor {
         media_type: d.media_type.clone(),
         digest: d.digest.to_string(),
         size: i64::try_from(d.size).unwrap_or(i64::MAX),
+        urls: (!d.urls.is_empty()).then(|| d.urls.clone()),
         ..OciDescriptor::default()
     }
 }

@@ -208,6 +208,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
     }
     let originals: Vec<&Descriptor> = graph.under(&root.digest).iter().flat_map(|n| n.blobs.iter()).collect();
+    let foreign = spec.include_foreign_layers;
     futures_util::stream::iter(missing.into_iter().map(|d| {
         let origin = &origin;
         let urls = originals
@@ -215,7 +216,22 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
             .find(|o| o.digest == d.digest)
             .map(|o| o.urls.clone())
             .unwrap_or_default();
-        async move { origin.blob(d, layout, reporter).await.map_err(|e| foreign_layer_error(e, d, &urls)) }
+        async move {
+            // A foreign layer may come from its own HTTPS URLs, when the release allows it;
+            // the bytes are checked against digest and size like any other blob.
+            let fetch = if foreign && media_type::is_non_distributable(&d.media_type) {
+                Descriptor {
+                    urls: urls.iter().filter(|u| u.starts_with("https://")).cloned().collect(),
+                    ..d.clone()
+                }
+            } else {
+                d.clone()
+            };
+            origin
+                .blob(&fetch, layout, reporter)
+                .await
+                .map_err(|e| foreign_layer_error(e, d, &urls, foreign))
+        }
     }))
     .buffer_unordered(registry.jobs())
     .try_collect::<Vec<()>>()
@@ -234,7 +250,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
 }
 
 /// A non-distributable (foreign) layer the source does not serve: say so, with its URLs.
-fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String]) -> Error {
+fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String], allowed: bool) -> Error {
     if !media_type::is_non_distributable(&d.media_type) {
         return e;
     }
@@ -247,8 +263,13 @@ fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String]) -> Error {
         image,
         digest: d.digest.clone(),
         reason: format!(
-            "a non-distributable layer ({}) that the source does not hold ({cause}); sealift carries only what it can check against a digest from the source, so fetch it into the source first. Its URLs: {}",
+            "a non-distributable layer ({}) that the source does not hold ({cause}); {}. Its URLs: {}",
             d.media_type,
+            if allowed {
+                "fetching it from its HTTPS URLs (plain HTTP ones are never used) failed too"
+            } else {
+                "set `include-foreign-layers: true` in sealift.yaml to fetch it from its HTTPS URLs (checked against its digest and size)"
+            },
             if urls.is_empty() {
                 "none given".to_owned()
             } else {

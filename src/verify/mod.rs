@@ -205,7 +205,7 @@ pub fn verify(
         verified: &state.verified,
         manifests: &state.manifests,
     };
-    graph_check::check(&index, &layout_index, &blobs, &mut report.failures);
+    let graph = graph_check::check(&index, &layout_index, &blobs, &mut report.failures).unwrap_or_default();
     // Step 6.
     report.image_signatures_verified = image_signatures::check(&index, &blobs, &trust.valid_keys(now), &mut report.failures);
     // Step 7.
@@ -221,7 +221,7 @@ pub fn verify(
         report.counted_signers(),
         state.verified,
         state.manifests,
-        layout_index,
+        (layout_index, graph),
     );
     Ok((report, Some(verified)))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use crate::bundle::{BundleIndex, UnverifiedBundle};
-use crate::oci::{Digest, VerifyingReader};
+use crate::oci::{Digest, Graph, VerifyingReader};
 use crate::sign::KeyId;
 use crate::store::{LayoutIndex, RangeReader};
 
@@ -30,6 +30,7 @@ pub struct VerifiedBundle {
     entries: BTreeMap<String, VerifiedEntry>,
     manifests: BTreeMap<Digest, Vec<u8>>,
     layout_index: LayoutIndex,
+    graph: Graph,
 }
 
 impl VerifiedBundle {
@@ -39,7 +40,7 @@ impl VerifiedBundle {
         signed_by: Vec<KeyId>,
         entries: BTreeMap<String, VerifiedEntry>,
         manifests: BTreeMap<Digest, Vec<u8>>,
-        layout_index: LayoutIndex,
+        layout: (LayoutIndex, Graph),
     ) -> Self {
         Self {
             bundle,
@@ -47,8 +48,16 @@ impl VerifiedBundle {
             signed_by,
             entries,
             manifests,
-            layout_index,
+            layout_index: layout.0,
+            graph: layout.1,
         }
+    }
+
+    /// Every manifest of the layout, classified: derived again by verification from the
+    /// verified manifests, and equal to what `bundle.json` lists.
+    #[must_use]
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// The signed index.

@@ -31,6 +31,8 @@ mod scan;
 mod scan_bundle;
 // Image shapes that broke peers: nested indexes, zstd frames, attestations, artifacts.
 mod shapes;
+// Random graphs of indexes, images and artifacts: every stage sees the same runnable set.
+mod graph_bundles;
 // Layer decoding (gzip members, zstd frames, plain tar) against GNU tar's listing.
 mod layers;
 // RPM's SQLite database written by rpm itself: inventory equals `rpm -qa`.

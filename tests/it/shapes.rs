@@ -415,3 +415,61 @@ fn an_ambiguous_layout_tag_and_a_foreign_layer_are_refused_by_name() {
     );
     assert!(!Path::new(&release.path("x.tar")).exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_layer_is_fetched_over_https_only_when_the_release_says_so() {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let files = FileServer::start(&source);
+    let layer = gz_layer(&[("srv/shop/package-lock.json", LOCKFILE)]);
+    std::fs::write(files.dir.path().join("base.tar.gz"), &layer.bytes).unwrap();
+    let url = format!("https://{}/base.tar.gz", files.host);
+    // A Windows-style image: the base layer lives at its URL, not in the registry.
+    let c = config("linux", "amd64", true);
+    let client = source.client();
+    let r = repo_ref(&source, "app/foreign");
+    push_blob(&client, &r, &c).await;
+    let foreign = json!({"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": layer.digest().to_string(), "size": layer.bytes.len(), "urls": [url]});
+    let doc = json!({"schemaVersion": 2, "mediaType": media_type::DOCKER_MANIFEST, "config": c.descriptor(), "layers": [foreign]});
+    let m = Blob {
+        bytes: serde_json::to_vec(&doc).unwrap(),
+        media_type: media_type::DOCKER_MANIFEST,
+    };
+    push_manifest(&client, &r, &m, Some("1")).await;
+
+    let image = format!("name: foreign\nimages:\n  - {}/app/foreign:1\n", source.host);
+    let release = Release::with_yaml(&image);
+    let o = create(&release, &source, "sealift.yaml", "foreign.tar");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("non-distributable") && text(&o).contains(&url) && text(&o).contains("include-foreign-layers"),
+        "{}",
+        text(&o)
+    );
+
+    // Allowed: fetched from the URL, checked, carried, scanned and loaded like any layer.
+    npm_db(&release);
+    release.write(
+        "allowed.yaml",
+        &format!("{image}include-foreign-layers: true\nscan:\n  vuln-db: vulndb\n"),
+    );
+    let o = create(&release, &source, "allowed.yaml", "foreign.tar");
+    assert!(o.status.success(), "{}", text(&o));
+    let index = release.bundle_json("foreign.tar");
+    assert!(index.entries.iter().any(|e| e.path == layer.digest().layout_path()));
+    let report = &index.scan.as_ref().unwrap().reports[0];
+    assert_eq!((report.packages, report.findings > 0), (1, true));
+    let o = sealift(release.dir.path(), &["verify", "foreign.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = load(&release, "foreign.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Bytes at the URL that are not the layer: refused by digest, nothing written.
+    std::fs::write(files.dir.path().join("base.tar.gz"), gzip(b"something else entirely")).unwrap();
+    std::fs::remove_file(release.path("foreign.tar")).unwrap();
+    let o = create(&release, &source, "allowed.yaml", "foreign.tar");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains(&layer.digest().to_string()), "{}", text(&o));
+    assert!(!release.path("foreign.tar").exists());
+}

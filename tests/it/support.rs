@@ -125,6 +125,54 @@ impl Drop for TestRegistry {
     }
 }
 
+/// Files served over HTTPS on 127.0.0.1 by Python's own `http.server`, with a test
+/// registry's certificate (so its CA trusts it); stopped on drop.
+pub struct FileServer {
+    pub dir: tempfile::TempDir,
+    pub host: String,
+    child: std::process::Child,
+}
+
+impl FileServer {
+    pub fn start(cert_of: &TestRegistry) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "import http.server, ssl, sys, os\n\
+            os.chdir(sys.argv[1])\n\
+            srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n\
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+            ctx.load_cert_chain(sys.argv[2], sys.argv[3])\n\
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+            print(srv.server_address[1], flush=True)\n\
+            srv.serve_forever()\n";
+        let certs = cert_of.dir.path();
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(dir.path())
+            .arg(certs.join("server.crt"))
+            .arg(certs.join("server.key"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let port: u16 = line.trim().parse().expect("file server port");
+        Self {
+            dir,
+            host: format!("127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Deterministic pseudo-random bytes (a SHA-256 chain), standing in for layer content.
 pub fn blob_bytes(seed: &str, len: usize) -> Vec<u8> {
     use sha2::{Digest as _, Sha256};

@@ -160,3 +160,20 @@ fn shared_children_and_duplicates_are_seen_once() {
     assert_eq!(g.nodes[&i1.digest].manifests.len(), 1);
     assert_eq!(g.blobs(&i2.digest).len(), 2);
 }
+
+#[test]
+fn children_come_before_every_parent() {
+    // root -> [y, a], a -> p, p -> y: breadth-first order would put p after y's discovery but
+    // its reverse would push p before y.
+    let mut s = Store::default();
+    let ca = s.config("linux", "amd64");
+    let y = s.image(&ca, TAR_GZ);
+    let p = s.index(&[entry(&y, Some(("linux", "amd64")))]);
+    let a = s.index(&[entry(&p, None)]);
+    let root = s.index(&[entry(&y, Some(("linux", "amd64"))), entry(&a, None)]);
+    let g = s.walk(std::slice::from_ref(&root)).unwrap();
+    let order: Vec<&Digest> = g.children_first(&root.digest).iter().map(|n| &n.descriptor.digest).collect();
+    let at = |d: &Digest| order.iter().position(|o| *o == d).unwrap();
+    assert_eq!(order.len(), 4);
+    assert!(at(&y.digest) < at(&p.digest) && at(&p.digest) < at(&a.digest) && at(&a.digest) < at(&root.digest));
+}
