@@ -82,6 +82,9 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
+    for n in &report.not_scanned {
+        eprintln!("{}: {}", n.digest, n.reason);
+    }
     let threshold = args
         .fail_on
         .as_deref()

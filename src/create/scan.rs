@@ -9,6 +9,7 @@ use crate::policy::ImageSpec;
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryOptions};
 use crate::scan::db::Database;
+use crate::scan::report::NotScanned;
 use crate::scan::{Report, image};
 use crate::source::{self, PulledImage};
 use crate::store::Layout;
@@ -52,7 +53,18 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
     let pulled = source::pull(&spec, &registry, &layout, reporter).await?;
     let (target, platform) = choose_platform(&pulled, options.platform.as_ref())?;
     let name = options.source.to_string();
-    tokio::task::block_in_place(|| Ok(image::scan_manifest(&layout, &target, platform.as_ref(), &name, options.database)?))
+    let mut report = tokio::task::block_in_place(|| image::scan_manifest(&layout, &target, platform.as_ref(), &name, options.database))?;
+    report.not_scanned = pulled
+        .graph
+        .others(&pulled.root.digest)
+        .into_iter()
+        .map(|n| NotScanned {
+            digest: n.descriptor.digest.to_string(),
+            kind: n.kind,
+            reason: format!("not scanned: {}", n.kind),
+        })
+        .collect();
+    Ok(report)
 }
 
 /// The runnable manifest to scan: the image itself, or the one for the wanted platform (the
@@ -68,7 +80,7 @@ fn choose_platform(pulled: &PulledImage, wanted: Option<&Platform>) -> Result<(D
             .map_or(ManifestKind::Artifact, |n| n.kind);
         return Err(Error::Pull(source::Error::NotFound {
             image: pulled.source.clone(),
-            reason: format!("holds no container image to scan (it is an {kind}; not scanned: {kind})"),
+            reason: format!("holds no container image to scan (its root is of kind `{kind}`: not scanned: {kind})"),
         }));
     }
     if let [only] = runnable.as_slice() {

@@ -26,6 +26,21 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Package records that could not be read and versions that could not be compared.
     pub warnings: Vec<String>,
+    /// Manifests of the image that are not container images (attestations, signatures, SBOMs,
+    /// artifacts), each with why it was not scanned: never counted as clean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_scanned: Vec<NotScanned>,
+}
+
+/// A manifest the scan did not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotScanned {
+    /// Its digest.
+    pub digest: String,
+    /// What it is (`attestation`, `signature`, `sbom`, `artifact`).
+    pub kind: crate::oci::ManifestKind,
+    /// `not scanned: <kind>`.
+    pub reason: String,
 }
 
 /// Which vulnerability data the findings come from.
@@ -60,6 +75,7 @@ impl Report {
             packages: inventory.packages,
             findings: matches.findings,
             warnings,
+            not_scanned: Vec::new(),
         }
     }
 

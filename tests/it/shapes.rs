@@ -326,6 +326,35 @@ async fn attestations_and_artifacts_are_carried_listed_and_not_scanned() {
     ];
     expected.sort();
     assert_eq!(reasons, expected);
+    // `sealift scan` of the index: the image for the platform, the attestation named as not
+    // scanned; of the chart: refused, saying what it is.
+    let ca = source.ca();
+    let scan = |image: &str| {
+        let args = [
+            "scan",
+            image,
+            "--vuln-db",
+            "vulndb",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64",
+            "--ca-file",
+        ];
+        let mut args: Vec<&str> = args.to_vec();
+        args.push(ca.to_str().unwrap());
+        sealift(release.dir.path(), &args)
+    };
+    let o = scan(&format!("{h}/app/attested:1"));
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["digest"], amd.digest().to_string());
+    assert_eq!(report["not_scanned"][0]["digest"], att.digest().to_string());
+    assert_eq!(report["not_scanned"][0]["reason"], "not scanned: attestation");
+    let o = scan(&format!("{h}/charts/shop:1.0.0"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not scanned: artifact"), "{}", text(&o));
+
     let o = sealift(release.dir.path(), &["bundle", "inspect", "shapes.tar"]);
     assert!(
         text(&o).contains("attestation") && text(&o).contains("not scanned: artifact"),
