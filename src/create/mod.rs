@@ -140,6 +140,14 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     let mut upstream = Vec::new();
     for spec in &options.release.images {
         let image = source::pull(spec, &registry, &layout, reporter).await?;
+        for earlier in &pulled {
+            image.graph.agrees_with(&earlier.graph).map_err(|e| {
+                Error::Pull(source::Error::Graph {
+                    image: format!("{} (and `{}`)", image.source, earlier.source),
+                    source: Box::new(e),
+                })
+            })?;
+        }
         upstream.push(check_provenance(options.release, spec, &image, &registry, &layout, reporter).await?);
         pulled.push(image);
     }

@@ -73,10 +73,10 @@ pub(super) fn scan_images(
     let mut reports = Vec::new();
     let mut files = Vec::new();
     let mut not_scanned = Vec::new();
-    let mut done = BTreeSet::new();
+    let (mut done, mut listed) = (BTreeSet::new(), BTreeSet::new());
     for (name, pulled) in images {
         for node in pulled.graph.others(&pulled.root.digest) {
-            if done.insert(node.descriptor.digest.clone()) {
+            if listed.insert(node.descriptor.digest.clone()) {
                 not_scanned.push(NotScannedRecord {
                     image: name.clone(),
                     manifest: node.descriptor.digest.clone(),

@@ -45,8 +45,9 @@ pub struct ImageLock {
     /// Every digest the bundle holds (images and their platform manifests) → the image.
     by_digest: BTreeMap<String, LockedImage>,
     /// A digest the bundle does not carry → the one it carries instead (an index's source
-    /// digest → the platform subset made from it).
-    aliases: BTreeMap<Digest, Digest>,
+    /// digest → the platform subset made from it); `None` when two subsets of one index are
+    /// carried, so the source digest does not say which.
+    aliases: BTreeMap<Digest, Option<Digest>>,
 }
 
 /// How a manifest's image reference resolved.
@@ -183,16 +184,26 @@ impl ImageLock {
     /// Let manifests that name `source` (an index before its platform subset) resolve to the
     /// image carried as `carried`.
     pub fn alias(&mut self, source: &Digest, carried: &Digest) {
-        if let Some(image) = self.by_digest.get(&carried.to_string()).cloned() {
-            self.by_digest.insert(source.to_string(), image);
-            self.aliases.insert(source.clone(), carried.clone());
+        let Some(image) = self.by_digest.get(&carried.to_string()).cloned() else {
+            return;
+        };
+        match self.aliases.get(source) {
+            Some(Some(other)) if other != carried => {
+                self.aliases.insert(source.clone(), None);
+                self.by_digest.remove(&source.to_string());
+            }
+            Some(_) => {}
+            None => {
+                self.by_digest.insert(source.to_string(), image);
+                self.aliases.insert(source.clone(), Some(carried.clone()));
+            }
         }
     }
 
     /// The digest the bundle carries for `digest`: itself, or what an alias names.
     #[must_use]
     pub fn carried(&self, digest: &Digest) -> Digest {
-        self.aliases.get(digest).cloned().unwrap_or_else(|| digest.clone())
+        self.aliases.get(digest).cloned().flatten().unwrap_or_else(|| digest.clone())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -206,6 +217,11 @@ impl ImageLock {
             Err(e) => return Pinned::Invalid(e.to_string()),
         };
         if let Some(d) = &r.digest {
+            if self.aliases.get(d).is_some_and(Option::is_none) {
+                return Pinned::Invalid(format!(
+                    "{d} is an index the bundle carries as two different platform subsets; name the one meant by its digest"
+                ));
+            }
             return match self.by_digest.get(&d.to_string()) {
                 Some(img) => Pinned::Found(img),
                 None => Pinned::Missing,
@@ -259,6 +275,29 @@ mod tests {
         );
         assert!(matches!(lock.resolve("UPPER/case"), Pinned::Invalid(_)));
         assert!(ImageLock::parse("nginx:1: sha256:12\n").unwrap_err().contains("nginx:1"));
+    }
+
+    #[test]
+    fn a_source_digest_pins_to_its_one_subset_or_is_refused() {
+        let (src, a, b): (Digest, Digest, Digest) = (D1.parse().unwrap(), Digest::of(b"a"), Digest::of(b"b"));
+        let image = |d: &Digest| LockedImage {
+            repository: "team/app".into(),
+            registry: "ghcr.io".into(),
+            digest: d.clone(),
+            user: None,
+            volumes: Vec::new(),
+        };
+        let mut lock = ImageLock::default();
+        lock.add(&"ghcr.io/team/app:amd".parse().unwrap(), image(&a), &[]);
+        lock.alias(&src, &a);
+        assert_eq!(lock.resolve(&format!("ghcr.io/team/app@{D1}")), Pinned::Found(&image(&a)));
+        assert_eq!(lock.carried(&src), a);
+        // A second subset of the same index: the source digest no longer says which.
+        lock.add(&"ghcr.io/team/app:arm".parse().unwrap(), image(&b), &[]);
+        lock.alias(&src, &b);
+        assert!(
+            matches!(lock.resolve(&format!("ghcr.io/team/app@{D1}")), Pinned::Invalid(m) if m.contains("two different platform subsets"))
+        );
     }
 
     #[test]

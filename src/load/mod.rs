@@ -113,6 +113,12 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         }
         let mut blobs: Vec<Descriptor> = graph.blobs(&image.digest).into_iter().cloned().collect();
         for rec in &image.signatures {
+            if !graph.nodes.contains_key(&rec.manifest) {
+                return Err(Error::Inconsistent {
+                    image: name.clone(),
+                    reason: format!("signature manifest {} is not in the verified graph", rec.manifest),
+                });
+            }
             for b in graph.blobs(&rec.manifest) {
                 if !blobs.iter().any(|d| d.digest == b.digest) {
                     blobs.push(b.clone());

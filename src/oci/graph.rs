@@ -8,15 +8,21 @@
 //! disconnected side.
 //!
 //! Classification of an image manifest (OCI image spec `manifest.md`, `image-index.md`; OCI
-//! 1.1 artifact guidance; buildx attestation storage):
-//! - named by an index entry annotated `vnd.docker.reference.type: attestation-manifest`, or
-//!   with an in-toto or DSSE layer: **attestation**;
+//! 1.1 artifact guidance; buildx attestation storage), in this order:
+//! - a container config (OCI or Docker) with a tar layer, or with no layers: **runnable**,
+//!   whatever `artifactType`, annotations or other layers claim, since a runtime selecting by
+//!   platform would run it. It gets the platform its index entry gives, else the one its
+//!   config states; every layer must be a tar media type and it must have a platform, or the
+//!   walk fails, naming it;
+//! - named by an entry annotated `vnd.docker.reference.type: attestation-manifest` that no
+//!   platform selects, or with an in-toto or DSSE layer (or artifact type): **attestation**;
 //! - a cosign simple-signing layer or a Sigstore bundle artifact type: **signature**;
-//! - an SPDX, CycloneDX or syft artifact type (or config/layer media type): **SBOM**;
-//! - an `artifactType`, or a config that is not a container config: **artifact**;
-//! - otherwise a container image: **runnable**, with the platform its index entry gives, else
-//!   the one its config states. Every layer of a runnable image must be a tar media type, and
-//!   it must have a platform; anything else is an error, never a silent skip.
+//! - an SPDX, CycloneDX or syft layer: **SBOM**;
+//! - any other container config: **runnable** (so its non-tar layers are refused);
+//! - otherwise an SBOM (by artifact type) or an **artifact**.
+//!
+//! What a manifest is must not depend on which index entry reaches it first: entries that
+//! disagree (two platforms, an attestation entry and a platform entry) fail the walk.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -114,6 +120,16 @@ pub enum GraphError {
         layer: Digest,
         /// Its media type.
         media_type: String,
+    },
+    /// Two index entries say different things of one manifest.
+    #[error("manifest {digest} is named as {first} and as {other} by different index entries")]
+    Conflict {
+        /// The manifest.
+        digest: Digest,
+        /// What the first entry made it.
+        first: String,
+        /// What another entry says.
+        other: String,
     },
     /// A runnable image whose platform neither its index entry nor its config states.
     #[error("image manifest {digest}: no platform (its index entry and its config name no os/architecture)")]
@@ -215,6 +231,24 @@ impl Graph {
             .collect()
     }
 
+    /// Check that every manifest this graph shares with `other` is the same kind (and, for a
+    /// runnable image, the same platform) in both: two images of one release must not see one
+    /// manifest as two things.
+    pub fn agrees_with(&self, other: &Graph) -> Result<(), GraphError> {
+        for (digest, mine) in &self.nodes {
+            if let Some(theirs) = other.nodes.get(digest) {
+                if mine.kind != theirs.kind || mine.platform != theirs.platform {
+                    return Err(GraphError::Conflict {
+                        digest: digest.clone(),
+                        first: describe(theirs),
+                        other: describe(mine),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Config and layer blobs of every manifest under `root`, each once, in walk order.
     #[must_use]
     pub fn blobs(&self, root: &Digest) -> Vec<&Descriptor> {
@@ -251,11 +285,6 @@ impl Need {
     }
 }
 
-struct Pending {
-    descriptor: Descriptor,
-    depth: usize,
-}
-
 /// Builds a [`Graph`] as the caller feeds it documents.
 ///
 /// ```text
@@ -264,38 +293,52 @@ struct Pending {
 /// let graph = w.finish()?;
 /// ```
 pub struct Walker {
-    queue: VecDeque<Pending>,
+    /// Manifests to fetch, in breadth-first order, each once.
+    queue: VecDeque<Digest>,
+    /// The entry each queued manifest was first named by, and its depth.
+    pending: BTreeMap<Digest, (Descriptor, usize)>,
+    /// Every index entry that named each manifest (they must agree on what it is).
+    entries: BTreeMap<Digest, Vec<Descriptor>>,
+    entry_count: usize,
     configs: VecDeque<Need>,
     graph: Graph,
 }
+
+/// Most index entries one walk follows, duplicates included.
+const MAX_ENTRIES: usize = 100_000;
 
 impl Walker {
     /// Start from `roots` (descriptors as `index.json` or a registry gives them).
     #[must_use]
     pub fn new(roots: impl IntoIterator<Item = Descriptor>) -> Self {
-        let mut graph = Graph::default();
-        let mut queue = VecDeque::new();
+        let mut walker = Self {
+            queue: VecDeque::new(),
+            pending: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            entry_count: 0,
+            configs: VecDeque::new(),
+            graph: Graph::default(),
+        };
         for d in roots {
-            if !graph.roots.contains(&d.digest) {
-                graph.roots.push(d.digest.clone());
-                queue.push_back(Pending { descriptor: d, depth: 0 });
+            if !walker.graph.roots.contains(&d.digest) {
+                walker.graph.roots.push(d.digest.clone());
+                walker.enqueue(d, 0);
             }
         }
-        Self {
-            queue,
-            configs: VecDeque::new(),
-            graph,
+        walker
+    }
+
+    fn enqueue(&mut self, d: Descriptor, depth: usize) {
+        if !self.pending.contains_key(&d.digest) && !self.graph.nodes.contains_key(&d.digest) {
+            self.queue.push_back(d.digest.clone());
+            self.pending.insert(d.digest.clone(), (d, depth));
         }
     }
 
     /// The next document to fetch, or `None` when the walk is complete.
     pub fn next_need(&mut self) -> Option<Need> {
-        while let Some(p) = self.queue.front() {
-            if self.graph.nodes.contains_key(&p.descriptor.digest) {
-                self.queue.pop_front();
-                continue;
-            }
-            return Some(Need::Manifest(p.descriptor.clone()));
+        if let Some((d, _)) = self.queue.front().and_then(|d| self.pending.get(d)) {
+            return Some(Need::Manifest(d.clone()));
         }
         self.configs.front().cloned()
     }
@@ -305,11 +348,11 @@ impl Walker {
     pub fn provide(&mut self, need: &Need, bytes: &[u8]) -> Result<(), GraphError> {
         match need {
             Need::Manifest(d) => {
-                let Some(pos) = self.queue.iter().position(|p| p.descriptor.digest == d.digest) else {
+                let Some((named, depth)) = self.pending.remove(&d.digest) else {
                     return Ok(());
                 };
-                let Some(pending) = self.queue.remove(pos) else { return Ok(()) };
-                self.add_manifest(pending, bytes)
+                self.queue.retain(|q| *q != d.digest);
+                self.add_manifest(named, depth, bytes)
             }
             Need::Config { manifest, config } => {
                 self.configs.retain(|c| c != need);
@@ -327,19 +370,50 @@ impl Walker {
         }
     }
 
-    /// The finished graph; `None` from [`Walker::next_need`] must have been seen.
+    /// The finished graph; `None` from [`Walker::next_need`] must have been seen. A manifest
+    /// that two index entries name differently (two platforms, or an attestation entry and a
+    /// platform entry) is refused: what it is must not depend on which entry is read first.
     pub fn finish(self) -> Result<Graph, GraphError> {
-        if let Some(p) = self.queue.front() {
+        if let Some(d) = self.queue.front().or_else(|| self.configs.front().map(|c| &c.descriptor().digest)) {
             return Err(GraphError::Invalid {
-                digest: p.descriptor.digest.clone(),
+                digest: d.clone(),
                 reason: "was never provided".into(),
+            });
+        }
+        for (digest, named) in &self.entries {
+            let Some(node) = self.graph.nodes.get(digest) else { continue };
+            for entry in named {
+                let platform = entry.platform.as_ref().filter(|p| known(p));
+                let disagrees = match (node.kind, platform) {
+                    (ManifestKind::Image, Some(p)) => node.platform.as_ref().is_none_or(|mine| !(mine.matches(p) || p.matches(mine))),
+                    // An attestation only by its entry's annotation, that another entry offers
+                    // as a platform a runtime would select.
+                    (ManifestKind::Attestation, Some(_)) => !node.blobs.iter().skip(1).any(|l| is_in_toto(&l.media_type)),
+                    _ => false,
+                };
+                if disagrees {
+                    return Err(GraphError::Conflict {
+                        digest: digest.clone(),
+                        first: describe(node),
+                        other: platform.map_or_else(|| "no platform".to_owned(), ToString::to_string),
+                    });
+                }
+            }
+        }
+        if let Some(n) = self
+            .graph
+            .nodes
+            .values()
+            .find(|n| n.kind == ManifestKind::Image && n.platform.is_none())
+        {
+            return Err(GraphError::NoPlatform {
+                digest: n.descriptor.digest.clone(),
             });
         }
         Ok(self.graph)
     }
 
-    fn add_manifest(&mut self, pending: Pending, bytes: &[u8]) -> Result<(), GraphError> {
-        let Pending { descriptor: named, depth } = pending;
+    fn add_manifest(&mut self, named: Descriptor, depth: usize, bytes: &[u8]) -> Result<(), GraphError> {
         let digest = named.digest.clone();
         if depth > MAX_DEPTH {
             return Err(GraphError::TooDeep { digest, depth });
@@ -351,13 +425,7 @@ impl Walker {
             digest: digest.clone(),
             reason: e.to_string(),
         })?;
-        let descriptor = Descriptor {
-            platform: None,
-            annotations: BTreeMap::new(),
-            artifact_type: None,
-            urls: Vec::new(),
-            ..named.clone()
-        };
+        let descriptor = named.plain();
         let node = match manifest {
             Manifest::Index { manifests } => {
                 let mut listed = Vec::new();
@@ -369,13 +437,15 @@ impl Walker {
                             media_type: child.media_type,
                         });
                     }
+                    self.entry_count += 1;
+                    if self.entry_count > MAX_ENTRIES {
+                        return Err(GraphError::TooMany);
+                    }
                     if !listed.contains(&child.digest) {
                         listed.push(child.digest.clone());
                     }
-                    self.queue.push_back(Pending {
-                        descriptor: child,
-                        depth: depth + 1,
-                    });
+                    self.entries.entry(child.digest.clone()).or_default().push(child.clone());
+                    self.enqueue(child, depth + 1);
                 }
                 Node {
                     descriptor,
@@ -428,6 +498,17 @@ impl Walker {
     }
 }
 
+fn describe(node: &Node) -> String {
+    match (&node.kind, &node.platform) {
+        (ManifestKind::Image, Some(p)) => format!("image for {p}"),
+        (kind, _) => kind.to_string(),
+    }
+}
+
+fn is_in_toto(media_type: &str) -> bool {
+    media_type == media_type::IN_TOTO || media_type == media_type::DSSE_ENVELOPE
+}
+
 /// `unknown/unknown` (buildx's attestation entries) is no platform.
 fn known(p: &Platform) -> bool {
     p.os != "unknown" && p.architecture != "unknown" && !p.os.is_empty() && !p.architecture.is_empty()
@@ -435,36 +516,37 @@ fn known(p: &Platform) -> bool {
 
 fn classify(named: &Descriptor, config: &Descriptor, layers: &[Descriptor], declared: Option<String>) -> (ManifestKind, Option<String>) {
     let any_layer = |f: &dyn Fn(&str) -> bool| layers.iter().any(|l| f(&l.media_type));
-    let artifact_type = declared.clone().or_else(|| {
-        (!media_type::is_container_config(&config.media_type) && config.media_type != media_type::OCI_EMPTY)
-            .then(|| config.media_type.clone())
-    });
+    let container = media_type::is_container_config(&config.media_type);
+    let artifact_type = declared.or_else(|| (!container && config.media_type != media_type::OCI_EMPTY).then(|| config.media_type.clone()));
     let typed = artifact_type.as_deref().unwrap_or_default();
     let sbom = |t: &str| {
         let t = t.to_ascii_lowercase();
         t.contains("spdx") || t.contains("cyclonedx") || t.contains("syft")
     };
-    let kind = if named.annotations.get(media_type::DOCKER_REFERENCE_TYPE).map(String::as_str) == Some(media_type::ATTESTATION_MANIFEST)
-        || any_layer(&|m| m == media_type::IN_TOTO || m == media_type::DSSE_ENVELOPE)
-        || typed == media_type::IN_TOTO
-        || typed == media_type::DSSE_ENVELOPE
-    {
+    let in_toto = is_in_toto;
+    let tar = any_layer(&media_type::is_tar_layer);
+    let unselectable = named.platform.as_ref().is_none_or(|p| !known(p));
+    let annotated_attestation =
+        named.annotations.get(media_type::DOCKER_REFERENCE_TYPE).map(String::as_str) == Some(media_type::ATTESTATION_MANIFEST);
+    // A container config with a tar layer (or none) is something a runtime runs, whatever
+    // `artifactType` or other layers claim: runnable (and any non-tar layer is then refused).
+    // Otherwise the layers say what it is.
+    let kind = if container && (tar || layers.is_empty()) && !(annotated_attestation && unselectable && !tar) {
+        ManifestKind::Image
+    } else if (container && annotated_attestation && unselectable) || any_layer(&in_toto) || in_toto(typed) {
         ManifestKind::Attestation
     } else if any_layer(&|m| m == media_type::COSIGN_SIMPLE_SIGNING) || typed.starts_with(media_type::SIGSTORE_BUNDLE_PREFIX) {
         ManifestKind::Signature
-    } else if sbom(typed) || any_layer(&sbom) {
+    } else if any_layer(&sbom) {
         ManifestKind::Sbom
-    } else if artifact_type.is_some() || config.media_type == media_type::OCI_EMPTY {
-        ManifestKind::Artifact
-    } else {
+    } else if container {
         ManifestKind::Image
-    };
-    let artifact_type = if kind == ManifestKind::Image {
-        None
+    } else if sbom(typed) {
+        ManifestKind::Sbom
     } else {
-        artifact_type.or(declared)
+        ManifestKind::Artifact
     };
-    (kind, artifact_type)
+    (kind, if kind == ManifestKind::Image { None } else { artifact_type })
 }
 
 /// Walk `roots` to the end, fetching each document with `fetch` (which must check it against

@@ -38,6 +38,29 @@ pub struct Descriptor {
     pub urls: Vec<String>,
 }
 
+impl Descriptor {
+    /// A plain descriptor: media type, digest and size, nothing else.
+    #[must_use]
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
+        Self {
+            media_type: media_type.to_owned(),
+            digest,
+            size,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+        }
+    }
+
+    /// The same content without the fields an index entry adds (platform, artifact type,
+    /// annotations, URLs).
+    #[must_use]
+    pub fn plain(&self) -> Self {
+        Self::new(&self.media_type, self.digest.clone(), self.size)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawManifest {

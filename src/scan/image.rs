@@ -67,16 +67,18 @@ fn read_layers(layout: &Layout, manifest: &Descriptor, mut collector: Collector)
         }
         let file = layout.open_blob(&layer.digest)?;
         let reader = VerifyingReader::new(std::io::BufReader::with_capacity(1 << 20, file), layer.digest.clone(), layer.size);
-        collector.add_layer(&layer.digest.to_string(), reader).map_err(|e| {
-            let crate::scan::inventory::Error::Layer { reason, .. } = e;
-            Error::Layer {
-                image: String::new(),
-                platform: String::new(),
-                layer: layer.digest.to_string(),
-                media_type: layer.media_type.clone(),
-                reason,
-            }
-        })?;
+        collector
+            .add_layer(&layer.digest.to_string(), &layer.media_type, reader)
+            .map_err(|e| {
+                let crate::scan::inventory::Error::Layer { reason, .. } = e;
+                Error::Layer {
+                    image: String::new(),
+                    platform: String::new(),
+                    layer: layer.digest.to_string(),
+                    media_type: layer.media_type.clone(),
+                    reason,
+                }
+            })?;
     }
     Ok((config, collector.finish()))
 }

@@ -67,15 +67,7 @@ impl Blob {
     #[must_use]
     pub fn new(media_type: &str, bytes: Vec<u8>) -> Self {
         Self {
-            descriptor: Descriptor {
-                media_type: media_type.to_owned(),
-                digest: Digest::of(&bytes),
-                size: bytes.len() as u64,
-                platform: None,
-                artifact_type: None,
-                annotations: BTreeMap::new(),
-                urls: Vec::new(),
-            },
+            descriptor: Descriptor::new(media_type, Digest::of(&bytes), bytes.len() as u64),
             bytes,
         }
     }
@@ -224,15 +216,7 @@ pub fn bundle_referrer(key: &SigningKey, subject_name: &str, subject: &Descripto
         .annotations
         .insert(TITLE_ANNOTATION.to_owned(), format!("{}.sigstore.json", subject.digest.tag_form()));
     let config = Blob::new(EMPTY_MEDIA_TYPE, b"{}".to_vec());
-    let subject = Descriptor {
-        media_type: subject.media_type.clone(),
-        digest: subject.digest.clone(),
-        size: subject.size,
-        platform: None,
-        artifact_type: None,
-        annotations: BTreeMap::new(),
-        urls: Vec::new(),
-    };
+    let subject = subject.plain();
     let annotations = referrer_annotations(created);
     let manifest = ManifestOut {
         schema_version: 2,

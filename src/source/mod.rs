@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::oci::graph::{self, GraphError, Need, Walker};
-use crate::oci::{self, Descriptor, Digest, Graph, ManifestKind, Platform, SourceRef, media_type};
+use crate::oci::{self, Descriptor, Digest, Graph, ManifestKind, SourceRef, media_type};
 use crate::policy::ImageSpec;
 use crate::progress::Reporter;
 use crate::registry::Registry;
@@ -134,15 +134,11 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     let (root_bytes, root_media_type) = origin.root().await?;
     let source_digest = Digest::of(&root_bytes);
     reporter.note(&format!("resolved {image} to {source_digest}"));
-    let source_root = Descriptor {
-        media_type: root_media_type.clone(),
-        digest: layout.write_blob(&root_bytes).map_err(store_err)?,
-        size: root_bytes.len() as u64,
-        platform: None,
-        artifact_type: None,
-        annotations: Default::default(),
-        urls: Vec::new(),
-    };
+    let source_root = Descriptor::new(
+        &root_media_type,
+        layout.write_blob(&root_bytes).map_err(store_err)?,
+        root_bytes.len() as u64,
+    );
 
     // Every manifest under the root (and the configs that name a platform), into the layout.
     let mut walker = Walker::new([source_root.clone()]);
@@ -173,7 +169,8 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     })?;
 
     let mut root = source_root.clone();
-    if !spec.platforms.is_empty() {
+    // Platforms select among runnable images; an artifact without any is carried whole.
+    if !spec.platforms.is_empty() && !graph.runnable(&source_root.digest).is_empty() {
         let offered = |g: &Graph| {
             g.runnable(&source_root.digest)
                 .iter()
@@ -182,7 +179,18 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
                 .join(", ")
         };
         let wanted = spec.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        match subset(&graph, &source_root.digest, &spec.platforms, layout).map_err(store_err)? {
+        let chosen: BTreeSet<Digest> = graph
+            .runnable(&source_root.digest)
+            .iter()
+            .filter(|n| n.platform.as_ref().is_some_and(|p| spec.platforms.iter().any(|w| w.matches(p))))
+            .map(|n| n.descriptor.digest.clone())
+            .collect();
+        let kept = if chosen.is_empty() {
+            None
+        } else {
+            subset(&graph, &source_root.digest, &chosen, layout).map_err(store_err)?
+        };
+        match kept {
             None => {
                 return Err(Error::NoMatchingPlatform {
                     available: offered(&graph),
@@ -202,7 +210,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     }
 
     let mut blobs: Vec<Descriptor> = graph.under(&root.digest).iter().map(|n| n.descriptor.clone()).collect();
-    let leaves: Vec<Descriptor> = graph.blobs(&root.digest).into_iter().map(|d| strip(d.clone())).collect();
+    let leaves: Vec<Descriptor> = graph.blobs(&root.digest).into_iter().map(Descriptor::plain).collect();
     let missing: Vec<&Descriptor> = leaves.iter().filter(|d| !layout.has_blob(&d.digest, d.size)).collect();
     for d in leaves.iter().filter(|d| layout.has_blob(&d.digest, d.size)) {
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
@@ -290,92 +298,63 @@ pub fn local_graph(layout: &Layout, root: &Descriptor) -> Result<Graph, GraphErr
     })
 }
 
-fn strip(d: Descriptor) -> Descriptor {
-    Descriptor {
-        platform: None,
-        annotations: Default::default(),
-        artifact_type: None,
-        urls: Vec::new(),
-        ..d
-    }
-}
-
 /// Annotation buildx puts on an attestation entry: the manifest it describes.
 const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
-/// The manifest `digest` reduced to the `wanted` platforms: `None` when nothing under it is
-/// wanted, the same descriptor when nothing changes, else the descriptor of a rewritten index
-/// (written to `layout`) that lists only what is wanted, at any depth. Attestations go with the
-/// image they describe; other artifacts are kept.
-fn subset(graph: &Graph, digest: &Digest, wanted: &[Platform], layout: &Layout) -> Result<Option<Descriptor>, crate::store::Error> {
+/// The manifest `digest` reduced to the `chosen` runnable images (those of the wanted
+/// platforms, found anywhere under the root): `None` when it holds runnable images and none is
+/// chosen, the same descriptor when nothing under it changes, else the descriptor of a
+/// rewritten index (written to `layout`) that lists only what is kept, at any depth.
+/// Attestations of an image that is dropped are dropped with it; other artifacts are kept.
+fn subset(graph: &Graph, digest: &Digest, chosen: &BTreeSet<Digest>, layout: &Layout) -> Result<Option<Descriptor>, crate::store::Error> {
     let Some(node) = graph.nodes.get(digest) else { return Ok(None) };
-    match node.kind {
-        ManifestKind::Image => Ok(node
-            .platform
-            .as_ref()
-            .filter(|p| wanted.iter().any(|w| w.matches(p)))
-            .map(|_| node.descriptor.clone())),
-        ManifestKind::Index => {
-            let bytes = layout.read_manifest(&node.descriptor)?;
-            let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| crate::store::Error::BlobMismatch {
-                digest: digest.clone(),
-                reason: e.to_string(),
-            })?;
-            let Some(entries) = doc.get_mut("manifests").and_then(|m| m.as_array_mut()) else {
-                return Ok(Some(node.descriptor.clone()));
-            };
-            let entry_digest = |e: &serde_json::Value| e.get("digest").and_then(|d| d.as_str()).and_then(|d| d.parse::<Digest>().ok());
-            let has_runnable = !graph.runnable(digest).is_empty();
-            let mut kept_digests = BTreeSet::new();
-            let mut out: Vec<Option<serde_json::Value>> = Vec::new();
-            for e in entries.iter() {
-                let Some(d) = entry_digest(e) else {
-                    out.push(None);
-                    continue;
-                };
-                let child = graph.nodes.get(&d).map(|n| n.kind);
-                out.push(match child {
-                    Some(ManifestKind::Image | ManifestKind::Index) => subset(graph, &d, wanted, layout)?.map(|new| {
-                        kept_digests.insert(d.clone());
-                        let mut e = e.clone();
-                        e["digest"] = serde_json::Value::String(new.digest.to_string());
-                        e["size"] = serde_json::Value::from(new.size);
-                        e
-                    }),
-                    _ => Some(e.clone()),
-                });
-            }
-            // Attestations of a dropped image go with it.
-            for (slot, e) in out.iter_mut().zip(entries.iter()) {
-                let described = e
-                    .get("annotations")
-                    .and_then(|a| a.get(REFERENCE_DIGEST))
-                    .and_then(|d| d.as_str())
-                    .and_then(|d| d.parse::<Digest>().ok());
-                if let Some(target) = described {
-                    if !kept_digests.contains(&target) {
-                        *slot = None;
-                    }
-                }
-            }
-            if has_runnable && kept_digests.is_empty() {
-                return Ok(None);
-            }
-            let new: Vec<serde_json::Value> = out.into_iter().flatten().collect();
-            if new == *entries {
-                return Ok(Some(node.descriptor.clone()));
-            }
-            *entries = new;
-            let bytes = serde_json::to_vec(&doc).map_err(|e| crate::store::Error::BlobMismatch {
-                digest: digest.clone(),
-                reason: e.to_string(),
-            })?;
-            Ok(Some(Descriptor {
-                digest: layout.write_blob(&bytes)?,
-                size: bytes.len() as u64,
-                ..node.descriptor.clone()
-            }))
-        }
-        _ => Ok(Some(node.descriptor.clone())),
+    let runnable = graph.runnable(digest);
+    if !runnable.is_empty() && !runnable.iter().any(|n| chosen.contains(&n.descriptor.digest)) {
+        return Ok(None);
     }
+    if node.kind != ManifestKind::Index {
+        return Ok(Some(node.descriptor.clone()));
+    }
+    let bytes = layout.read_manifest(&node.descriptor)?;
+    let invalid = |e: serde_json::Error| crate::store::Error::InvalidIndex {
+        path: layout.blob_path(digest),
+        reason: e.to_string(),
+    };
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    let Some(entries) = doc.get_mut("manifests").and_then(|m| m.as_array_mut()) else {
+        return Ok(Some(node.descriptor.clone()));
+    };
+    let all_runnable: BTreeSet<&Digest> = graph.all_runnable().into_iter().map(|n| &n.descriptor.digest).collect();
+    let field = |e: &serde_json::Value, f: &dyn Fn(&serde_json::Value) -> Option<&serde_json::Value>| {
+        f(e).and_then(|d| d.as_str()).and_then(|d| d.parse::<Digest>().ok())
+    };
+    let mut kept = Vec::new();
+    for e in entries.iter() {
+        let Some(d) = field(e, &|e| e.get("digest")) else { continue };
+        // An attestation of a runnable image that is not kept goes with it.
+        if let Some(described) = field(e, &|e| e.get("annotations").and_then(|a| a.get(REFERENCE_DIGEST))) {
+            if all_runnable.contains(&described) && !chosen.contains(&described) {
+                continue;
+            }
+        }
+        match subset(graph, &d, chosen, layout)? {
+            None => {}
+            Some(new) => {
+                let mut e = e.clone();
+                e["digest"] = serde_json::Value::String(new.digest.to_string());
+                e["size"] = serde_json::Value::from(new.size);
+                kept.push(e);
+            }
+        }
+    }
+    if kept == *entries {
+        return Ok(Some(node.descriptor.clone()));
+    }
+    *entries = kept;
+    let bytes = serde_json::to_vec(&doc).map_err(invalid)?;
+    Ok(Some(Descriptor {
+        digest: layout.write_blob(&bytes)?,
+        size: bytes.len() as u64,
+        ..node.descriptor.clone()
+    }))
 }

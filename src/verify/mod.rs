@@ -221,7 +221,8 @@ pub fn verify(
         report.counted_signers(),
         state.verified,
         state.manifests,
-        (layout_index, graph),
+        layout_index,
+        graph,
     );
     Ok((report, Some(verified)))
 }

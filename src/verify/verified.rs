@@ -40,7 +40,8 @@ impl VerifiedBundle {
         signed_by: Vec<KeyId>,
         entries: BTreeMap<String, VerifiedEntry>,
         manifests: BTreeMap<Digest, Vec<u8>>,
-        layout: (LayoutIndex, Graph),
+        layout_index: LayoutIndex,
+        graph: Graph,
     ) -> Self {
         Self {
             bundle,
@@ -48,8 +49,8 @@ impl VerifiedBundle {
             signed_by,
             entries,
             manifests,
-            layout_index: layout.0,
-            graph: layout.1,
+            layout_index,
+            graph,
         }
     }
 

@@ -75,18 +75,22 @@ fn gnu_list(path: &Path, flag: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
 /// sealift's listing: the decoder, then the tar crate.
-fn sealift_list(bytes: &[u8]) -> Vec<String> {
-    let mut a = tar::Archive::new(decompress(bytes).unwrap());
+fn sealift_list(bytes: &[u8], media_type: &str) -> Vec<String> {
+    let mut a = tar::Archive::new(decompress(bytes, media_type).unwrap());
     a.entries()
         .unwrap()
         .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).trim_end_matches('/').to_owned())
         .collect()
 }
 
-fn packages(bytes: &[u8]) -> usize {
+fn packages(bytes: &[u8], media_type: &str) -> usize {
     let mut c = Collector::new();
-    c.add_layer("sha256:layer", bytes).unwrap();
+    c.add_layer("sha256:layer", media_type, bytes).unwrap();
     c.finish().packages.len()
 }
 
@@ -105,30 +109,37 @@ fn multi_member_gzip_multi_frame_zstd_and_plain_tar_list_like_gnu_tar() {
     zst.extend([0x53, 0x2a, 0x4d, 0x18, 6, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
     zst.extend(compress("zstd", second));
 
-    for (name, bytes, flag) in [
-        ("layer.tar", &tar_bytes, None),
-        ("layer.tar.gz", &gz, Some("-z")),
-        ("layer.tar.zst", &zst, Some("--zstd")),
+    for (name, bytes, flag, media_type) in [
+        ("layer.tar", &tar_bytes, None, TAR),
+        ("layer.tar.gz", &gz, Some("-z"), GZ),
+        ("layer.tar.zst", &zst, Some("--zstd"), ZSTD),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         let gnu = gnu_list(&path, flag);
         assert!(gnu.iter().any(|p| p == "lib/apk/db/installed"), "{name}: {gnu:?}");
-        assert_eq!(sealift_list(bytes), gnu, "{name}");
-        assert_eq!(packages(bytes), 1, "{name}: the package in the last member/frame is found");
+        assert_eq!(sealift_list(bytes, media_type), gnu, "{name}");
+        assert_eq!(
+            packages(bytes, media_type),
+            1,
+            "{name}: the package in the last member/frame is found"
+        );
     }
     // The first member or frame alone would have listed everything but the database: the
     // decoder must not stop there.
-    assert_eq!(packages(&compress("zstd", first)), 0);
+    assert_eq!(packages(&compress("zstd", first), ZSTD), 0);
+    // Only skippable frames: no content at all is an error, not an empty layer.
+    let skippable_only = [0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2];
+    assert!(Collector::new().add_layer("sha256:empty", ZSTD, &skippable_only[..]).is_err());
 
     // Bytes after the last frame that are not a frame are an error, not ignored.
     let mut trailing = zst.clone();
     trailing.extend(b"not a frame");
-    let err = Collector::new().add_layer("sha256:trailing", &trailing[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:trailing", ZSTD, &trailing[..]).unwrap_err();
     assert!(err.to_string().contains("zstd"), "{err}");
     // A corrupted second frame is an error too.
     let mut broken = zst.clone();
     let n = broken.len();
     broken[n - 6] ^= 0xff;
-    assert!(Collector::new().add_layer("sha256:broken", &broken[..]).is_err());
+    assert!(Collector::new().add_layer("sha256:broken", ZSTD, &broken[..]).is_err());
 }

@@ -572,15 +572,11 @@ pub fn rebundle(dir_of: &Path, from: &str, to: &str, edit: impl FnOnce(&mut Bund
         .iter()
         .filter_map(|e| {
             let hex = e.path.strip_prefix("blobs/sha256/")?;
-            Some(Descriptor {
-                media_type: e.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
-                digest: Digest::from_hex(hex).unwrap(),
-                size: e.size,
-                platform: None,
-                artifact_type: None,
-                annotations: Default::default(),
-                urls: Vec::new(),
-            })
+            Some(Descriptor::new(
+                e.media_type.as_deref().unwrap_or("application/octet-stream"),
+                Digest::from_hex(hex).unwrap(),
+                e.size,
+            ))
         })
         .collect();
     blobs.extend(edit(&mut index, &layout, &key));

@@ -11,15 +11,11 @@ struct Store(BTreeMap<Digest, Vec<u8>>);
 impl Store {
     fn put(&mut self, doc: &serde_json::Value) -> Descriptor {
         let bytes = serde_json::to_vec(doc).unwrap();
-        let d = Descriptor {
-            media_type: doc["mediaType"].as_str().unwrap_or(media_type::OCI_CONFIG).to_owned(),
-            digest: Digest::of(&bytes),
-            size: bytes.len() as u64,
-            platform: None,
-            artifact_type: None,
-            annotations: BTreeMap::new(),
-            urls: Vec::new(),
-        };
+        let d = Descriptor::new(
+            doc["mediaType"].as_str().unwrap_or(media_type::OCI_CONFIG),
+            Digest::of(&bytes),
+            bytes.len() as u64,
+        );
         self.0.insert(d.digest.clone(), bytes);
         d
     }
@@ -122,6 +118,32 @@ fn attestations_signatures_and_artifacts_are_not_platforms() {
         g.nodes[&chart.digest].artifact_type.as_deref(),
         Some("application/vnd.cncf.helm.chart")
     );
+}
+
+#[test]
+fn a_container_image_is_runnable_whatever_it_claims() {
+    let mut s = Store::default();
+    let ca = s.config("linux", "amd64");
+    let layer = json!({"mediaType": TAR_GZ, "digest": Digest::of(b"l").to_string(), "size": 1});
+    let typed = s.put(
+        &json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "artifactType": "application/vnd.example.not-an-image",
+        "config": ca, "layers": [layer]}),
+    );
+    let plain = s.image(&ca, TAR_GZ);
+    // An attestation annotation on an entry a runtime would select by platform.
+    let mut claimed = entry(&plain, Some(("linux", "amd64")));
+    claimed["annotations"] = json!({"vnd.docker.reference.type": "attestation-manifest"});
+    let idx = s.index(&[entry(&typed, Some(("linux", "amd64"))), claimed]);
+    let g = s.walk(std::slice::from_ref(&idx)).unwrap();
+    assert_eq!(g.runnable(&idx.digest).len(), 2);
+    assert!(g.others(&idx.digest).is_empty());
+    // A tar layer next to an in-toto one: still an image, and the in-toto layer is refused.
+    let mixed = s.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": ca,
+        "layers": [layer, {"mediaType": media_type::IN_TOTO, "digest": Digest::of(b"s").to_string(), "size": 1}]}));
+    assert!(matches!(s.walk(&[mixed]).unwrap_err(), GraphError::UnknownLayer { .. }));
+    // One manifest offered as two platforms: refused, whichever entry is read first.
+    let two = s.index(&[entry(&plain, Some(("linux", "amd64"))), entry(&plain, Some(("linux", "arm64")))]);
+    assert!(matches!(s.walk(&[two]).unwrap_err(), GraphError::Conflict { .. }));
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! A layer blob as a tar stream: gzip (any number of members), zstd (any number of frames,
-//! skippable frames skipped; RFC 8878 section 3.1) or uncompressed, told apart by their magic
-//! bytes. Callers check the media type says tar first; the bytes decide the decoder, and every
-//! byte of the blob is decoded (or skipped as a skippable frame), so nothing after the first
-//! member or frame goes unread.
+//! skippable frames skipped; RFC 8878 section 3.1) or uncompressed, as its media type says
+//! (the one a runtime trusts), with the blob's first bytes required to agree. Every byte of the
+//! blob is decoded (or skipped as a skippable frame), so nothing after the first member or
+//! frame goes unread.
 
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -25,10 +25,12 @@ fn is_skippable(head: &[u8]) -> bool {
 }
 
 impl Compression {
-    pub fn sniff(head: &[u8]) -> Self {
-        if head.starts_with(&[0x1f, 0x8b]) {
+    /// The compression a tar layer media type names (`+gzip`, `.tar.gzip`, `+zstd`,
+    /// `.tar.zstd`; otherwise none).
+    pub fn of(media_type: &str) -> Self {
+        if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
             Self::Gzip
-        } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(head) {
+        } else if media_type.ends_with("+zstd") || media_type.ends_with(".zstd") {
             Self::Zstd
         } else {
             Self::None
@@ -36,11 +38,19 @@ impl Compression {
     }
 }
 
-/// The layer's tar stream.
-pub fn decompress<'a>(blob: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+/// The tar stream of a layer of `media_type`.
+pub fn decompress<'a>(blob: impl Read + 'a, media_type: &str) -> io::Result<Box<dyn Read + 'a>> {
     let mut reader = BufReader::with_capacity(256 << 10, blob);
     let head = reader.fill_buf()?;
-    Ok(match Compression::sniff(head) {
+    let disagrees = |what: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the media type says {what}, but the blob does not start like {what}"),
+        ))
+    };
+    Ok(match Compression::of(media_type) {
+        Compression::Gzip if !head.starts_with(&[0x1f, 0x8b]) => return disagrees("gzip"),
+        Compression::Zstd if !(head.starts_with(&ZSTD_MAGIC) || is_skippable(head)) => return disagrees("zstd"),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
         Compression::Zstd => Box::new(ZstdFrames::new(reader)),
         Compression::None => Box::new(reader),
@@ -66,14 +76,12 @@ impl<R: BufRead> ZstdFrames<R> {
         }
     }
 
-    /// Frames (not counting skippable ones) decoded so far.
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
     fn start_frame(&mut self) -> io::Result<bool> {
         loop {
             if self.source.fill_buf()?.is_empty() {
+                if self.frames == 0 {
+                    return Err(bad("no frame with content (only skippable frames, or nothing)".into()));
+                }
                 return Ok(false);
             }
             match self.decoder.reset(&mut self.source) {

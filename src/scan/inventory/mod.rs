@@ -121,8 +121,9 @@ impl Collector {
         }
     }
 
-    /// Read one layer blob (`digest` names it in errors and in the report).
-    pub fn add_layer(&mut self, digest: &str, blob: impl Read) -> Result<(), Error> {
+    /// Read one layer blob of a tar `media_type` (`digest` names it in errors and in the
+    /// report), decoded as the media type says, to its last byte.
+    pub fn add_layer(&mut self, digest: &str, media_type: &str, blob: impl Read) -> Result<(), Error> {
         let layer_err = |reason: String| Error::Layer {
             layer: digest.to_owned(),
             reason,
@@ -130,7 +131,7 @@ impl Collector {
         let mut added: Vec<(String, Record)> = Vec::new();
         let mut deleted: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
-        let mut archive = tar::Archive::new(layer::decompress(blob).map_err(|e| layer_err(e.to_string()))?);
+        let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
         for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
             let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
             let raw = entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy().into_owned();

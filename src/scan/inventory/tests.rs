@@ -29,6 +29,9 @@ fn names(inv: &Inventory) -> Vec<String> {
         .collect()
 }
 
+const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
 #[test]
 fn later_layers_replace_and_whiteouts_delete() {
     let mut c = Collector::new();
@@ -43,7 +46,7 @@ fn later_layers_replace_and_whiteouts_delete() {
         ("app/node_modules/qs/package.json", 0o644, br#"{"name":"qs","version":"6.7.0"}"#),
         ("py/site/six-1.16.0.dist-info/METADATA", 0o644, b"Name: six\nVersion: 1.16.0\n"),
     ]);
-    c.add_layer("sha256:base", &base[..]).unwrap();
+    c.add_layer("sha256:base", GZ, &base[..]).unwrap();
     let top = layer(&[
         // dpkg status rewritten: package a removed.
         ("var/lib/dpkg/status", 0o644, STATUS_WITHOUT_A),
@@ -51,7 +54,7 @@ fn later_layers_replace_and_whiteouts_delete() {
         ("py/site/.wh..wh..opq", 0o644, b""),
         ("py/site/urllib3-1.23.dist-info/METADATA", 0o644, b"Name: urllib3\nVersion: 1.23\n"),
     ]);
-    c.add_layer("sha256:top", &top[..]).unwrap();
+    c.add_layer("sha256:top", GZ, &top[..]).unwrap();
     let inv = c.finish();
     assert_eq!(inv.distro.as_ref().map(|d| d.version_id.as_str()), Some("12"));
     assert_eq!(
@@ -90,7 +93,7 @@ fn a_lockfile_and_node_modules_of_one_project_count_once() {
             br#"{"name":"lodash","version":"4.17.15"}"#,
         ),
     ]);
-    c.add_layer("sha256:l", &l[..]).unwrap();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
     assert_eq!(
         names(&c.finish()),
         [
@@ -108,7 +111,7 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
         ("var/lib/rpm/rpmdb.sqlite", 0o644, b"SQLite format 3\0"),
         ("usr/bin/tool", 0o755, b"#!/bin/sh\necho not a Go binary\n"),
     ]);
-    c.add_layer("sha256:l", &l[..]).unwrap();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
     let inv = c.finish();
     assert!(inv.packages.is_empty());
     assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
@@ -125,7 +128,7 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
 
     let mut broken = layer(&[("var/lib/dpkg/status", 0o644, STATUS)]);
     broken.truncate(broken.len() / 2);
-    let err = Collector::new().add_layer("sha256:broken", &broken[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:broken", GZ, &broken[..]).unwrap_err();
     assert!(err.to_string().starts_with("layer sha256:broken:"), "{err}");
 }
 
@@ -135,6 +138,13 @@ fn uncompressed_layers_are_read_too() {
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
     let mut c = Collector::new();
-    c.add_layer("sha256:plain", &plain[..]).unwrap();
+    c.add_layer("sha256:plain", TAR, &plain[..]).unwrap();
     assert_eq!(names(&c.finish()), ["Alpine musl@1.2.2-r3 /lib/apk/db/installed"]);
+    // The media type decides the decoder, and the bytes must agree with it.
+    let err = Collector::new().add_layer("sha256:plain", GZ, &plain[..]).unwrap_err();
+    assert!(err.to_string().contains("says gzip"), "{err}");
+    let err = Collector::new()
+        .add_layer("sha256:gz", "application/vnd.oci.image.layer.v1.tar+zstd", &gz[..])
+        .unwrap_err();
+    assert!(err.to_string().contains("says zstd"), "{err}");
 }
