@@ -19,7 +19,10 @@
 //! - a cosign simple-signing layer or a Sigstore bundle artifact type: **signature**;
 //! - an SPDX, CycloneDX or syft layer: **SBOM**;
 //! - any other container config: **runnable** (so its non-tar layers are refused);
-//! - otherwise an SBOM (by artifact type) or an **artifact**.
+//! - otherwise an SBOM (by artifact type) or an **artifact**; but one with a tar layer and a
+//!   config that is not the empty descriptor has its config read, and if that holds a
+//!   container config (`architecture`, `os`, `rootfs`) under another media type, it is
+//!   runnable after all: runtimes do not check the config's media type.
 //!
 //! What a manifest is must not depend on which index entry reaches it first: entries that
 //! disagree (two platforms, an attestation entry and a platform entry) fail the walk.
@@ -301,6 +304,10 @@ pub struct Walker {
     entries: BTreeMap<Digest, Vec<Descriptor>>,
     entry_count: usize,
     configs: VecDeque<Need>,
+    /// Manifests with tar layers whose config media type is not a container config's: their
+    /// config is read, and if it is a container config after all they are runnable (a
+    /// runtime does not check the media type). The value is the platform their entry gives.
+    suspects: BTreeMap<Digest, Option<Platform>>,
     graph: Graph,
 }
 
@@ -317,6 +324,7 @@ impl Walker {
             entries: BTreeMap::new(),
             entry_count: 0,
             configs: VecDeque::new(),
+            suspects: BTreeMap::new(),
             graph: Graph::default(),
         };
         for d in roots {
@@ -361,6 +369,19 @@ impl Walker {
                     digest: manifest.clone(),
                     reason: format!("config {} provided for a manifest the walk has not seen", config.digest),
                 })?;
+                if let Some(entry_platform) = self.suspects.remove(manifest) {
+                    if !is_container_config(bytes) {
+                        return Ok(());
+                    }
+                    node.kind = ManifestKind::Image;
+                    node.artifact_type = None;
+                    node.platform = entry_platform.or(platform);
+                    check_layers(node)?;
+                    if node.platform.is_none() {
+                        return Err(GraphError::NoPlatform { digest: manifest.clone() });
+                    }
+                    return Ok(());
+                }
                 if platform.is_none() {
                     return Err(GraphError::NoPlatform { digest: manifest.clone() });
                 }
@@ -475,20 +496,22 @@ impl Walker {
                 };
                 if kind == ManifestKind::Image {
                     node.platform = named.platform.clone().filter(known);
-                    if let Some(bad) = layers.iter().find(|l| !media_type::is_tar_layer(&l.media_type)) {
-                        return Err(GraphError::UnknownLayer {
-                            digest,
-                            platform: node.platform.as_ref().map(|p| format!(" ({p})")).unwrap_or_default(),
-                            layer: bad.digest.clone(),
-                            media_type: bad.media_type.clone(),
-                        });
-                    }
+                    check_layers(&node)?;
                     if node.platform.is_none() {
                         self.configs.push_back(Need::Config {
                             manifest: digest.clone(),
                             config,
                         });
                     }
+                } else if matches!(kind, ManifestKind::Artifact | ManifestKind::Sbom)
+                    && config.media_type != media_type::OCI_EMPTY
+                    && layers.iter().any(|l| media_type::is_tar_layer(&l.media_type))
+                {
+                    self.suspects.insert(digest.clone(), named.platform.clone().filter(known));
+                    self.configs.push_back(Need::Config {
+                        manifest: digest.clone(),
+                        config,
+                    });
                 }
                 node
             }
@@ -496,6 +519,29 @@ impl Walker {
         self.graph.nodes.insert(digest, node);
         Ok(())
     }
+}
+
+/// Every layer of a runnable image must be a tar layer.
+fn check_layers(node: &Node) -> Result<(), GraphError> {
+    match node.blobs.iter().skip(1).find(|l| !media_type::is_tar_layer(&l.media_type)) {
+        Some(bad) => Err(GraphError::UnknownLayer {
+            digest: node.descriptor.digest.clone(),
+            platform: node.platform.as_ref().map(|p| format!(" ({p})")).unwrap_or_default(),
+            layer: bad.digest.clone(),
+            media_type: bad.media_type.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Does a config document have what the OCI image config spec requires of a container
+/// config (`architecture`, `os`, `rootfs`), whatever media type it was labelled with?
+fn is_container_config(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| {
+        v.get("architecture").is_some_and(serde_json::Value::is_string)
+            && v.get("os").is_some_and(serde_json::Value::is_string)
+            && v.get("rootfs").is_some_and(serde_json::Value::is_object)
+    })
 }
 
 fn describe(node: &Node) -> String {

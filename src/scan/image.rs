@@ -65,20 +65,32 @@ fn read_layers(layout: &Layout, manifest: &Descriptor, mut collector: Collector)
                 reason: "not a tar layer media type".into(),
             });
         }
-        let file = layout.open_blob(&layer.digest)?;
-        let reader = VerifyingReader::new(std::io::BufReader::with_capacity(1 << 20, file), layer.digest.clone(), layer.size);
-        collector
-            .add_layer(&layer.digest.to_string(), &layer.media_type, reader)
-            .map_err(|e| {
-                let crate::scan::inventory::Error::Layer { reason, .. } = e;
-                Error::Layer {
-                    image: String::new(),
-                    platform: String::new(),
-                    layer: layer.digest.to_string(),
-                    media_type: layer.media_type.clone(),
-                    reason,
-                }
-            })?;
+        let layer_error = |e: crate::scan::inventory::Error| {
+            let crate::scan::inventory::Error::Layer { reason, .. } = e;
+            Error::Layer {
+                image: String::new(),
+                platform: String::new(),
+                layer: layer.digest.to_string(),
+                media_type: layer.media_type.clone(),
+                reason,
+            }
+        };
+        let open = || -> Result<_, Error> {
+            let file = layout.open_blob(&layer.digest)?;
+            Ok(VerifyingReader::new(
+                std::io::BufReader::with_capacity(1 << 20, file),
+                layer.digest.clone(),
+                layer.size,
+            ))
+        };
+        let digest = layer.digest.to_string();
+        collector.add_layer(&digest, &layer.media_type, open()?).map_err(layer_error)?;
+        // Hard links at package-record paths: the layer is read again for their targets.
+        if collector.needs_link_targets() {
+            collector
+                .add_link_targets(&digest, &layer.media_type, open()?)
+                .map_err(layer_error)?;
+        }
     }
     Ok((config, collector.finish()))
 }

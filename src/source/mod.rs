@@ -56,7 +56,7 @@ pub enum Error {
         source: oci::Error,
     },
     /// The image's manifests do not make an acceptable graph (see [`crate::oci::graph`]).
-    #[error("image `{image}`: {source}")]
+    #[error("image `{image}`")]
     Graph {
         /// The image.
         image: String,

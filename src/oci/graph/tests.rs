@@ -141,6 +141,18 @@ fn a_container_image_is_runnable_whatever_it_claims() {
     let mixed = s.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": ca,
         "layers": [layer, {"mediaType": media_type::IN_TOTO, "digest": Digest::of(b"s").to_string(), "size": 1}]}));
     assert!(matches!(s.walk(&[mixed]).unwrap_err(), GraphError::UnknownLayer { .. }));
+    // A container config under another media type, with a tar layer: runnable after all.
+    let mut disguised = serde_json::to_value(s.config("linux", "arm64")).unwrap();
+    disguised["mediaType"] = json!("application/octet-stream");
+    let hidden = s.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": disguised, "layers": [layer]}));
+    let mut not_config = serde_json::to_value(s.put(&json!({"name": "chart", "version": "1"}))).unwrap();
+    not_config["mediaType"] = json!("application/vnd.example.config+json");
+    let data = s.put(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": not_config, "layers": [layer]}));
+    let idx = s.index(&[entry(&hidden, Some(("linux", "arm64"))), entry(&data, None)]);
+    let g = s.walk(std::slice::from_ref(&idx)).unwrap();
+    let runnable: Vec<&Digest> = g.runnable(&idx.digest).iter().map(|n| &n.descriptor.digest).collect();
+    assert_eq!(runnable, [&hidden.digest]);
+    assert_eq!(g.nodes[&data.digest].kind, ManifestKind::Artifact);
     // One manifest offered as two platforms: refused, whichever entry is read first.
     let two = s.index(&[entry(&plain, Some(("linux", "amd64"))), entry(&plain, Some(("linux", "arm64")))]);
     assert!(matches!(s.walk(&[two]).unwrap_err(), GraphError::Conflict { .. }));

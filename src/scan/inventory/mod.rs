@@ -9,6 +9,7 @@ mod cargo_lock;
 mod dpkg;
 mod gobuild;
 pub mod layer;
+mod links;
 mod npm;
 mod os_release;
 mod python;
@@ -90,6 +91,9 @@ enum Content {
     OsRelease(Distro),
     /// `/etc/passwd` or `/etc/group`, parsed at the end.
     Text(String),
+    /// A symbolic link at a package-record path: resolved against the final file system in
+    /// [`Collector::finish`].
+    Symlink(String, FileKind),
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +110,10 @@ pub struct Collector {
     warnings: Vec<String>,
     /// Read only `/etc/passwd` and `/etc/group` (for resolving a user name).
     accounts_only: bool,
+    /// Hard links at package-record paths whose target the layer's pass had already read past:
+    /// (link path, target path, what the link path holds). [`Collector::add_link_targets`]
+    /// reads the same layer again for them.
+    pending_links: Vec<(String, String, FileKind)>,
 }
 
 impl Collector {
@@ -155,12 +163,20 @@ impl Collector {
             if !entry_type.is_dir() {
                 remove_below(&mut self.files, &path);
             }
+            let wanted = |k: &FileKind| !self.accounts_only || matches!(k, FileKind::Passwd | FileKind::Group);
+            if entry_type.is_hard_link() || entry_type.is_symlink() {
+                // A package record reached through a link is read like the file itself.
+                if let Some(kind) = classify(&path, false).filter(|k| *k != FileKind::Executable && wanted(k)) {
+                    let target = links::target(&entry, dir).map_err(|e| layer_err(format!("/{path}: {e}")))?;
+                    self.link(digest, &mut added, path, target, kind, entry_type.is_hard_link());
+                }
+                continue;
+            }
             if !entry_type.is_file() {
                 continue;
             }
             let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
-            let Some(kind) = classify(&path, executable).filter(|k| !self.accounts_only || matches!(k, FileKind::Passwd | FileKind::Group))
-            else {
+            let Some(kind) = classify(&path, executable).filter(wanted) else {
                 continue;
             };
             let content = read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")));
@@ -190,7 +206,8 @@ impl Collector {
     }
 
     /// The inventory of the image as the layers read so far make it.
-    pub fn finish(self) -> Inventory {
+    pub fn finish(mut self) -> Inventory {
+        self.resolve_symlinks();
         let os_release = |path: &str| match self.files.get(path) {
             Some(Record {
                 content: Content::OsRelease(d),

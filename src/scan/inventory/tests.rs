@@ -148,3 +148,69 @@ fn uncompressed_layers_are_read_too() {
         .unwrap_err();
     assert!(err.to_string().contains("says zstd"), "{err}");
 }
+
+/// A gzip tar layer: `files` first, then `links` (path, target, hard).
+fn layer_with_links(files: &[(&str, &[u8])], links: &[(&str, &str, bool)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, *data).unwrap();
+    }
+    for (path, target, hard) in links {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(if *hard { tar::EntryType::Link } else { tar::EntryType::Symlink });
+        header.set_size(0);
+        header.set_mode(0o777);
+        builder.append_link(&mut header, path, target).unwrap();
+    }
+    let gz = builder.into_inner().unwrap();
+    gz.finish().unwrap()
+}
+
+const LOCK: &[u8] = br#"{"lockfileVersion":3,"packages":{"":{},"node_modules/minimist":{"version":"1.2.0"}}}"#;
+
+#[test]
+fn package_records_behind_links_are_read() {
+    // A hard link to a file read past as uninteresting: the layer is read again for it.
+    let l = layer_with_links(&[("opt/blob", LOCK)], &[("srv/shop/package-lock.json", "opt/blob", true)]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    assert!(c.needs_link_targets());
+    c.add_link_targets("sha256:l", GZ, &l[..]).unwrap();
+    assert_eq!(names(&c.finish()), ["npm minimist@1.2.0 /srv/shop/package-lock.json"]);
+
+    // Links to a file read as the same kind: no second read; a symlink counts the same.
+    let l = layer_with_links(
+        &[("a/package-lock.json", LOCK)],
+        &[
+            ("b/package-lock.json", "a/package-lock.json", true),
+            ("c/package-lock.json", "../a/package-lock.json", false),
+        ],
+    );
+    let mut c = Collector::new();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    assert!(!c.needs_link_targets());
+    assert_eq!(c.finish().packages.len(), 3);
+
+    // A hard link whose target is not in its layer, and a symlink to a file never read.
+    let l = layer_with_links(&[], &[("srv/package-lock.json", "opt/elsewhere", true)]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    let err = c.add_link_targets("sha256:l", GZ, &l[..]).unwrap_err();
+    assert!(
+        err.to_string().contains("/srv/package-lock.json is a hard link to /opt/elsewhere"),
+        "{err}"
+    );
+    let l = layer_with_links(&[("opt/blob", LOCK)], &[("srv/package-lock.json", "/opt/blob", false)]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    let inv = c.finish();
+    assert!(inv.packages.is_empty());
+    assert!(
+        inv.warnings[0].contains("symbolic link to /opt/blob") && inv.warnings[0].contains("not scanned"),
+        "{:?}",
+        inv.warnings
+    );
+}
