@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::oci::graph::{self, GraphError, Need, Walker};
-use crate::oci::{self, Descriptor, Digest, Graph, ManifestKind, SourceRef, media_type};
+use crate::oci::{Descriptor, Digest, Graph, ManifestKind, SourceRef, media_type};
 use crate::policy::ImageSpec;
 use crate::progress::Reporter;
 use crate::registry::Registry;
@@ -43,17 +43,6 @@ pub enum Error {
         /// The cause.
         #[source]
         source: crate::store::Error,
-    },
-    /// A manifest does not parse.
-    #[error("image `{image}`: manifest {digest}")]
-    Manifest {
-        /// The image.
-        image: String,
-        /// The manifest.
-        digest: Digest,
-        /// The cause.
-        #[source]
-        source: oci::Error,
     },
     /// The image's manifests do not make an acceptable graph (see [`crate::oci::graph`]).
     #[error("image `{image}`")]
