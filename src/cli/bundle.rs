@@ -245,7 +245,8 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
             );
         }
         for n in &scan.not_scanned {
-            println!("  {} {}: {}", n.image, n.manifest, n.reason);
+            let (image, reason) = (super::output::escape(&n.image), super::output::escape(&n.reason));
+            println!("  {image} {}: {reason}", n.manifest);
         }
     }
     let files: Vec<&str> = i

@@ -6,9 +6,12 @@ use std::io::IsTerminal as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sealift::progress::{Reporter, Task};
 
-/// Print an error with its chain of causes.
+/// Print an error with its chain of causes. Errors quote registries, bundles and images
+/// (media types, paths, reasons), so control characters other than line breaks are escaped,
+/// and continuation lines are indented so none can pass for a line of sealift's own.
 pub(crate) fn error(e: &anyhow::Error) {
-    eprintln!("error: {e:#}");
+    let text: String = format!("{e:#}").split('\n').map(escape).collect::<Vec<_>>().join("\n  ");
+    eprintln!("error: {text}");
 }
 
 /// Progress reporter for the terminal.

@@ -81,7 +81,7 @@ pub(super) fn scan_images(
                     image: name.clone(),
                     manifest: node.descriptor.digest.clone(),
                     kind: node.kind,
-                    reason: format!("not scanned: {}", node.kind),
+                    reason: node.kind.not_scanned_reason(),
                 });
             }
         }

@@ -61,7 +61,7 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
         .map(|n| NotScanned {
             digest: n.descriptor.digest.to_string(),
             kind: n.kind,
-            reason: format!("not scanned: {}", n.kind),
+            reason: n.kind.not_scanned_reason(),
         })
         .collect();
     Ok(report)
@@ -80,7 +80,10 @@ fn choose_platform(pulled: &PulledImage, wanted: Option<&Platform>) -> Result<(D
             .map_or(ManifestKind::Artifact, |n| n.kind);
         return Err(Error::Pull(source::Error::NotFound {
             image: pulled.source.clone(),
-            reason: format!("holds no container image to scan (its root is of kind `{kind}`: not scanned: {kind})"),
+            reason: format!(
+                "holds no container image to scan (its root is of kind `{kind}`: {})",
+                kind.not_scanned_reason()
+            ),
         }));
     }
     if let [only] = runnable.as_slice() {
@@ -106,6 +109,7 @@ fn choose_platform(pulled: &PulledImage, wanted: Option<&Platform>) -> Result<(D
             })
         })
 }
+
 fn host_platform() -> Platform {
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",

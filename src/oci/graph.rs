@@ -74,6 +74,14 @@ impl ManifestKind {
     }
 }
 
+impl ManifestKind {
+    /// Why a manifest of this kind is not scanned: `not scanned: attestation`.
+    #[must_use]
+    pub fn not_scanned_reason(self) -> String {
+        format!("not scanned: {self}")
+    }
+}
+
 impl fmt::Display for ManifestKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -199,41 +199,32 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     }
 
     let mut blobs: Vec<Descriptor> = graph.under(&root.digest).iter().map(|n| n.descriptor.clone()).collect();
-    let leaves: Vec<Descriptor> = graph.blobs(&root.digest).into_iter().map(Descriptor::plain).collect();
-    let missing: Vec<&Descriptor> = leaves.iter().filter(|d| !layout.has_blob(&d.digest, d.size)).collect();
+    // Configs and layers as the manifests describe them (foreign layers keep their URLs).
+    let leaves = graph.blobs(&root.digest);
+    let missing: Vec<&Descriptor> = leaves.iter().copied().filter(|d| !layout.has_blob(&d.digest, d.size)).collect();
     for d in leaves.iter().filter(|d| layout.has_blob(&d.digest, d.size)) {
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
     }
-    let originals: Vec<&Descriptor> = graph.under(&root.digest).iter().flat_map(|n| n.blobs.iter()).collect();
     let foreign = spec.include_foreign_layers;
     futures_util::stream::iter(missing.into_iter().map(|d| {
         let origin = &origin;
-        let urls = originals
-            .iter()
-            .find(|o| o.digest == d.digest)
-            .map(|o| o.urls.clone())
-            .unwrap_or_default();
         async move {
             // A foreign layer may come from its own HTTPS URLs, when the release allows it;
             // the bytes are checked against digest and size like any other blob.
-            let fetch = if foreign && media_type::is_non_distributable(&d.media_type) {
-                Descriptor {
-                    urls: urls.iter().filter(|u| u.starts_with("https://")).cloned().collect(),
-                    ..d.clone()
-                }
-            } else {
-                d.clone()
-            };
+            let mut fetch = d.plain();
+            if foreign && media_type::is_non_distributable(&d.media_type) {
+                fetch.urls = d.urls.iter().filter(|u| u.starts_with("https://")).cloned().collect();
+            }
             origin
                 .blob(&fetch, layout, reporter)
                 .await
-                .map_err(|e| foreign_layer_error(e, d, &urls, foreign))
+                .map_err(|e| foreign_layer_error(e, d, foreign))
         }
     }))
     .buffer_unordered(registry.jobs())
     .try_collect::<Vec<()>>()
     .await?;
-    blobs.extend(leaves);
+    blobs.extend(leaves.into_iter().map(Descriptor::plain));
 
     Ok(PulledImage {
         source: image,
@@ -247,7 +238,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
 }
 
 /// A non-distributable (foreign) layer the source does not serve: say so, with its URLs.
-fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String], allowed: bool) -> Error {
+fn foreign_layer_error(e: Error, d: &Descriptor, allowed: bool) -> Error {
     if !media_type::is_non_distributable(&d.media_type) {
         return e;
     }
@@ -267,10 +258,10 @@ fn foreign_layer_error(e: Error, d: &Descriptor, urls: &[String], allowed: bool)
             } else {
                 "set `include-foreign-layers: true` in sealift.yaml to fetch it from its HTTPS URLs (checked against its digest and size)"
             },
-            if urls.is_empty() {
+            if d.urls.is_empty() {
                 "none given".to_owned()
             } else {
-                urls.join(", ")
+                d.urls.join(", ")
             }
         ),
     }
