@@ -242,8 +242,13 @@ impl Release {
             // whichever came last.
             if let Some((repo, Some(tag))) = image.target() {
                 if let Some(other) = images.iter().find(|k| k.target() == Some((repo.clone(), Some(tag.clone())))) {
+                    let differ = if other.source == image.source {
+                        " (the same source with different `platforms:`, `name:` or `provenance:`)"
+                    } else {
+                        ""
+                    };
                     return Err(format!(
-                        "images `{}` and `{}` would both be loaded as {repo}:{tag}; give one of them another `name:`",
+                        "images `{}` and `{}`{differ} would both be loaded as {repo}:{tag}; give one of them another `name:`",
                         other.source, image.source
                     ));
                 }

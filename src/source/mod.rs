@@ -54,7 +54,7 @@ pub enum Error {
         source: Box<GraphError>,
     },
     /// None of the requested platforms is in the index.
-    #[error("image `{image}`: none of the platforms {wanted} is in the index (it has: {available})")]
+    #[error("image `{image}`: none of the platforms {wanted} is in the image (it has: {available})")]
     NoMatchingPlatform {
         /// The image.
         image: String,
@@ -242,9 +242,20 @@ fn foreign_layer_error(e: Error, d: &Descriptor, allowed: bool) -> Error {
     if !media_type::is_non_distributable(&d.media_type) {
         return e;
     }
-    let (image, cause) = match e {
-        Error::Registry { image, source } => (image, source.to_string()),
-        Error::Store { image, source } => (image, source.to_string()),
+    // The whole chain of causes: a failed URL fetch says why (TLS, status, digest).
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(s) = next {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            next = s.source();
+        }
+        out
+    }
+    let (image, cause, registry) = match e {
+        Error::Registry { image, source } => (image, chain(&source), true),
+        Error::Store { image, source } => (image, chain(&source), false),
         other => return other,
     };
     Error::Transfer {
@@ -253,8 +264,10 @@ fn foreign_layer_error(e: Error, d: &Descriptor, allowed: bool) -> Error {
         reason: format!(
             "a non-distributable layer ({}) that the source does not hold ({cause}); {}. Its URLs: {}",
             d.media_type,
-            if allowed {
-                "fetching it from its HTTPS URLs (plain HTTP ones are never used) failed too"
+            if allowed && registry {
+                "fetching it from its HTTPS URLs (plain HTTP ones are never used; their servers' CAs must be trusted like a registry's) failed too"
+            } else if allowed {
+                "`include-foreign-layers` fetches from URLs only for docker:// sources; put the layer in this layout or archive"
             } else {
                 "set `include-foreign-layers: true` in sealift.yaml to fetch it from its HTTPS URLs (checked against its digest and size)"
             },
