@@ -1,5 +1,6 @@
 //! `sealift bundle create`, `sealift bundle sign` and `sealift bundle inspect`.
 
+use sealift::harden::Error as HardenError;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -146,6 +147,15 @@ fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, re
             for line in super::verdict::lines(&scan.verdict) {
                 println!("{line}");
             }
+            return Ok(Outcome::No);
+        }
+        // The manifests do not fit the release: the answer is no, as `sealift harden` says.
+        Err(
+            e
+            @ create::Error::Harden(HardenError::ImageNotInBundle { .. } | HardenError::InvalidImage { .. } | HardenError::Refused { .. }),
+        ) => {
+            super::output::error(&anyhow::Error::from(e));
+            println!("bundle {} NOT written: its manifests do not fit the release", release.name);
             return Ok(Outcome::No);
         }
         Err(e) => return Err(e.into()),

@@ -97,7 +97,7 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         site_registry: args.registry.as_deref(),
         signing_key_pem: key.as_deref(),
     };
-    let hardened = match harden(&files, &options) {
+    let mut hardened = match harden(&files, &options) {
         Ok(h) => h,
         Err(e @ (Error::ImageNotInBundle { .. } | Error::InvalidImage { .. })) => {
             eprintln!("error: {e}");
@@ -105,7 +105,12 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    write_outputs(&args.output, &hardened.files).with_context(|| format!("writing {}", args.output.display()))?;
+    hardened.report.kubernetes_version_defaulted = version_text.is_none();
+    let refused = hardened.report.refused().count();
+    // Refused objects would not apply: nothing is written but the report.
+    if refused == 0 {
+        write_outputs(&args.output, &hardened.files).with_context(|| format!("writing {}", args.output.display()))?;
+    }
     let json = serde_json::to_string_pretty(&hardened.report)? + "\n";
     if let Some(path) = &args.report {
         std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
@@ -113,6 +118,14 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => print!("{json}"),
         Format::Table => print!("{}", table(&hardened.report, hardened.files.len())),
+    }
+    if refused > 0 {
+        eprintln!(
+            "error: {refused} object(s) refused: Kubernetes {} does not serve their API version and no mechanical migration exists; nothing written to {} (list an exception for rule V01 with a reason in sealift.yaml to drop them)",
+            hardened.report.kubernetes_version,
+            args.output.display()
+        );
+        return Ok(Outcome::No);
     }
     Ok(Outcome::Success)
 }
@@ -123,18 +136,49 @@ fn rule_name(rule: &str) -> &str {
 }
 
 fn table(report: &Report, files: usize) -> String {
+    let defaulted = if report.kubernetes_version_defaulted {
+        " (sealift's default; set --kube-version or harden.kubernetes-version)"
+    } else {
+        ""
+    };
+    let refused: Vec<_> = report.refused().collect();
+    let written = if refused.is_empty() {
+        format!("{files} files written")
+    } else {
+        format!("{} objects refused, nothing written", refused.len())
+    };
     let mut out = format!(
-        "hardened {} objects for Kubernetes {}: {} changes, {} findings, {} objects generated, {files} files written\n",
+        "hardened {} objects for Kubernetes {}{defaulted}: {} changes, {} findings, {} objects generated, {written}\n",
         report.objects_in,
         report.kubernetes_version,
         report.changes.len(),
         report.findings.len(),
         report.objects_generated
     );
+    if !refused.is_empty() {
+        out.push_str("\nrefused (the target does not serve their API version):\n");
+        for f in &refused {
+            out.push_str(&format!("  {}: {}\n", f.object, f.detail));
+        }
+    }
+    if !report.not_hardened.is_empty() || report.unmodelled_without_images > 0 {
+        out.push_str(&format!(
+            "\nkinds sealift does not model ({} more without images passed through as written):\n",
+            report.unmodelled_without_images
+        ));
+        for n in &report.not_hardened {
+            out.push_str(&format!(
+                "  {}: images pinned, not hardened (kind unknown): {}\n",
+                n.object,
+                n.images.join(", ")
+            ));
+        }
+    }
     if !report.namespaces.is_empty() {
         out.push_str("\nnamespaces (Pod Security enforce level):\n");
         for ns in &report.namespaces {
-            out.push_str(&format!("  {:<30} {}\n", ns.name, ns.enforce));
+            let capped = ns.capped.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            out.push_str(&format!("  {:<30} {}{capped}\n", ns.name, ns.enforce));
         }
     }
     if !report.workloads.is_empty() {

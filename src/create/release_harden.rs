@@ -141,7 +141,8 @@ pub(super) fn harden_release(
         site_registry: None,
         signing_key_pem: Some(key_pem),
     };
-    let hardened = harden::harden(&inputs, &options).map_err(Error::Harden)?;
+    let mut hardened = harden::harden_strict(&inputs, &options).map_err(Error::Harden)?;
+    hardened.report.kubernetes_version_defaulted = settings.kubernetes_version.is_none();
     let write_err = |path: &Path, e: std::io::Error| Error::ReleaseFile {
         path: path.to_path_buf(),
         reason: e.to_string(),

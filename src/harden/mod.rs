@@ -4,11 +4,15 @@
 //! [`harden`] takes rendered manifests (what `helm template` or `kubectl kustomize` print),
 //! pins every workload image by the digest the bundle carries, applies the class A and B fixes
 //! of research/hardening.md to every pod template, generates the per-namespace and cluster-wide
-//! objects, and reports every change and every finding left with its reason. Unknown kinds
-//! and CRDs pass through untouched. Running it on its own output changes nothing.
+//! objects, and reports every change and every finding left with its reason. Objects of API
+//! versions the target Kubernetes no longer serves are migrated or refused first
+//! ([`versions`]); objects of kinds sealift does not model keep their settings but have their
+//! images pinned ([`unmodelled`]). Running it on its own output changes nothing.
 
 mod admission;
+pub mod apis;
 pub mod images;
+mod migrate;
 mod namespaces;
 pub mod objects;
 mod pod;
@@ -16,6 +20,8 @@ pub mod pss;
 pub mod quantity;
 mod rbac;
 pub mod report;
+mod unmodelled;
+mod versions;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +31,7 @@ use images::ImageLock;
 use namespaces::{NamespaceFacts, ServiceInfo};
 use objects::{NOT_OWNED_NAMESPACES, ObjectId};
 use pss::{KubeVersion, Level};
-use report::{Change, Finding, NamespacePlan, Reason, Report, Severity, WorkloadLevel};
+use report::{Change, Finding, NamespacePlan, NotHardened, Reason, Report, Severity, WorkloadLevel};
 use yaml::{Map, Node, YamlError};
 
 /// Where generated cluster objects go in the output directory.
@@ -52,6 +58,10 @@ pub enum Error {
     },
     #[error("harden settings: {0}")]
     Settings(String),
+    #[error(
+        "{count} object(s) of API versions Kubernetes {target} does not serve, first {first}; migrate them, or list an exception for rule V01 with a reason in sealift.yaml to drop them"
+    )]
+    Refused { count: usize, target: String, first: String },
 }
 
 /// What the hardener knows beyond the manifests.
@@ -101,6 +111,8 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         objects_in: objects.len(),
         ..Report::default()
     };
+    // Namespace → why its enforce level is capped at baseline.
+    let mut unevaluated = versions::check(&mut objects, options, &mut report);
     relocate(&mut objects, options.settings.namespace.as_deref(), &mut report);
 
     let bound = rbac::bound_service_accounts(objects.iter().map(|o| (&o.id, &o.body)));
@@ -136,6 +148,25 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
                     .push((namespaces::name_part(&id.name), labels));
             }
             claims(&id, &object.body, facts.entry(ns.clone()).or_default());
+        } else if !id.is_builtin() {
+            let images = unmodelled::pin_images(&id, &mut object.body, options, &mut report)?;
+            if images.is_empty() {
+                report.unmodelled_without_images += 1;
+            } else {
+                report.findings.push(Finding {
+                    object: id.display(),
+                    path: String::new(),
+                    rule: "V02".into(),
+                    severity: Severity::Low,
+                    reason: Reason::KindUnknown,
+                    detail: format!("images pinned, not hardened (kind unknown): {}", images.join(", ")),
+                });
+                unevaluated.entry(ns.clone()).or_insert_with(|| id.display());
+                report.not_hardened.push(NotHardened {
+                    object: id.display(),
+                    images,
+                });
+            }
         }
         match (id.group(), id.kind.as_str()) {
             ("", "ServiceAccount") => service_account(object, &bound, options, &mut report, facts.entry(ns).or_default()),
@@ -163,15 +194,28 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
     }
     let mut generated = Vec::new();
     for ns in &owned {
-        // A namespace without workloads enforces restricted.
-        let enforce = level_text(workload_namespaces.get(ns).copied().unwrap_or(Some(Level::Restricted)));
+        // A namespace without workloads enforces restricted; one holding objects whose pods
+        // were not evaluated enforces baseline at most.
+        let mut level = workload_namespaces.get(ns).copied().unwrap_or(Some(Level::Restricted));
+        let capped = match unevaluated.get(ns) {
+            Some(object) if level == Some(Level::Restricted) => {
+                level = Some(Level::Baseline);
+                Some(format!("baseline at most: {object} runs pods sealift did not evaluate"))
+            }
+            _ => None,
+        };
+        let enforce = level_text(level);
         label_namespace(&mut objects, ns, &enforce, options.kube_version, &mut report, &mut generated);
         generated.extend(namespaces::objects(
             ns,
             facts.get(ns).unwrap_or(&NamespaceFacts::default()),
             &options.settings.resources,
         ));
-        report.namespaces.push(NamespacePlan { name: ns.clone(), enforce });
+        report.namespaces.push(NamespacePlan {
+            name: ns.clone(),
+            enforce,
+            capped,
+        });
     }
     let mut admission_objects = Vec::new();
     if let Some(registry) = options.site_registry {
@@ -217,6 +261,21 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         text: yaml::emit_documents([&admission::audit_policy()]),
     });
     Ok(Hardened { files: out, report })
+}
+
+/// [`harden`], with objects refused for their API version an error: for callers that use the
+/// output (`bundle create`, `load`).
+pub fn harden_strict(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Error> {
+    let hardened = harden(files, options)?;
+    let refused: Vec<&Finding> = hardened.report.refused().collect();
+    if let Some(first) = refused.first() {
+        return Err(Error::Refused {
+            count: refused.len(),
+            target: options.kube_version.to_string(),
+            first: format!("{}: {}", first.object, first.detail),
+        });
+    }
+    Ok(hardened)
 }
 
 /// A Pod Security level by name; `None` is `privileged` (meets neither baseline nor restricted).

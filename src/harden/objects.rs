@@ -103,20 +103,21 @@ impl ObjectId {
     }
 
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+        super::apis::group_of(&self.api_version)
+    }
+
+    /// Is this object's group one Kubernetes serves itself (not a CRD's)?
+    pub fn is_builtin(&self) -> bool {
+        super::apis::BUILTIN_GROUPS.contains(&self.group())
     }
 
     pub fn is_builtin_namespaced(&self) -> bool {
-        NAMESPACED.contains(&self.kind.as_str()) && is_builtin_group(self.group())
+        NAMESPACED.contains(&self.kind.as_str()) && self.is_builtin()
     }
 
     pub fn is_cluster_scoped(&self) -> bool {
         CLUSTER_SCOPED.contains(&self.kind.as_str())
     }
-}
-
-fn is_builtin_group(group: &str) -> bool {
-    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 
 /// Where the pod template (a map with `metadata` and `spec`) sits in an object of this kind,

@@ -163,7 +163,7 @@ fn infrastructure(spec: &Map, job: &mut PodJob<'_>) -> bool {
     !reasons.is_empty()
 }
 
-fn pin_image(container: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<(), Error> {
+pub(super) fn pin_image(container: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<(), Error> {
     let Some(image) = container.get("image").and_then(Node::as_str).map(str::to_string) else {
         return Ok(());
     };

@@ -34,6 +34,11 @@ pub const RULES: &[(&str, &str)] = &[
     ("R06", "no pods/exec, pods/attach, nodes/proxy"),
     ("R07", "no webhook configuration control or CSR approval"),
     ("C01", "Pod Security labels on owned namespaces"),
+    (
+        "V01",
+        "only API versions the target Kubernetes serves: removed ones migrated or refused",
+    ),
+    ("V02", "images of kinds sealift does not model pinned (the kind is not hardened)"),
 ];
 
 /// Why a finding was not fixed.
@@ -70,6 +75,17 @@ pub enum Reason {
     UserException,
     /// The namespace is not the bundle's to configure (kube-system, default...).
     NotOwnedNamespace,
+    /// Migrated to a served API version; a default or a meaning differs.
+    ApiMigrated,
+    /// The API version is deprecated: a later Kubernetes removes it.
+    ApiDeprecated,
+    /// The target does not serve this API version by default (alpha, or beta since v1.24).
+    ApiNotByDefault,
+    /// The target does not serve this API version and no mechanical conversion exists: the
+    /// object is refused.
+    ApiNotServed,
+    /// A kind sealift does not model: its images are pinned, nothing else is judged.
+    KindUnknown,
 }
 
 impl Reason {
@@ -80,6 +96,8 @@ impl Reason {
             Reason::UserException => "user exception",
             Reason::ImageNotPinned => "no image lock",
             Reason::NotOwnedNamespace => "not owned",
+            Reason::ApiMigrated | Reason::ApiDeprecated | Reason::ApiNotByDefault | Reason::ApiNotServed => "api version",
+            Reason::KindUnknown => "kind unknown",
             _ => "needs app knowledge",
         }
     }
@@ -136,17 +154,37 @@ pub struct WorkloadLevel {
 pub struct NamespacePlan {
     pub name: String,
     pub enforce: String,
+    /// Why the level is lower than its evaluated workloads meet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capped: Option<String>,
+}
+
+/// An object of a kind sealift does not model that runs images.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotHardened {
+    pub object: String,
+    /// Its images, as written after pinning.
+    pub images: Vec<String>,
 }
 
 /// The whole hardening report.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// The target (`v1.NN`).
     pub kubernetes_version: String,
+    /// The target came from no setting: it is sealift's default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kubernetes_version_defaulted: bool,
     pub objects_in: usize,
     pub objects_generated: usize,
     pub namespaces: Vec<NamespacePlan>,
     pub workloads: Vec<WorkloadLevel>,
+    /// Objects of kinds sealift does not model: images pinned, not hardened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_hardened: Vec<NotHardened>,
+    /// Objects of kinds sealift does not model that hold no image: passed through.
+    pub unmodelled_without_images: usize,
     pub changes: Vec<Change>,
     pub findings: Vec<Finding>,
 }
@@ -155,5 +193,11 @@ impl Report {
     /// Workloads whose pod template does not meet restricted.
     pub fn below_restricted(&self) -> impl Iterator<Item = &WorkloadLevel> {
         self.workloads.iter().filter(|w| w.level != "restricted")
+    }
+
+    /// Objects refused because the target does not serve their API version: while there is
+    /// one, the output must not be used.
+    pub fn refused(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.reason == Reason::ApiNotServed)
     }
 }

@@ -85,6 +85,9 @@ impl Map {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Node)> {
+        self.0.iter_mut().map(|(k, v)| (k.as_str(), v))
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

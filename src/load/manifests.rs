@@ -62,5 +62,5 @@ pub fn site_manifests(bundle: &VerifiedBundle, registry: &str) -> Result<Option<
         site_registry: Some(registry),
         signing_key_pem: key,
     };
-    Ok(Some(harden::harden(&inputs, &options)?))
+    Ok(Some(harden::harden_strict(&inputs, &options)?))
 }

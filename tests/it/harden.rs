@@ -15,7 +15,7 @@ use crate::support::{sealift, shared, text};
 const SITE: &str = "registry.site.test:5000";
 
 /// kubernetes-validate from the venv scripts/install-deps.sh makes.
-fn kubernetes_validate() -> PathBuf {
+pub(crate) fn kubernetes_validate() -> PathBuf {
     let path = std::env::var_os("SEALIFT_KUBERNETES_VALIDATE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -50,7 +50,7 @@ fn objects(dir: &Path) -> Vec<Map> {
         .collect()
 }
 
-fn images_in(node: &Node, out: &mut BTreeSet<String>) {
+pub(crate) fn images_in(node: &Node, out: &mut BTreeSet<String>) {
     match node {
         Node::Map(m) => {
             for (k, v) in m.iter() {
@@ -77,16 +77,22 @@ fn corpus_lock(dir: &Path) -> (PathBuf, BTreeSet<String>) {
     let mut lock = String::new();
     let mut digests = BTreeSet::new();
     for image in &images {
-        let digest = match image.split_once("@") {
-            Some((_, d)) => d.to_string(),
-            None => format!("sha256:{}", hex::encode(Sha256::digest(image.as_bytes()))),
-        };
-        lock.push_str(&format!("\"{image}\": {digest}\n"));
-        digests.insert(digest);
+        digests.insert(lock_line(image, &mut lock));
     }
     let path = dir.join("lock.yaml");
     std::fs::write(&path, lock).unwrap();
     (path, digests)
+}
+
+/// Appends a lock line for `image` to `lock`: its own digest if pinned, else a made-up one
+/// (which it returns).
+pub(crate) fn lock_line(image: &str, lock: &mut String) -> String {
+    let digest = match image.split_once("@") {
+        Some((_, d)) => d.to_string(),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(image.as_bytes()))),
+    };
+    lock.push_str(&format!("\"{image}\": {digest}\n"));
+    digest
 }
 
 fn public_key(dir: &Path) -> PathBuf {
@@ -480,8 +486,9 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
     let yaml = std::fs::read_to_string(release.path("sealift.yaml")).unwrap();
     let yaml = yaml.replace("manifests:", &format!("  - {h}/app/named:1.0\nmanifests:"));
     std::fs::write(release.path("sealift.yaml"), yaml).unwrap();
+    // A kind sealift does not model (a Tekton Task): its step's image is pinned too.
     let app = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: shop}}\n---\n{}---\n{}---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: nightly, namespace: shop}}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {{name: job, image: '{h}/app/multi:3.0'}}\n",
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {{name: build, namespace: shop}}\nspec:\n  steps:\n  - {{name: compile, image: '{h}/app/alpha:1.0', script: make}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: shop}}\n---\n{}---\n{}---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: nightly, namespace: shop}}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {{name: job, image: '{h}/app/multi:3.0'}}\n",
         APP.replace("NAME", "web").replace("IMAGE", &format!("{h}/app/alpha:1.0")),
         APP.replace("NAME", "named").replace("IMAGE", &format!("{h}/app/named:1.0"))
     );
@@ -527,6 +534,13 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         rep["workloads"].as_array().unwrap().iter().all(|w| w["level"] == "restricted"),
         "{rep}"
     );
+    assert_eq!(rep["notHardened"][0]["object"], "Task/shop/build", "{rep}");
+    assert_eq!(
+        rep["notHardened"][0]["images"][0],
+        format!("{h}/app/alpha@{}", images.alpha.digest())
+    );
+    // Its pods were not evaluated: the namespace claims baseline, not restricted.
+    assert_eq!(rep["namespaces"][0]["enforce"], "baseline", "{rep}");
     let o = sealift(release.dir.path(), &["bundle", "inspect", "release.tar", "--format", "json"]);
     let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(inspect["index"]["harden"]["report"], "sealift/harden/report.json");
@@ -583,6 +597,21 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         text(&o)
     );
     assert!(!release.path("stray.tar").exists());
+
+    // So does a custom resource whose pod template names one (a Knative Service).
+    std::fs::write(
+        release.path("deploy/extra.yaml"),
+        format!("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {{name: hello, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:\n      - {{name: user-container, image: '{h}/app/gamma:1'}}\n"),
+    )
+    .unwrap();
+    let o = create(&release, &source, "sealift.yaml", "knative.tar");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(
+        msg.contains("Service/shop/hello") && msg.contains("`user-container`") && msg.contains("app/gamma:1"),
+        "{msg}"
+    );
+    assert!(!release.path("knative.tar").exists());
 }
 
 /// `app/named:1.0`: config `User: web`; the lower layer's /etc/passwd gives web UID 1111, the

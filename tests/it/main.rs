@@ -41,3 +41,6 @@ mod scan_rpm;
 mod pss;
 // `sealift harden` on ../shared/manifests-corpus: pinned, restricted or explained, valid, stable.
 mod harden;
+// Kubernetes API versions: the deprecation table against kubernetes-validate's schemas,
+// removed ones migrated or refused, unknown kinds' images pinned.
+mod apis;

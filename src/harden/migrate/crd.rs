@@ -1,0 +1,135 @@
+//! CustomResourceDefinition from `apiextensions.k8s.io/v1beta1` to `v1`.
+//!
+//! v1 keeps schema, subresources and printer columns per version, requires a structural
+//! schema for every version, and always prunes fields the schema does not name. A v1beta1 CRD
+//! migrates only when that changes nothing: `preserveUnknownFields: false` was already set and
+//! every schema is structural. Otherwise the custom resources stored under it might lose
+//! fields, and that is for the CRD's author to decide.
+
+use super::Migrated;
+use crate::harden::yaml::{Map, Node};
+
+/// Keywords v1 schemas refuse (structural schemas, apiextensions.k8s.io/v1 validation).
+const FORBIDDEN: &[&str] = &["$ref", "definitions", "dependencies", "patternProperties", "additionalItems"];
+
+pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
+    let spec = body.map_entry("spec");
+    if spec.get("preserveUnknownFields").and_then(Node::as_bool) != Some(false) {
+        return Err(
+            "preserveUnknownFields is not false: v1beta1 kept fields its schema does not name and v1 prunes them, so stored resources could lose data"
+                .into(),
+        );
+    }
+    spec.remove("preserveUnknownFields");
+    done.moved("spec.preserveUnknownFields", Some(&Node::Bool(false)), None);
+    if spec.get("scope").is_none() {
+        let scope = Node::str("Namespaced");
+        done.moved("spec.scope", None, Some(&scope));
+        spec.insert("scope", scope);
+    }
+    if spec.get("versions").is_none() {
+        let name = spec
+            .get("version")
+            .cloned()
+            .ok_or("neither spec.versions nor spec.version is set")?;
+        let mut v = Map::new();
+        v.insert("name", name);
+        v.insert("served", Node::Bool(true));
+        v.insert("storage", Node::Bool(true));
+        spec.insert("versions", Node::Seq(vec![Node::Map(v)]));
+    }
+    if let Some(old) = spec.remove("version") {
+        done.moved("spec.version", Some(&old), None);
+    }
+    // Spec-wide fields move into every version.
+    let schema = spec.remove("validation");
+    let subresources = spec.remove("subresources");
+    let columns = spec.remove("additionalPrinterColumns");
+    let versions = spec
+        .get_mut("versions")
+        .and_then(Node::as_seq_mut)
+        .ok_or("spec.versions is not a list")?;
+    for version in versions.iter_mut() {
+        let version = version.as_map_mut().ok_or("a spec.versions entry is not a mapping")?;
+        let name = version.get("name").map(Node::brief).unwrap_or_default();
+        let at = format!("spec.versions[{name}]");
+        for (field, value) in [
+            ("schema", &schema),
+            ("subresources", &subresources),
+            ("additionalPrinterColumns", &columns),
+        ] {
+            if let (Some(value), None) = (value, version.get(field)) {
+                version.insert(field, value.clone());
+                done.moved(format!("{at}.{field}"), None, Some(value));
+            }
+        }
+        for column in version
+            .get_mut("additionalPrinterColumns")
+            .and_then(Node::as_seq_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Node::as_map_mut)
+        {
+            if let Some(path) = column.remove("JSONPath") {
+                column.insert("jsonPath", path.clone());
+                done.moved(format!("{at}.additionalPrinterColumns.jsonPath"), Some(&path), Some(&path));
+            }
+        }
+        let root = version
+            .get("schema")
+            .and_then(|s| s.at(&["openAPIV3Schema"]))
+            .ok_or_else(|| format!("{at} has no openAPIV3Schema, which v1 requires"))?;
+        structural(root, &format!("{at}.schema.openAPIV3Schema"))?;
+    }
+    if let Some(conversion) = spec.get_mut("conversion").and_then(Node::as_map_mut) {
+        let client = conversion.remove("webhookClientConfig");
+        let reviews = conversion.remove("conversionReviewVersions");
+        if conversion.get("strategy").and_then(Node::as_str) == Some("Webhook") {
+            let webhook = conversion.map_entry("webhook");
+            if let Some(client) = client {
+                done.moved("spec.conversion.webhook.clientConfig", Some(&client), Some(&client));
+                webhook.insert("clientConfig", client);
+            }
+            let reviews = reviews.unwrap_or_else(|| Node::Seq(vec![Node::str("v1beta1")]));
+            done.moved("spec.conversion.webhook.conversionReviewVersions", None, Some(&reviews));
+            webhook.insert("conversionReviewVersions", reviews);
+        }
+    }
+    Ok(())
+}
+
+/// Is this schema node structural: a type on every node (unless int-or-string or
+/// preserve-unknown-fields), and none of the keywords v1 refuses?
+fn structural(node: &Node, at: &str) -> Result<(), String> {
+    let map = node.as_map().ok_or_else(|| format!("{at} is not a mapping"))?;
+    if let Some(k) = FORBIDDEN.iter().find(|k| map.get(k).is_some()) {
+        return Err(format!("{at} uses `{k}`, which a structural schema cannot"));
+    }
+    if map.get("uniqueItems").and_then(Node::as_bool) == Some(true) {
+        return Err(format!("{at} sets uniqueItems, which a structural schema cannot"));
+    }
+    let flag = |k: &str| map.get(k).and_then(Node::as_bool) == Some(true);
+    if map.get("type").and_then(Node::as_str).is_none_or(str::is_empty)
+        && !flag("x-kubernetes-int-or-string")
+        && !flag("x-kubernetes-preserve-unknown-fields")
+    {
+        return Err(format!("{at} has no type, so the schema is not structural"));
+    }
+    for (name, child) in map.get("properties").and_then(Node::as_map).into_iter().flat_map(Map::iter) {
+        structural(child, &format!("{at}.properties.{name}"))?;
+    }
+    match map.get("items") {
+        Some(Node::Seq(_)) => return Err(format!("{at}.items is a list, which a structural schema cannot be")),
+        Some(items) => structural(items, &format!("{at}.items"))?,
+        None => {}
+    }
+    match map.get("additionalProperties") {
+        Some(Node::Map(_)) if map.get("properties").is_some() => {
+            return Err(format!("{at} sets both properties and additionalProperties"));
+        }
+        Some(extra @ Node::Map(_)) => structural(extra, &format!("{at}.additionalProperties"))?,
+        Some(Node::Bool(false)) => return Err(format!("{at}.additionalProperties is false, which v1 does not allow")),
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Every object's `apiVersion` judged against the target Kubernetes ([`super::apis`]): removed
+//! ones migrated ([`super::migrate`]) or refused, refused ones dropped where `sealift.yaml`
+//! excepts them with a reason, deprecated and off-by-default ones reported. Nothing passes
+//! because of its version without a word.
+
+use std::collections::BTreeMap;
+
+use super::apis::{self, ApiStatus};
+use super::migrate;
+use super::report::{Change, Finding, Reason, Report, Severity};
+use super::{Object, Options};
+
+/// The rule every finding and change here carries.
+pub const RULE: &str = "V01";
+
+/// Judges, migrates and drops `objects` in place. Returns the namespaces that hold a refused
+/// object, each with the first such object.
+pub(super) fn check(objects: &mut Vec<Object>, options: &Options<'_>, report: &mut Report) -> BTreeMap<String, String> {
+    let target = options.kube_version;
+    let mut refused = BTreeMap::new();
+    let mut keep = Vec::with_capacity(objects.len());
+    for mut object in objects.drain(..) {
+        let id = object.id.clone();
+        let what = format!("{} {}", id.api_version, id.kind);
+        let finding = |severity, reason, detail: String| Finding {
+            object: id.display(),
+            path: "apiVersion".into(),
+            rule: RULE.into(),
+            severity,
+            reason,
+            detail,
+        };
+        let refusal = match apis::status(&id.api_version, &id.kind, target) {
+            ApiStatus::Served => None,
+            ApiStatus::Deprecated(d) => {
+                report.findings.push(finding(
+                    Severity::Low,
+                    Reason::ApiDeprecated,
+                    format!(
+                        "{what} is deprecated since v1.{} and Kubernetes v1.{} no longer serves it: use {}",
+                        d.deprecated,
+                        d.removed,
+                        d.replaced_by()
+                    ),
+                ));
+                None
+            }
+            ApiStatus::NotByDefault => {
+                report.findings.push(finding(
+                    Severity::Medium,
+                    Reason::ApiNotByDefault,
+                    format!(
+                        "{what} is neither GA nor a beta sealift knows Kubernetes {target} to serve: the API server refuses it unless the cluster enables it"
+                    ),
+                ));
+                None
+            }
+            ApiStatus::NotYet(since) => Some(format!("{what} is served only from v1.{since}, and the target is {target}")),
+            ApiStatus::Removed(d) => match migrate::migrate(&mut object.body, &id.kind, d, target) {
+                Ok(done) => {
+                    object.id.api_version.clone_from(&done.to);
+                    for m in done.moved {
+                        report.changes.push(Change {
+                            object: id.display(),
+                            path: m.path,
+                            before: m.before,
+                            after: m.after,
+                            rule: RULE,
+                        });
+                    }
+                    for (path, text) in done.notes {
+                        report.findings.push(Finding {
+                            path,
+                            ..finding(
+                                Severity::Low,
+                                Reason::ApiMigrated,
+                                format!("migrated from {} to {}: {text}", id.api_version, done.to),
+                            )
+                        });
+                    }
+                    None
+                }
+                Err(why) => Some(format!(
+                    "{what} is not served from Kubernetes v1.{} (the target is {target}) and cannot be migrated: {why}",
+                    d.removed
+                )),
+            },
+        };
+        let Some(detail) = refusal else {
+            keep.push(object);
+            continue;
+        };
+        let exception = options
+            .settings
+            .exceptions
+            .iter()
+            .find(|e| e.covers(RULE, &id.kind, id.namespace.as_deref(), &id.name));
+        match exception {
+            Some(e) => report.findings.push(finding(
+                Severity::Info,
+                Reason::UserException,
+                format!("dropped from the output ({}): {detail}", e.reason),
+            )),
+            None => {
+                if let Some(ns) = &id.namespace {
+                    refused.entry(ns.clone()).or_insert_with(|| id.display());
+                }
+                report.findings.push(finding(Severity::High, Reason::ApiNotServed, detail));
+                keep.push(object);
+            }
+        }
+    }
+    *objects = keep;
+    refused
+}
