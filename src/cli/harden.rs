@@ -161,11 +161,8 @@ fn table(report: &Report, files: usize) -> String {
             out.push_str(&format!("  {}: {}\n", f.object, f.detail));
         }
     }
-    if !report.not_hardened.is_empty() || report.unmodelled_without_images > 0 {
-        out.push_str(&format!(
-            "\nkinds sealift does not model ({} more without images passed through as written):\n",
-            report.unmodelled_without_images
-        ));
+    if !report.not_hardened.is_empty() {
+        out.push_str("\nkinds sealift does not model, running images:\n");
         for n in &report.not_hardened {
             out.push_str(&format!(
                 "  {}: images pinned, not hardened (kind unknown): {}\n",
@@ -173,6 +170,12 @@ fn table(report: &Report, files: usize) -> String {
                 n.images.join(", ")
             ));
         }
+    }
+    if report.unmodelled_without_images > 0 {
+        out.push_str(&format!(
+            "\n{} objects of kinds sealift does not model name no image: passed through as written\n",
+            report.unmodelled_without_images
+        ));
     }
     if !report.namespaces.is_empty() {
         out.push_str("\nnamespaces (Pod Security enforce level):\n");

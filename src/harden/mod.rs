@@ -59,9 +59,11 @@ pub enum Error {
     #[error("harden settings: {0}")]
     Settings(String),
     #[error(
-        "{count} object(s) of API versions Kubernetes {target} does not serve, first {first}; migrate them, or list an exception for rule V01 with a reason in sealift.yaml to drop them"
+        "Kubernetes {target} does not serve the API version of {} object(s), and no mechanical migration exists; list an exception for rule V01 with a reason in sealift.yaml to drop them:\n{}",
+        objects.len(),
+        objects.join("\n")
     )]
-    Refused { count: usize, target: String, first: String },
+    Refused { target: String, objects: Vec<String> },
 }
 
 /// What the hardener knows beyond the manifests.
@@ -267,12 +269,11 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
 /// output (`bundle create`, `load`).
 pub fn harden_strict(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Error> {
     let hardened = harden(files, options)?;
-    let refused: Vec<&Finding> = hardened.report.refused().collect();
-    if let Some(first) = refused.first() {
+    let objects: Vec<String> = hardened.report.refused().map(|f| format!("{}: {}", f.object, f.detail)).collect();
+    if !objects.is_empty() {
         return Err(Error::Refused {
-            count: refused.len(),
             target: options.kube_version.to_string(),
-            first: format!("{}: {}", first.object, first.detail),
+            objects,
         });
     }
     Ok(hardened)

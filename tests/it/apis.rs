@@ -283,6 +283,56 @@ fn every_removed_api_is_migrated_and_hardened_or_refused_and_deprecated_ones_war
     }
 }
 
+#[test]
+fn what_cannot_be_migrated_mechanically_is_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("lock.yaml"), format!("{IMAGE}: {DIGEST}\n")).unwrap();
+    let fixture = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apis/not-mechanical.yaml")).unwrap();
+    let docs: Vec<&str> = fixture.split("\n---\n").collect();
+    assert_eq!(docs.len(), 8);
+    for (i, doc) in docs.iter().enumerate() {
+        let expect = doc.lines().find_map(|l| l.strip_prefix("# expect: ")).unwrap();
+        let node = parse_documents(doc).unwrap().remove(0);
+        let field = |path: &[&str]| node.at(path).and_then(Node::as_str).unwrap().to_string();
+        let (api_version, kind) = (field(&["apiVersion"]), field(&["kind"]));
+        let entry = lookup(&api_version, &kind).unwrap();
+        let object = match node.at(&["metadata", "namespace"]) {
+            Some(ns) => format!("{kind}/{}/{}", ns.as_str().unwrap(), field(&["metadata", "name"])),
+            None => format!("{kind}/{}", field(&["metadata", "name"])),
+        };
+        let input = format!("{i}.yaml");
+        std::fs::write(dir.join(&input), doc.replace("IMAGE", IMAGE)).unwrap();
+        let target = entry.removed.max(KubeVersion::OLDEST.0);
+        let (o, rep) = harden_at(dir, &input, &format!("{i}-out"), target, &[]);
+        assert_eq!(o.status.code(), Some(1), "{object}: {}", text(&o));
+        let refused = findings(&rep, "API_NOT_SERVED");
+        assert_eq!(refused.len(), 1, "{object}: {rep}");
+        let detail = refused[0]["detail"].as_str().unwrap();
+        assert_eq!(refused[0]["object"], object.as_str());
+        assert!(
+            detail.contains(expect) && detail.contains(&format!("v1.{}", entry.removed)),
+            "{object}: {detail}"
+        );
+        assert!(text(&o).contains(&object), "{object}: {}", text(&o));
+    }
+    // A version the target is too old for is refused the same way.
+    std::fs::write(
+        dir.join("new.yaml"),
+        "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata: {name: shop}\nspec: {type: Exempt}\n",
+    )
+    .unwrap();
+    let (o, rep) = harden_at(dir, "new.yaml", "new-out", 28, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        findings(&rep, "API_NOT_SERVED")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("served only from v1.29"),
+        "{rep}"
+    );
+}
+
 fn text_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -612,6 +612,21 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
         "{msg}"
     );
     assert!(!release.path("knative.tar").exists());
+
+    // And an object of an API version the target no longer serves, with no migration.
+    std::fs::write(
+        release.path("deploy/extra.yaml"),
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: old}\nspec: {privileged: false}\n",
+    )
+    .unwrap();
+    let o = create(&release, &source, "sealift.yaml", "psp.tar");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(
+        msg.contains("PodSecurityPolicy/old") && msg.contains("v1.25") && msg.contains("V01"),
+        "{msg}"
+    );
+    assert!(!release.path("psp.tar").exists());
 }
 
 /// `app/named:1.0`: config `User: web`; the lower layer's /etc/passwd gives web UID 1111, the
