@@ -100,7 +100,7 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
     let mut hardened = match harden(&files, &options) {
         Ok(h) => h,
         Err(e @ (Error::ImageNotInBundle { .. } | Error::InvalidImage { .. })) => {
-            eprintln!("error: {e}");
+            super::output::error(&anyhow::Error::from(e));
             return Ok(Outcome::No);
         }
         Err(e) => return Err(e.into()),
@@ -117,7 +117,12 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
     }
     match args.format {
         Format::Json => print!("{json}"),
-        Format::Table => print!("{}", table(&hardened.report, hardened.files.len())),
+        // Names and values come from the manifests: control characters are escaped.
+        Format::Table => {
+            for line in table(&hardened.report, hardened.files.len()).lines() {
+                println!("{}", super::output::escape(line));
+            }
+        }
     }
     if refused > 0 {
         eprintln!(
@@ -162,20 +167,15 @@ fn table(report: &Report, files: usize) -> String {
         }
     }
     if !report.not_hardened.is_empty() {
-        out.push_str("\nkinds sealift does not model, running images:\n");
+        out.push_str("\nnot hardened (kind unknown):\n");
         for n in &report.not_hardened {
-            out.push_str(&format!(
-                "  {}: images pinned, not hardened (kind unknown): {}\n",
-                n.object,
-                n.images.join(", ")
-            ));
+            let images = if n.images.is_empty() {
+                "names no image".to_string()
+            } else {
+                format!("images pinned: {}", n.images.join(", "))
+            };
+            out.push_str(&format!("  {}: {images}\n", n.object));
         }
-    }
-    if report.unmodelled_without_images > 0 {
-        out.push_str(&format!(
-            "\n{} objects of kinds sealift does not model name no image: passed through as written\n",
-            report.unmodelled_without_images
-        ));
     }
     if !report.namespaces.is_empty() {
         out.push_str("\nnamespaces (Pod Security enforce level):\n");

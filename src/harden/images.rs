@@ -42,8 +42,9 @@ pub fn bundled_reference(source: &str, repository: &str, tag: Option<&str>, dige
 #[derive(Debug, Clone, Default)]
 pub struct ImageLock {
     by_reference: BTreeMap<String, LockedImage>,
-    /// Every digest the bundle holds (images and their platform manifests) → the image.
-    by_digest: BTreeMap<String, LockedImage>,
+    /// Every digest the bundle holds (images and their platform manifests) → the images that
+    /// hold it (one content may be carried under several names).
+    by_digest: BTreeMap<String, Vec<LockedImage>>,
     /// A digest the bundle does not carry → the one it carries instead (an index's source
     /// digest → the platform subset made from it); `None` when two subsets of one index are
     /// carried, so the source digest does not say which.
@@ -177,7 +178,10 @@ impl ImageLock {
             self.by_reference.insert(key.to_string(), image.clone());
         }
         for d in std::iter::once(&image.digest).chain(platform_digests) {
-            self.by_digest.entry(d.to_string()).or_insert_with(|| image.clone());
+            let holders = self.by_digest.entry(d.to_string()).or_default();
+            if !holders.contains(&image) {
+                holders.push(image.clone());
+            }
         }
     }
 
@@ -222,10 +226,13 @@ impl ImageLock {
                     "{d} is an index the bundle carries as two different platform subsets; name the one meant by its digest"
                 ));
             }
-            return match self.by_digest.get(&d.to_string()) {
-                Some(img) => Pinned::Found(img),
-                None => Pinned::Missing,
-            };
+            // The holder named like the reference, so a pinned reference keeps its name.
+            let holders = self.by_digest.get(&d.to_string()).map(Vec::as_slice).unwrap_or_default();
+            return holders
+                .iter()
+                .find(|img| img.registry == r.registry && img.repository == r.repository)
+                .or_else(|| holders.first())
+                .map_or(Pinned::Missing, Pinned::Found);
         }
         match self.by_reference.get(&r.to_string()) {
             Some(img) => Pinned::Found(img),
@@ -271,7 +278,7 @@ mod tests {
         assert_eq!(lock.resolve("nginx:1.28"), Pinned::Missing);
         assert_eq!(
             lock.resolve(&format!("nginx@{D1}")),
-            Pinned::Found(lock.by_digest.values().next().unwrap())
+            Pinned::Found(&lock.by_digest.values().next().unwrap()[0])
         );
         assert!(matches!(lock.resolve("UPPER/case"), Pinned::Invalid(_)));
         assert!(ImageLock::parse("nginx:1: sha256:12\n").unwrap_err().contains("nginx:1"));

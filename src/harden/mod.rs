@@ -113,9 +113,9 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         objects_in: objects.len(),
         ..Report::default()
     };
-    // Namespace → why its enforce level is capped at baseline.
-    let mut unevaluated = versions::check(&mut objects, options, &mut report);
     relocate(&mut objects, options.settings.namespace.as_deref(), &mut report);
+    // Namespace → an object in it whose pods were not evaluated (it caps the level).
+    let mut unevaluated = versions::check(&mut objects, options, &mut report);
 
     let bound = rbac::bound_service_accounts(objects.iter().map(|o| (&o.id, &o.body)));
     // Pod template → the level it meets (`None`: privileged only).
@@ -126,7 +126,13 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         let id = object.id.clone();
         let ns = id.namespace.clone().unwrap_or_else(|| "default".into());
         report.findings.extend(rbac::review(&id, &object.body));
-        if let Some(path) = objects::pod_template_path(&id) {
+        // A kind whose template is elsewhere (a Rollout's `workloadRef`) is searched instead.
+        let template_path = objects::pod_template_path(&id).filter(|p| {
+            p.split_first()
+                .is_none_or(|(k, rest)| object.body.get(k).and_then(|n| n.at(rest)).is_some_and(|t| t.as_map().is_some()))
+                || id.is_builtin()
+        });
+        if let Some(path) = template_path {
             let level = harden_workload(object, path, &bound, options, &mut report)?;
             levels.insert(id.display(), level);
             let slot = workload_namespaces.entry(ns.clone()).or_insert(Some(Level::Restricted));
@@ -152,23 +158,27 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
             claims(&id, &object.body, facts.entry(ns.clone()).or_default());
         } else if !id.is_builtin() {
             let images = unmodelled::pin_images(&id, &mut object.body, options, &mut report)?;
-            if images.is_empty() {
-                report.unmodelled_without_images += 1;
-            } else {
+            if !images.is_empty() {
                 report.findings.push(Finding {
                     object: id.display(),
                     path: String::new(),
-                    rule: "V02".into(),
+                    rule: unmodelled::RULE.into(),
                     severity: Severity::Low,
                     reason: Reason::KindUnknown,
                     detail: format!("images pinned, not hardened (kind unknown): {}", images.join(", ")),
                 });
-                unevaluated.entry(ns.clone()).or_insert_with(|| id.display());
-                report.not_hardened.push(NotHardened {
-                    object: id.display(),
-                    images,
-                });
             }
+            // Without a namespace of its own it lands in the bundle's (or the default).
+            let lands_in = id
+                .namespace
+                .clone()
+                .or_else(|| options.settings.namespace.clone())
+                .unwrap_or_else(|| "default".into());
+            unevaluated.entry(lands_in).or_insert_with(|| id.display());
+            report.not_hardened.push(NotHardened {
+                object: id.display(),
+                images,
+            });
         }
         match (id.group(), id.kind.as_str()) {
             ("", "ServiceAccount") => service_account(object, &bound, options, &mut report, facts.entry(ns).or_default()),
@@ -202,7 +212,9 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         let capped = match unevaluated.get(ns) {
             Some(object) if level == Some(Level::Restricted) => {
                 level = Some(Level::Baseline);
-                Some(format!("baseline at most: {object} runs pods sealift did not evaluate"))
+                Some(format!(
+                    "baseline at most: {object} was not evaluated (a kind sealift does not model, or refused), nor were any pods it runs"
+                ))
             }
             _ => None,
         };
@@ -228,15 +240,16 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         }
     }
     report.objects_generated = generated.len() + admission_objects.len() + 1;
-    report.workloads = levels
+    let mut failing_checks: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in &report.findings {
+        if let Some(check) = f.rule.strip_prefix("pss/") {
+            failing_checks.entry(f.object.as_str()).or_default().push(check.to_string());
+        }
+    }
+    let workloads = levels
         .into_iter()
         .map(|(object, level)| {
-            let failing: Vec<String> = report
-                .findings
-                .iter()
-                .filter(|f| f.object == object && f.rule.starts_with("pss/"))
-                .map(|f| f.rule[4..].to_string())
-                .collect();
+            let failing = failing_checks.get(object.as_str()).cloned().unwrap_or_default();
             WorkloadLevel {
                 object,
                 level: level_text(level),
@@ -244,6 +257,7 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
             }
         })
         .collect();
+    report.workloads = workloads;
 
     let mut out = write_inputs(files, &objects);
     if !generated.is_empty() {
@@ -316,16 +330,11 @@ fn read_objects(files: &[InputFile]) -> Result<Vec<Object>, Error> {
                 Node::Map(m) => m,
                 _ => return Err(not_object("not a mapping")),
             };
-            let items: Vec<Map> = match (body.get("kind").and_then(Node::as_str), body.get("items")) {
-                (Some(k), Some(Node::Seq(items))) if k.ends_with("List") => items
-                    .iter()
-                    .map(|it| it.as_map().cloned().ok_or_else(|| not_object("a List item is not a mapping")))
-                    .collect::<Result<_, _>>()?,
-                _ => vec![body],
-            };
+            let mut items = Vec::new();
+            flatten(body, &mut items).map_err(not_object)?;
             for body in items {
                 let id = ObjectId::of(&body).ok_or_else(|| not_object("no apiVersion or kind"))?;
-                if objects::is_generated(&body) {
+                if objects::is_generated(&id, &body) {
                     continue;
                 }
                 objects.push(Object {
@@ -337,6 +346,30 @@ fn read_objects(files: &[InputFile]) -> Result<Vec<Object>, Error> {
         }
     }
     Ok(objects)
+}
+
+/// The objects `body` stands for: itself, or the items of a list, at any depth. As kubectl
+/// reads them, any object with an `items` sequence is a list (`List`, `DeploymentList`, or
+/// another kind), and each item must be an object.
+fn flatten(body: Map, out: &mut Vec<Map>) -> Result<(), &'static str> {
+    match body.get("items") {
+        Some(Node::Seq(_)) => {}
+        Some(Node::Null) | None if body.get("kind").and_then(Node::as_str).is_some_and(|k| k.ends_with("List")) => return Ok(()),
+        _ => {
+            out.push(body);
+            return Ok(());
+        }
+    }
+    let Some(Node::Seq(items)) = Map::into_iter(body).find(|(k, _)| k == "items").map(|(_, v)| v) else {
+        return Ok(());
+    };
+    for item in items {
+        match item {
+            Node::Map(m) => flatten(m, out)?,
+            _ => return Err("an item of a list is not a mapping"),
+        }
+    }
+    Ok(())
 }
 
 /// W25: namespaced built-in objects without a namespace (or in `default`) move to the
@@ -416,6 +449,8 @@ fn harden_workload(
     let ns = id.namespace.clone().unwrap_or_else(|| "default".into());
     let sa = template.at_spec_service_account().unwrap_or_else(|| "default".into());
     let spec_now = template.get("spec").and_then(Node::as_map).cloned().unwrap_or_default();
+    // This workload's findings are the ones from here on.
+    let start = report.findings.len();
     let mut job = pod::PodJob {
         id: &id,
         base: path.join("."),
@@ -437,16 +472,14 @@ fn harden_workload(
     let base = pss::evaluate(&meta, &spec, Level::Baseline, options.kube_version);
     for v in &restricted {
         let rule = rule_of_check(v.check);
-        let reason = report
-            .findings
+        let own = &report.findings[start..];
+        let reason = own
             .iter()
             .filter(|f| f.object == id.display() && f.rule == rule)
             .map(|f| f.reason)
             .max()
             .or_else(|| {
-                report
-                    .findings
-                    .iter()
+                own.iter()
                     .find(|f| f.object == id.display() && f.reason == Reason::InfraPrivileged)
                     .map(|f| f.reason)
             })

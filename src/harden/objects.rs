@@ -143,11 +143,27 @@ pub fn runs_to_completion(id: &ObjectId, pod_spec: &Map) -> bool {
         || matches!(pod_spec.get("restartPolicy").and_then(Node::as_str), Some("Never" | "OnFailure"))
 }
 
-/// Is this object one sealift generated (and so regenerates)?
-pub fn is_generated(object: &Map) -> bool {
-    object
-        .get("metadata")
-        .and_then(|m| m.at(&["labels", MANAGED_BY.0]))
-        .and_then(Node::as_str)
-        == Some(MANAGED_BY.1)
+/// The kinds sealift generates under `sealift-cluster/`.
+const GENERATED_KINDS: &[&str] = &[
+    "Namespace",
+    "ServiceAccount",
+    "NetworkPolicy",
+    "LimitRange",
+    "ResourceQuota",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ClusterImagePolicy",
+    "ClusterPolicy",
+    "Policy",
+];
+
+/// Is this object one sealift generated (and so regenerates)? Only the kinds it generates
+/// count: any other object with the label is the input's, and hardened like the rest.
+pub fn is_generated(id: &ObjectId, object: &Map) -> bool {
+    GENERATED_KINDS.contains(&id.kind.as_str())
+        && object
+            .get("metadata")
+            .and_then(|m| m.at(&["labels", MANAGED_BY.0]))
+            .and_then(Node::as_str)
+            == Some(MANAGED_BY.1)
 }

@@ -54,11 +54,18 @@ impl fmt::Display for KubeVersion {
 impl FromStr for KubeVersion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        // `v1.35`, `1.35` or `v1.35.2`: decimal numbers, no sign, no leading zero.
+        let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
         let minor = s
             .strip_prefix('v')
             .unwrap_or(s)
             .strip_prefix("1.")
-            .and_then(|m| m.split('.').next())
+            .and_then(|rest| match rest.split_once('.') {
+                Some((minor, patch)) if number(patch) => Some(minor),
+                Some(_) => None,
+                None => Some(rest),
+            })
+            .filter(|m| number(m) && m.len() <= 3)
             .and_then(|m| m.parse::<u32>().ok())
             .ok_or_else(|| format!("`{s}` is not a Kubernetes version like v1.35"))?;
         let v = KubeVersion(minor);
@@ -523,5 +530,11 @@ mod tests {
         assert_eq!("1.35.2".parse(), Ok(KubeVersion(35)));
         assert!("v1.24".parse::<KubeVersion>().unwrap_err().contains("outside"));
         assert!("latest".parse::<KubeVersion>().is_err());
+        for bad in ["v1.+30", "v1.030", "1.30.0.0", "v1.30.x", "v1.30.", "v1.", "v1.3 0"] {
+            assert!(
+                bad.parse::<KubeVersion>().unwrap_err().contains("not a Kubernetes version"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -159,11 +159,11 @@ pub struct NamespacePlan {
     pub capped: Option<String>,
 }
 
-/// An object of a kind sealift does not model that runs images.
+/// An object of a kind sealift does not model: its images pinned, nothing else judged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NotHardened {
     pub object: String,
-    /// Its images, as written after pinning.
+    /// The images it names, as written after pinning (none for most custom resources).
     pub images: Vec<String>,
 }
 
@@ -183,8 +183,6 @@ pub struct Report {
     /// Objects of kinds sealift does not model: images pinned, not hardened.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_hardened: Vec<NotHardened>,
-    /// Objects of kinds sealift does not model that hold no image: passed through.
-    pub unmodelled_without_images: usize,
     pub changes: Vec<Change>,
     pub findings: Vec<Finding>,
 }

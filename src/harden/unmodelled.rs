@@ -1,19 +1,24 @@
 //! Objects of kinds sealift does not model: custom resources such as Argo Rollouts, Knative
 //! Services, Tekton Tasks, KubeVirt VirtualMachines or an operator's CRs. Their settings are
-//! not hardened, but the images they run are found and pinned like any workload's, so a bundle
-//! cannot ship a controller that pulls an image it does not carry.
+//! not hardened, but the images they name are found and pinned like any workload's, so a
+//! bundle cannot ship a controller that pulls an image it does not carry.
 //!
-//! A container is any mapping with an `image` string beside a `name` string, wherever it sits
-//! (`spec.template.spec.containers`, `spec.steps`, `spec.sidecars`...): such an image must be
-//! in the lock. Another `image` string (an operator's `spec.image`, a KubeVirt
-//! `containerDisk.image`) is pinned when the lock holds it and reported when it does not.
+//! Every `image` string, at any depth outside `metadata` and `status`, is an image reference:
+//! a container's (`spec.template.spec.containers[web].image`, `spec.steps[build].image`) or
+//! an operator's (`spec.image`, a KubeVirt `containerDisk.image`). Each must be in the lock;
+//! one that is not is an error naming the object and where the image sits, unless a `V02`
+//! exception covers the object (it is then reported and left as written). An `image` that is
+//! a mapping or a list (`{repository, tag}`) cannot be pinned, and is reported.
 
 use super::images::Pinned;
 use super::objects::ObjectId;
 use super::pod::{PodJob, pin_image};
-use super::report::{Reason, Report, Severity};
+use super::report::{Finding, Reason, Report, Severity};
 use super::yaml::{Map, Node};
 use super::{Error, Options};
+
+/// The rule of this module's findings and exceptions.
+pub const RULE: &str = "V02";
 
 /// Pins the images of `body`; returns them as written after pinning.
 pub(super) fn pin_images(id: &ObjectId, body: &mut Map, options: &Options<'_>, report: &mut Report) -> Result<Vec<String>, Error> {
@@ -38,9 +43,20 @@ pub(super) fn pin_images(id: &ObjectId, body: &mut Map, options: &Options<'_>, r
 fn walk(node: &mut Node, path: String, job: &mut PodJob<'_>, images: &mut Vec<String>) -> Result<(), Error> {
     match node {
         Node::Map(map) => {
-            if map.get("image").and_then(Node::as_str).is_some() {
-                image(map, &path, job)?;
-                images.extend(map.get("image").and_then(Node::as_str).map(str::to_string));
+            match map.get("image") {
+                Some(Node::Str(_)) => {
+                    image(map, &path, job)?;
+                    images.extend(map.get("image").and_then(Node::as_str).map(str::to_string));
+                }
+                Some(other @ (Node::Map(_) | Node::Seq(_))) => {
+                    let detail = format!(
+                        "an image given as {} ({}) cannot be pinned or checked against the bundle; left as written",
+                        if matches!(other, Node::Map(_)) { "a mapping" } else { "a list" },
+                        other.brief()
+                    );
+                    finding(job, format!("{path}.image"), Severity::Medium, Reason::KindUnknown, detail);
+                }
+                _ => {}
             }
             for (key, value) in map.iter_mut() {
                 if key != "image" {
@@ -62,25 +78,55 @@ fn walk(node: &mut Node, path: String, job: &mut PodJob<'_>, images: &mut Vec<St
     Ok(())
 }
 
+/// Pins the `image` of `map` (at `path`), or fails naming where it is.
 fn image(map: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<(), Error> {
-    let container = map.get("name").and_then(Node::as_str).is_some();
-    let found = job.options.lock.is_none_or(|lock| {
-        matches!(
-            lock.resolve(map.get("image").and_then(Node::as_str).unwrap_or_default()),
-            Pinned::Found(_)
-        )
-    });
-    if container || found {
+    let reference = map.get("image").and_then(Node::as_str).unwrap_or_default().to_string();
+    let Some(lock) = job.options.lock else {
+        // No lock: pin_image reports the reference as unpinned.
         return pin_image(map, path, job);
+    };
+    let problem = match lock.resolve(&reference) {
+        Pinned::Found(_) => return pin_image(map, path, job),
+        Pinned::Missing => None,
+        Pinned::Invalid(reason) => Some(reason),
+    };
+    let excepted = job
+        .options
+        .settings
+        .exceptions
+        .iter()
+        .find(|e| e.covers(RULE, &job.id.kind, job.id.namespace.as_deref(), &job.id.name));
+    if let Some(e) = excepted {
+        let detail = format!("{reference} is not in the bundle; left as written ({})", e.reason);
+        finding(job, format!("{path}.image"), Severity::Info, Reason::UserException, detail);
+        return Ok(());
     }
-    let image = map.get("image").map(Node::brief).unwrap_or_default();
-    job.findings.push(super::report::Finding {
+    let container = map
+        .get("name")
+        .and_then(Node::as_str)
+        .map_or_else(|| path.to_string(), str::to_string);
+    Err(match problem {
+        None => Error::ImageNotInBundle {
+            object: job.id.display(),
+            container,
+            image: reference,
+        },
+        Some(reason) => Error::InvalidImage {
+            object: job.id.display(),
+            container,
+            image: reference,
+            reason,
+        },
+    })
+}
+
+fn finding(job: &mut PodJob<'_>, path: String, severity: Severity, reason: Reason, detail: String) {
+    job.findings.push(Finding {
         object: job.id.display(),
-        path: format!("{path}.image"),
-        rule: "W21".into(),
-        severity: Severity::Medium,
-        reason: Reason::KindUnknown,
-        detail: format!("{image} is not in the bundle and not a container's image (no `name` beside it): left unpinned"),
+        path,
+        rule: RULE.into(),
+        severity,
+        reason,
+        detail,
     });
-    Ok(())
 }

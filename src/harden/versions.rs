@@ -81,8 +81,9 @@ pub(super) fn check(objects: &mut Vec<Object>, options: &Options<'_>, report: &m
                     None
                 }
                 Err(why) => Some(format!(
-                    "{what} is not served from Kubernetes v1.{} (the target is {target}) and cannot be migrated: {why}",
-                    d.removed
+                    "{what} is not served from Kubernetes v1.{} (the target is {target}); it is replaced by {}, and cannot be migrated: {why}",
+                    d.removed,
+                    d.replaced_by()
                 )),
             },
         };

@@ -96,6 +96,14 @@ impl Map {
     }
 }
 
+impl IntoIterator for Map {
+    type Item = (String, Node);
+    type IntoIter = std::vec::IntoIter<(String, Node)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl FromIterator<(String, Node)> for Map {
     fn from_iter<T: IntoIterator<Item = (String, Node)>>(iter: T) -> Self {
         let mut m = Map::new();

@@ -311,7 +311,7 @@ fn what_cannot_be_migrated_mechanically_is_refused_with_the_reason() {
         let detail = refused[0]["detail"].as_str().unwrap();
         assert_eq!(refused[0]["object"], object.as_str());
         assert!(
-            detail.contains(expect) && detail.contains(&format!("v1.{}", entry.removed)),
+            detail.contains(expect) && detail.contains(&format!("v1.{}", entry.removed)) && detail.contains(&entry.replaced_by()),
             "{object}: {detail}"
         );
         assert!(text(&o).contains(&object), "{object}: {}", text(&o));
@@ -469,4 +469,131 @@ fn a_target_outside_the_known_range_is_an_error_and_the_default_is_said() {
     let o = sealift(dir, &["harden", "cm.yaml", "-o", "out"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("for Kubernetes v1.35 (sealift's default"), "{}", text(&o));
+}
+
+/// Runs `harden` on `yaml` (one file) with the test lock; returns the exit code, the report
+/// (when written) and the output text.
+fn harden_one(dir: &Path, name: &str, yaml: &str, extra: &[&str]) -> (Option<i32>, String, Option<serde_json::Value>) {
+    std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    let report_path = dir.join(format!("{name}.json"));
+    let mut args = vec![
+        "harden".to_string(),
+        format!("{name}.yaml"),
+        "-o".into(),
+        format!("{name}-out"),
+        "--images".into(),
+        "lock.yaml".into(),
+        "--report".into(),
+        report_path.to_str().unwrap().into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = sealift(dir, &args);
+    let report = std::fs::read_to_string(&report_path)
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (o.status.code(), text(&o), report)
+}
+
+const PRIVILEGED: &str = "{apiVersion: apps/v1, kind: Deployment, metadata: {name: hidden, namespace: shop}, spec: {selector: {matchLabels: {app: h}}, template: {metadata: {labels: {app: h}}, spec: {containers: [{name: evil, image: 'evil.example.com/x:1', securityContext: {privileged: true}}]}}}}";
+
+#[test]
+fn lists_and_custom_resources_hide_no_object_and_no_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("lock.yaml"),
+        format!("{IMAGE}: {{digest: {DIGEST}, user: '10001'}}\n\"docker.io/library/busybox:1.36\": {DIGEST}\n"),
+    )
+    .unwrap();
+    // A Deployment inside a List inside a List, or inside any object with `items`, is read
+    // (kubectl applies it): its image is not in the lock, so the run stops naming it.
+    for (name, wrapper) in [
+        (
+            "nested",
+            format!("{{apiVersion: v1, kind: List, items: [{{apiVersion: v1, kind: List, items: [{PRIVILEGED}]}}]}}"),
+        ),
+        (
+            "bundle",
+            format!("{{apiVersion: example.com/v1, kind: Bundle, items: [{PRIVILEGED}]}}"),
+        ),
+        (
+            "labelled",
+            PRIVILEGED.replace(
+                "namespace: shop}",
+                "namespace: shop, labels: {app.kubernetes.io/managed-by: sealift}}",
+            ),
+        ),
+    ] {
+        let (code, out, _) = harden_one(dir, name, &wrapper, &[]);
+        assert_eq!(code, Some(1), "{name}: {out}");
+        assert!(out.contains("Deployment/shop/hidden") && out.contains("`evil`"), "{name}: {out}");
+    }
+    // A custom resource's container without a name, whose image the lock lacks: an error
+    // naming where it sits.
+    let knative = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello, namespace: shop}\nspec:\n  template:\n    spec:\n      containers: [{image: 'evil.example.com/miner:latest'}]\n";
+    let (code, out, _) = harden_one(dir, "knative", knative, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("Service/shop/hello") && out.contains("spec.template.spec.containers[0]"),
+        "{out}"
+    );
+    // ... unless a V02 exception says to leave it (reported).
+    std::fs::write(
+        dir.join("sealift.yaml"),
+        "name: x\nimages: [nginx:1]\nharden:\n  exceptions:\n  - {rule: V02, object: Service/shop/hello, reason: pulled from the site mirror}\n",
+    )
+    .unwrap();
+    let (code, out, report) = harden_one(dir, "knative-excepted", knative, &["-f", "sealift.yaml"]);
+    assert_eq!(code, Some(0), "{out}");
+    let report = report.unwrap();
+    assert!(findings(&report, "USER_EXCEPTION").iter().any(|f| f["rule"] == "V02"), "{report}");
+
+    // An image given as a map cannot be pinned: reported. A namespaced custom resource with no
+    // namespace lands in the bundle's, which then claims baseline at most; so does one that
+    // names no image at all (an operator's CR may still start pods).
+    let operator =
+        "apiVersion: example.com/v1\nkind: Database\nmetadata: {name: db}\nspec:\n  image: {repository: evil.example.com/y, tag: '2'}\n";
+    let (code, out, report) = harden_one(dir, "operator", operator, &["--namespace", "app"]);
+    assert_eq!(code, Some(0), "{out}");
+    let report = report.unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "spec.image" && f["detail"].as_str().unwrap().contains("cannot be pinned")),
+        "{report}"
+    );
+    let operator_ns = format!("{operator}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: app}}\n");
+    let (_, _, report) = harden_one(dir, "operator-ns", &operator_ns, &["--namespace", "app"]);
+    let report = report.unwrap();
+    let app = report["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "app")
+        .unwrap();
+    assert_eq!(app["enforce"], "baseline", "{report}");
+    assert!(app["capped"].as_str().unwrap().contains("Database/db"), "{app}");
+
+    // A Rollout whose pods come from a workloadRef has no template to harden: none is made up.
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n";
+    let (code, out, report) = harden_one(dir, "rollout", rollout, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!text_of(&dir.join("rollout-out/rollout.yaml")).contains("template"));
+    assert_eq!(report.unwrap()["notHardened"][0]["object"], "Rollout/shop/web");
+
+    // One digest carried under two names: each reference keeps its own name, and a second run
+    // changes nothing.
+    let two = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: shop}}\nspec:\n  containers:\n  - {{name: a, image: '{IMAGE}'}}\n  - {{name: b, image: 'busybox:1.36'}}\n"
+    );
+    let (code, out, _) = harden_one(dir, "two", &two, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let once = text_of(&dir.join("two-out/two.yaml"));
+    assert!(once.contains(&format!("docker.io/library/busybox@{DIGEST}")), "{once}");
+    let (code, out, report) = harden_one(dir, "two-again", &once, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(report.unwrap()["changes"].as_array().unwrap().len(), 0);
 }

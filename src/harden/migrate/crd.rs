@@ -79,7 +79,22 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
             .get("schema")
             .and_then(|s| s.at(&["openAPIV3Schema"]))
             .ok_or_else(|| format!("{at} has no openAPIV3Schema, which v1 requires"))?;
-        structural(root, &format!("{at}.schema.openAPIV3Schema"))?;
+        let at = format!("{at}.schema.openAPIV3Schema");
+        if root.at(&["type"]).and_then(Node::as_str) != Some("object") {
+            return Err(format!("{at} is not of type object, which v1 requires at the root"));
+        }
+        if let Some((field, _)) = root
+            .at(&["properties", "metadata", "properties"])
+            .and_then(Node::as_map)
+            .into_iter()
+            .flat_map(Map::iter)
+            .find(|(k, _)| !matches!(*k, "name" | "generateName"))
+        {
+            return Err(format!(
+                "{at}.properties.metadata restricts `{field}`; v1 allows only name and generateName"
+            ));
+        }
+        structural(root, &at)?;
     }
     if let Some(conversion) = spec.get_mut("conversion").and_then(Node::as_map_mut) {
         let client = conversion.remove("webhookClientConfig");
@@ -115,6 +130,16 @@ fn structural(node: &Node, at: &str) -> Result<(), String> {
     {
         return Err(format!("{at} has no type, so the schema is not structural"));
     }
+    for junctor in ["allOf", "anyOf", "oneOf", "not"] {
+        let branches: Vec<&Node> = match map.get(junctor) {
+            Some(Node::Seq(items)) => items.iter().collect(),
+            Some(one @ Node::Map(_)) => vec![one],
+            _ => continue,
+        };
+        for branch in branches {
+            value_validation_only(branch, &format!("{at}.{junctor}"))?;
+        }
+    }
     for (name, child) in map.get("properties").and_then(Node::as_map).into_iter().flat_map(Map::iter) {
         structural(child, &format!("{at}.properties.{name}"))?;
     }
@@ -132,4 +157,80 @@ fn structural(node: &Node, at: &str) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// Inside `allOf`, `anyOf`, `oneOf` and `not` a structural schema may only validate values:
+/// no types, descriptions, defaults, `additionalProperties`, `nullable` or extensions.
+fn value_validation_only(node: &Node, at: &str) -> Result<(), String> {
+    let map = node.as_map().ok_or_else(|| format!("{at} is not a mapping"))?;
+    for (key, value) in map.iter() {
+        if matches!(
+            key,
+            "type" | "description" | "default" | "additionalProperties" | "nullable" | "title"
+        ) || key.starts_with("x-kubernetes-")
+        {
+            return Err(format!(
+                "{at} sets `{key}`, which a structural schema allows only outside allOf/anyOf/oneOf/not"
+            ));
+        }
+        match (key, value) {
+            ("properties", Node::Map(props)) => {
+                for (name, child) in props.iter() {
+                    value_validation_only(child, &format!("{at}.properties.{name}"))?;
+                }
+            }
+            ("items" | "not", child @ Node::Map(_)) => value_validation_only(child, &format!("{at}.{key}"))?,
+            ("allOf" | "anyOf" | "oneOf", Node::Seq(items)) => {
+                for child in items {
+                    value_validation_only(child, &format!("{at}.{key}"))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harden::yaml::parse_documents;
+
+    fn crd(schema: &str) -> Result<Migrated, String> {
+        let text = format!(
+            "apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\nmetadata: {{name: a.example.com}}\nspec:\n  group: example.com\n  version: v1\n  preserveUnknownFields: false\n  names: {{plural: as, kind: A}}\n  validation:\n    openAPIV3Schema: {schema}\n"
+        );
+        let mut body = parse_documents(&text).unwrap().remove(0).as_map().unwrap().clone();
+        let mut done = Migrated::default();
+        convert(&mut body, &mut done).map(|()| done)
+    }
+
+    #[test]
+    fn only_structural_schemas_migrate() {
+        crd("{type: object, properties: {spec: {type: object, anyOf: [{required: [a]}, {required: [b]}]}}}").unwrap();
+        crd("{type: object, properties: {spec: {type: object, x-kubernetes-preserve-unknown-fields: true}}}").unwrap();
+        for (schema, why) in [
+            ("{type: string}", "not of type object"),
+            (
+                "{type: object, properties: {spec: {anyOf: [{type: string}, {type: integer}]}}}",
+                "has no type",
+            ),
+            (
+                "{type: object, properties: {spec: {type: object, anyOf: [{type: object}]}}}",
+                "sets `type`",
+            ),
+            (
+                "{type: object, properties: {metadata: {type: object, properties: {labels: {type: object}}}}}",
+                "restricts `labels`",
+            ),
+            (
+                "{type: object, properties: {spec: {type: array, items: [{type: string}]}}}",
+                "is a list",
+            ),
+            ("{type: object, properties: {spec: {$ref: '#/definitions/x'}}}", "uses `$ref`"),
+        ] {
+            let err = crd(schema).unwrap_err();
+            assert!(err.contains(why), "{schema}: {err}");
+        }
+    }
 }

@@ -61,7 +61,11 @@ fn backend_v1(backend: &Node, at: &str) -> Result<Node, String> {
         .ok_or_else(|| format!("{at} names neither a serviceName nor a resource"))?;
     let port = match map.get("servicePort") {
         Some(Node::Num(n)) => ("number", Node::Num(n.clone())),
-        Some(Node::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => ("number", Node::Num(s.clone())),
+        // A port name must hold a letter: digits alone are a number, read as decimal.
+        Some(Node::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            let n: i64 = s.parse().map_err(|_| format!("{at}.servicePort `{s}` is out of range"))?;
+            ("number", Node::int(n))
+        }
         Some(Node::Str(s)) if !s.is_empty() => ("name", Node::str(s.clone())),
         _ => return Err(format!("{at} has no servicePort")),
     };

@@ -49,7 +49,7 @@ impl Migrated {
 /// `Err` (why no mechanical conversion exists) `body` is left as it was.
 pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVersion) -> Result<Migrated, String> {
     let Some(to) = entry.replacement_at(kind, target) else {
-        return Err(format!("there is no mechanical conversion; use {}", entry.replaced_by()));
+        return Err("there is no mechanical conversion".into());
     };
     let mut new = body.clone();
     let mut done = Migrated {
@@ -64,12 +64,15 @@ pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVers
         Migration::Workload => workload(&mut new, kind, from, &mut done)?,
         Migration::Ingress => ingress::convert(&mut new, &mut done)?,
         Migration::PodDisruptionBudget => {
-            if new
-                .get("spec")
-                .and_then(|s| s.at(&["selector"]))
-                .and_then(Node::as_map)
-                .is_some_and(Map::is_empty)
-            {
+            // `{}`, `{matchLabels: {}}`, `{matchExpressions: []}`: no requirement at all.
+            let empty = |n: Option<&Node>| match n {
+                None | Some(Node::Null) => true,
+                Some(Node::Map(m)) => m.is_empty(),
+                Some(Node::Seq(s)) => s.is_empty(),
+                _ => false,
+            };
+            let selector = new.get("spec").and_then(|s| s.at(&["selector"])).and_then(Node::as_map);
+            if selector.is_some_and(|s| empty(s.get("matchLabels")) && empty(s.get("matchExpressions"))) {
                 done.note(
                     "spec.selector",
                     "an empty selector selected no pods under policy/v1beta1 and selects every pod in the namespace under policy/v1",
@@ -88,21 +91,8 @@ pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVers
                 done.moved("spec.groups", Some(&group), Some(&group));
             }
         }
-        Migration::FlowControl => {
-            let renamed = !from.ends_with("v1beta3") && kind == "PriorityLevelConfiguration";
-            if let Some(limited) = new
-                .get_mut("spec")
-                .and_then(|s| s.as_map_mut())
-                .and_then(|s| s.get_mut("limited"))
-                .and_then(Node::as_map_mut)
-            {
-                if let (true, Some(shares)) = (renamed, limited.remove("assuredConcurrencyShares")) {
-                    limited.insert("nominalConcurrencyShares", shares.clone());
-                    done.moved("spec.limited.nominalConcurrencyShares", Some(&shares), Some(&shares));
-                }
-            }
-        }
-        Migration::Refuse => return Err(format!("there is no mechanical conversion; use {}", entry.replaced_by())),
+        Migration::FlowControl => flow_control(&mut new, kind, from, &mut done),
+        Migration::Refuse => return Err("there is no mechanical conversion".into()),
     }
     *body = new;
     Ok(done)
@@ -180,6 +170,37 @@ fn workload(body: &mut Map, kind: &str, from: &str, done: &mut Migrated) -> Resu
         _ => {}
     }
     Ok(())
+}
+
+/// FlowSchema and PriorityLevelConfiguration: v1beta1 and v1beta2 name the shares
+/// `assuredConcurrencyShares`, later versions `nominalConcurrencyShares`. Before v1, zero
+/// meant the default of 30; v1 keeps a zero, so a zero (or unset) value is written as 30.
+fn flow_control(body: &mut Map, kind: &str, from: &str, done: &mut Migrated) {
+    if kind != "PriorityLevelConfiguration" {
+        return;
+    }
+    let Some(limited) = body
+        .get_mut("spec")
+        .and_then(Node::as_map_mut)
+        .and_then(|s| s.get_mut("limited"))
+        .and_then(Node::as_map_mut)
+    else {
+        return;
+    };
+    let old_name = if from.ends_with("v1beta3") {
+        "nominalConcurrencyShares"
+    } else {
+        "assuredConcurrencyShares"
+    };
+    let before = limited.remove(old_name);
+    let after = match &before {
+        Some(n) if n.as_i64().is_some_and(|v| v != 0) => n.clone(),
+        _ => Node::int(30),
+    };
+    if before.as_ref() != Some(&after) || old_name != "nominalConcurrencyShares" {
+        done.moved("spec.limited.nominalConcurrencyShares", before.as_ref(), Some(&after));
+    }
+    limited.insert("nominalConcurrencyShares", after);
 }
 
 /// EndpointSlice to `discovery.k8s.io/v1`: the hostname and zone topology keys become fields.
@@ -315,7 +336,46 @@ mod tests {
         assert_eq!(body, map(text));
         let psp = lookup("policy/v1beta1", "PodSecurityPolicy").unwrap();
         let err = migrate(&mut body, "PodSecurityPolicy", psp, KubeVersion(30)).unwrap_err();
-        assert!(err.contains("Pod Security admission"), "{err}");
+        assert!(err.contains("no mechanical conversion"), "{err}");
+    }
+
+    #[test]
+    fn meanings_that_change_are_kept_or_noted() {
+        // v1beta3 read zero shares as the default 30; v1 keeps zero.
+        let plc = lookup("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration").unwrap();
+        let mut body = map(
+            "apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: PriorityLevelConfiguration\nmetadata: {name: p}\nspec: {type: Limited, limited: {nominalConcurrencyShares: 0, limitResponse: {type: Reject}}}\n",
+        );
+        migrate(&mut body, "PriorityLevelConfiguration", plc, KubeVersion(32)).unwrap();
+        assert_eq!(
+            body.get("spec")
+                .unwrap()
+                .at(&["limited", "nominalConcurrencyShares"])
+                .and_then(Node::as_i64),
+            Some(30)
+        );
+        // Every form of an empty PodDisruptionBudget selector is noted.
+        let pdb = lookup("policy/v1beta1", "PodDisruptionBudget").unwrap();
+        for selector in ["{}", "{matchLabels: {}}", "{matchExpressions: []}"] {
+            let mut body = map(&format!(
+                "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {{name: p, namespace: n}}\nspec: {{maxUnavailable: 0, selector: {selector}}}\n"
+            ));
+            let done = migrate(&mut body, "PodDisruptionBudget", pdb, KubeVersion(25)).unwrap();
+            assert_eq!(done.notes.len(), 1, "{selector}");
+        }
+        // A port written as a digit string is a decimal number (never octal).
+        let ingress = lookup("extensions/v1beta1", "Ingress").unwrap();
+        let mut body = map(
+            "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i, namespace: n}\nspec: {backend: {serviceName: s, servicePort: '010'}}\n",
+        );
+        migrate(&mut body, "Ingress", ingress, KubeVersion(25)).unwrap();
+        assert_eq!(
+            body.get("spec")
+                .unwrap()
+                .at(&["defaultBackend", "service", "port", "number"])
+                .and_then(Node::as_i64),
+            Some(10)
+        );
     }
 
     #[test]
