@@ -1,12 +1,12 @@
 //! `sealift bundle create`, `sealift bundle sign` and `sealift bundle inspect`.
 
-use sealift::harden::Error as HardenError;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use sealift::bundle::UnverifiedBundle;
 use sealift::create::{self, CreateOptions, ScanPlan, create};
+use sealift::harden::Error as HardenError;
 use sealift::policy::Release;
 use sealift::scan::db::Database;
 use sealift::sign::SigningKey;

@@ -38,7 +38,8 @@ pub(crate) struct HardenArgs {
     /// Namespace for objects without one (overrides harden.namespace).
     #[arg(long)]
     namespace: Option<String>,
-    /// Kubernetes version whose Pod Security rules to meet (default v1.35).
+    /// Target Kubernetes version (v1.25 to v1.37; default v1.35): the API versions it serves
+    /// and the Pod Security rules to meet.
     #[arg(long, value_name = "v1.NN")]
     kube_version: Option<String>,
     /// Opt-in: run images that would run as root (or whose user is unknown) as this UID.

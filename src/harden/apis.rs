@@ -14,6 +14,10 @@ use super::pss::KubeVersion;
 pub enum Migration {
     /// Same fields: only `apiVersion` changes.
     Rename,
+    /// Event to `events.k8s.io/v1`: `type` is Normal or Warning, `action`, `reason`,
+    /// `reportingController` and `reportingInstance` are required, and the `deprecated*`
+    /// fields cannot be written.
+    Event,
     /// Deployment, DaemonSet, StatefulSet, ReplicaSet to `apps/v1`: `spec.selector` becomes
     /// required, `spec.rollbackTo` and `spec.templateGeneration` are gone, some defaults differ.
     Workload,
@@ -47,6 +51,7 @@ pub enum Migration {
 pub struct Deprecation {
     /// `apiVersion` as written (`extensions/v1beta1`).
     pub api_version: &'static str,
+    /// The kinds it served that the guide lists (`Deployment`, ...).
     pub kinds: &'static [&'static str],
     /// Minor version that deprecated it.
     pub deprecated: u32,
@@ -54,8 +59,10 @@ pub struct Deprecation {
     pub removed: u32,
     /// Replacement `apiVersion`s, preferred first, each with the minor it is served from.
     pub replacements: &'static [(&'static str, u32)],
+    /// How an object moves to a replacement ([`Migration::Refuse`]: it cannot).
     pub migration: Migration,
-    /// What to use instead when there is no replacement `apiVersion`.
+    /// What to use once no replacement `apiVersion` is served (PodSecurityPolicy: Pod
+    /// Security admission); empty when a replacement always is.
     pub instead: &'static str,
 }
 
@@ -108,7 +115,14 @@ pub const DEPRECATIONS: &[Deprecation] = &[
     ),
     Deprecation {
         instead: PSA,
-        ..entry("extensions/v1beta1", &["PodSecurityPolicy"], 11, 16, &[], Migration::Refuse)
+        ..entry(
+            "extensions/v1beta1",
+            &["PodSecurityPolicy"],
+            11,
+            16,
+            &[("policy/v1beta1", 10)],
+            Migration::Rename,
+        )
     },
     // v1.22
     entry(
@@ -195,10 +209,34 @@ pub const DEPRECATIONS: &[Deprecation] = &[
     ),
     entry(
         "storage.k8s.io/v1beta1",
-        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+        &["CSIDriver"],
         19,
         22,
         &[("storage.k8s.io/v1", 19)],
+        Migration::Rename,
+    ),
+    entry(
+        "storage.k8s.io/v1beta1",
+        &["CSINode"],
+        19,
+        22,
+        &[("storage.k8s.io/v1", 17)],
+        Migration::Rename,
+    ),
+    entry(
+        "storage.k8s.io/v1beta1",
+        &["StorageClass"],
+        19,
+        22,
+        &[("storage.k8s.io/v1", 6)],
+        Migration::Rename,
+    ),
+    entry(
+        "storage.k8s.io/v1beta1",
+        &["VolumeAttachment"],
+        19,
+        22,
+        &[("storage.k8s.io/v1", 13)],
         Migration::Rename,
     ),
     // v1.25
@@ -217,7 +255,7 @@ pub const DEPRECATIONS: &[Deprecation] = &[
         19,
         25,
         &[("events.k8s.io/v1", 19)],
-        Migration::Rename,
+        Migration::Event,
     ),
     entry(
         "autoscaling/v2beta1",
@@ -256,6 +294,7 @@ pub const DEPRECATIONS: &[Deprecation] = &[
         &[
             ("flowcontrol.apiserver.k8s.io/v1", 29),
             ("flowcontrol.apiserver.k8s.io/v1beta3", 26),
+            ("flowcontrol.apiserver.k8s.io/v1beta2", 23),
         ],
         Migration::FlowControl,
     ),
@@ -367,8 +406,10 @@ pub enum ApiStatus {
     Removed(&'static Deprecation),
     /// A version the target is too old to serve; the minor that first serves it.
     NotYet(u32),
-    /// A built-in group's alpha or beta version sealift does not list: served only where a
-    /// cluster enables it (betas added since v1.24 are off by default), if at all.
+    /// A built-in group's alpha or beta version the table does not list: alpha versions, and
+    /// betas added since v1.24, are off unless the cluster enables them; older ones (such as
+    /// `batch/v2alpha1`) were removed outright. sealift cannot tell which, so it refuses the
+    /// object unless a `V03` exception says the site serves it.
     NotByDefault,
 }
 
@@ -421,12 +462,14 @@ impl Deprecation {
             .map(|(v, _)| *v)
     }
 
-    /// What replaces it, for messages: the replacement `apiVersion`s or [`Self::instead`].
+    /// What replaces it, for messages: the replacement `apiVersion`s, then [`Self::instead`].
     pub fn replaced_by(&self) -> String {
-        if self.replacements.is_empty() {
-            return self.instead.to_string();
+        let versions = self.replacements.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(" or ");
+        match (versions.is_empty(), self.instead.is_empty()) {
+            (true, _) => self.instead.to_string(),
+            (false, true) => versions,
+            (false, false) => format!("{versions}, and after it {}", self.instead),
         }
-        self.replacements.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(" or ")
     }
 }
 
@@ -452,7 +495,7 @@ mod tests {
                 d.api_version
             );
             assert!(
-                d.replacements.is_empty() != d.instead.is_empty(),
+                !d.replacements.is_empty() || !d.instead.is_empty(),
                 "{}: says what replaces it",
                 d.api_version
             );
@@ -471,8 +514,9 @@ mod tests {
                         assert!(r.removed > d.removed, "{} {kind}: {to} is removed too", d.api_version);
                     }
                 }
-                // Every target that no longer serves it has somewhere to go.
-                if d.migration != Migration::Refuse {
+                // Every target that no longer serves it has somewhere to go, unless the entry
+                // says what to use instead.
+                if d.instead.is_empty() {
                     for minor in KubeVersion::OLDEST.0.max(d.removed)..=KubeVersion::NEWEST.0 {
                         assert!(
                             d.replacement_at(kind, KubeVersion(minor)).is_some(),

@@ -58,6 +58,8 @@ pub enum Error {
     },
     #[error("harden settings: {0}")]
     Settings(String),
+    /// Objects the target does not serve and sealift cannot migrate (`harden_strict` only):
+    /// each `Kind/namespace/name: why`.
     #[error(
         "Kubernetes {target} does not serve the API version of {} object(s), and no mechanical migration exists; list an exception for rule V01 with a reason in sealift.yaml to drop them:\n{}",
         objects.len(),
@@ -91,7 +93,8 @@ pub struct OutputFile {
     pub text: String,
 }
 
-/// The hardened manifests, the generated cluster objects, and the report.
+/// The hardened manifests, the generated cluster objects, and the report. When the report
+/// refuses an object ([`Report::refused`]), `files` is empty.
 #[derive(Debug)]
 pub struct Hardened {
     pub files: Vec<OutputFile>,
@@ -126,13 +129,7 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         let id = object.id.clone();
         let ns = id.namespace.clone().unwrap_or_else(|| "default".into());
         report.findings.extend(rbac::review(&id, &object.body));
-        // A kind whose template is elsewhere (a Rollout's `workloadRef`) is searched instead.
-        let template_path = objects::pod_template_path(&id).filter(|p| {
-            p.split_first()
-                .is_none_or(|(k, rest)| object.body.get(k).and_then(|n| n.at(rest)).is_some_and(|t| t.as_map().is_some()))
-                || id.is_builtin()
-        });
-        if let Some(path) = template_path {
+        if let Some(path) = objects::pod_template_path(&id).filter(|p| id.is_builtin() || has_template(&object.body, p)) {
             let level = harden_workload(object, path, &bound, options, &mut report)?;
             levels.insert(id.display(), level);
             let slot = workload_namespaces.entry(ns.clone()).or_insert(Some(Level::Restricted));
@@ -259,6 +256,10 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         .collect();
     report.workloads = workloads;
 
+    // Refused objects would not apply: with one, no file is written, only the report.
+    if report.refused().next().is_some() {
+        return Ok(Hardened { files: Vec::new(), report });
+    }
     let mut out = write_inputs(files, &objects);
     if !generated.is_empty() {
         out.push(OutputFile {
@@ -291,6 +292,15 @@ pub fn harden_strict(files: &[InputFile], options: &Options<'_>) -> Result<Harde
         });
     }
     Ok(hardened)
+}
+
+/// Does `body` hold a pod template at `path`? A custom kind whose pods come from elsewhere (a
+/// Rollout's `workloadRef`) does not, and is searched for images instead.
+fn has_template(body: &Map, path: &[&str]) -> bool {
+    match path.split_first() {
+        None => true,
+        Some((first, rest)) => body.get(first).and_then(|n| n.at(rest)).is_some_and(|t| t.as_map().is_some()),
+    }
 }
 
 /// A Pod Security level by name; `None` is `privileged` (meets neither baseline nor restricted).

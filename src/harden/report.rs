@@ -79,8 +79,6 @@ pub enum Reason {
     ApiMigrated,
     /// The API version is deprecated: a later Kubernetes removes it.
     ApiDeprecated,
-    /// The target does not serve this API version by default (alpha, or beta since v1.24).
-    ApiNotByDefault,
     /// The target does not serve this API version and no mechanical conversion exists: the
     /// object is refused.
     ApiNotServed,
@@ -96,7 +94,7 @@ impl Reason {
             Reason::UserException => "user exception",
             Reason::ImageNotPinned => "no image lock",
             Reason::NotOwnedNamespace => "not owned",
-            Reason::ApiMigrated | Reason::ApiDeprecated | Reason::ApiNotByDefault | Reason::ApiNotServed => "api version",
+            Reason::ApiMigrated | Reason::ApiDeprecated | Reason::ApiNotServed => "api version",
             Reason::KindUnknown => "kind unknown",
             _ => "needs app knowledge",
         }

@@ -7,8 +7,9 @@
 //! a container's (`spec.template.spec.containers[web].image`, `spec.steps[build].image`) or
 //! an operator's (`spec.image`, a KubeVirt `containerDisk.image`). Each must be in the lock;
 //! one that is not is an error naming the object and where the image sits, unless a `V02`
-//! exception covers the object (it is then reported and left as written). An `image` that is
-//! a mapping or a list (`{repository, tag}`) cannot be pinned, and is reported.
+//! exception covers the object (it is then reported and left as written). A string that is not
+//! a reference (a template parameter such as `$(params.image)`), or an `image` that is a
+//! mapping or a list (`{repository, tag}`), cannot be pinned, and is reported.
 
 use super::images::Pinned;
 use super::objects::ObjectId;
@@ -85,11 +86,17 @@ fn image(map: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<(), Error> {
         // No lock: pin_image reports the reference as unpinned.
         return pin_image(map, path, job);
     };
-    let problem = match lock.resolve(&reference) {
+    match lock.resolve(&reference) {
         Pinned::Found(_) => return pin_image(map, path, job),
-        Pinned::Missing => None,
-        Pinned::Invalid(reason) => Some(reason),
-    };
+        Pinned::Missing => {}
+        // A template parameter (`$(params.image)`, `{{inputs.parameters.image}}`) or a
+        // pattern is not a reference: nothing to pin, and said so.
+        Pinned::Invalid(reason) => {
+            let detail = format!("`{reference}` is not an image reference ({reason}): not pinned, not checked against the bundle");
+            finding(job, format!("{path}.image"), Severity::Medium, Reason::KindUnknown, detail);
+            return Ok(());
+        }
+    }
     let excepted = job
         .options
         .settings
@@ -101,22 +108,13 @@ fn image(map: &mut Map, path: &str, job: &mut PodJob<'_>) -> Result<(), Error> {
         finding(job, format!("{path}.image"), Severity::Info, Reason::UserException, detail);
         return Ok(());
     }
-    let container = map
-        .get("name")
-        .and_then(Node::as_str)
-        .map_or_else(|| path.to_string(), str::to_string);
-    Err(match problem {
-        None => Error::ImageNotInBundle {
-            object: job.id.display(),
-            container,
-            image: reference,
-        },
-        Some(reason) => Error::InvalidImage {
-            object: job.id.display(),
-            container,
-            image: reference,
-            reason,
-        },
+    Err(Error::ImageNotInBundle {
+        object: job.id.display(),
+        container: map
+            .get("name")
+            .and_then(Node::as_str)
+            .map_or_else(|| path.to_string(), str::to_string),
+        image: reference,
     })
 }
 

@@ -10,8 +10,11 @@ use super::migrate;
 use super::report::{Change, Finding, Reason, Report, Severity};
 use super::{Object, Options};
 
-/// The rule every finding and change here carries.
+/// The rule every finding and change here carries; a `V01` exception drops a refused object.
 pub const RULE: &str = "V01";
+/// A `V03` exception keeps an object of a built-in group's alpha or beta version the table
+/// does not know, for a site whose cluster serves it.
+pub const KEEP_RULE: &str = "V03";
 
 /// Judges, migrates and drops `objects` in place. Returns the namespaces that hold a refused
 /// object, each with the first such object.
@@ -46,35 +49,49 @@ pub(super) fn check(objects: &mut Vec<Object>, options: &Options<'_>, report: &m
                 None
             }
             ApiStatus::NotByDefault => {
-                report.findings.push(finding(
-                    Severity::Medium,
-                    Reason::ApiNotByDefault,
-                    format!(
-                        "{what} is neither GA nor a beta sealift knows Kubernetes {target} to serve: the API server refuses it unless the cluster enables it"
-                    ),
-                ));
-                None
+                let detail = format!(
+                    "{what} is neither GA nor a version sealift knows Kubernetes {target} to serve: an alpha or a recent beta is served only where the cluster enables it, an older one was removed"
+                );
+                let keep = options
+                    .settings
+                    .exceptions
+                    .iter()
+                    .find(|e| e.covers(KEEP_RULE, &id.kind, id.namespace.as_deref(), &id.name));
+                match keep {
+                    Some(e) => {
+                        report.findings.push(Finding {
+                            rule: KEEP_RULE.into(),
+                            ..finding(Severity::Info, Reason::UserException, format!("kept ({}): {detail}", e.reason))
+                        });
+                        None
+                    }
+                    None => Some(format!("{detail}; list a V03 exception with a reason to keep it")),
+                }
             }
             ApiStatus::NotYet(since) => Some(format!("{what} is served only from v1.{since}, and the target is {target}")),
             ApiStatus::Removed(d) => match migrate::migrate(&mut object.body, &id.kind, d, target) {
                 Ok(done) => {
                     object.id.api_version.clone_from(&done.to);
                     for m in done.moved {
+                        let path = match m.from {
+                            Some(from) => format!("{} (from {from})", m.path),
+                            None => m.path,
+                        };
                         report.changes.push(Change {
                             object: id.display(),
-                            path: m.path,
+                            path,
                             before: m.before,
                             after: m.after,
                             rule: RULE,
                         });
                     }
-                    for (path, text) in done.notes {
+                    for note in done.notes {
                         report.findings.push(Finding {
-                            path,
+                            path: note.path,
                             ..finding(
-                                Severity::Low,
+                                note.severity,
                                 Reason::ApiMigrated,
-                                format!("migrated from {} to {}: {text}", id.api_version, done.to),
+                                format!("migrated from {} to {}: {}", id.api_version, done.to, note.text),
                             )
                         });
                     }

@@ -6,13 +6,13 @@
 //! every schema is structural. Otherwise the custom resources stored under it might lose
 //! fields, and that is for the CRD's author to decide.
 
-use super::Migrated;
+use super::{Migrated, NotMechanical};
 use crate::harden::yaml::{Map, Node};
 
 /// Keywords v1 schemas refuse (structural schemas, apiextensions.k8s.io/v1 validation).
 const FORBIDDEN: &[&str] = &["$ref", "definitions", "dependencies", "patternProperties", "additionalItems"];
 
-pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
+pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), NotMechanical> {
     let spec = body.map_entry("spec");
     if spec.get("preserveUnknownFields").and_then(Node::as_bool) != Some(false) {
         return Err(
@@ -81,7 +81,7 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
             .ok_or_else(|| format!("{at} has no openAPIV3Schema, which v1 requires"))?;
         let at = format!("{at}.schema.openAPIV3Schema");
         if root.at(&["type"]).and_then(Node::as_str) != Some("object") {
-            return Err(format!("{at} is not of type object, which v1 requires at the root"));
+            return Err(format!("{at} is not of type object, which v1 requires at the root").into());
         }
         if let Some((field, _)) = root
             .at(&["properties", "metadata", "properties"])
@@ -90,9 +90,7 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
             .flat_map(Map::iter)
             .find(|(k, _)| !matches!(*k, "name" | "generateName"))
         {
-            return Err(format!(
-                "{at}.properties.metadata restricts `{field}`; v1 allows only name and generateName"
-            ));
+            return Err(format!("{at}.properties.metadata restricts `{field}`; v1 allows only name and generateName").into());
         }
         structural(root, &at)?;
     }
@@ -115,20 +113,20 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
 
 /// Is this schema node structural: a type on every node (unless int-or-string or
 /// preserve-unknown-fields), and none of the keywords v1 refuses?
-fn structural(node: &Node, at: &str) -> Result<(), String> {
+fn structural(node: &Node, at: &str) -> Result<(), NotMechanical> {
     let map = node.as_map().ok_or_else(|| format!("{at} is not a mapping"))?;
     if let Some(k) = FORBIDDEN.iter().find(|k| map.get(k).is_some()) {
-        return Err(format!("{at} uses `{k}`, which a structural schema cannot"));
+        return Err(format!("{at} uses `{k}`, which a structural schema cannot").into());
     }
     if map.get("uniqueItems").and_then(Node::as_bool) == Some(true) {
-        return Err(format!("{at} sets uniqueItems, which a structural schema cannot"));
+        return Err(format!("{at} sets uniqueItems, which a structural schema cannot").into());
     }
     let flag = |k: &str| map.get(k).and_then(Node::as_bool) == Some(true);
     if map.get("type").and_then(Node::as_str).is_none_or(str::is_empty)
         && !flag("x-kubernetes-int-or-string")
         && !flag("x-kubernetes-preserve-unknown-fields")
     {
-        return Err(format!("{at} has no type, so the schema is not structural"));
+        return Err(format!("{at} has no type, so the schema is not structural").into());
     }
     for junctor in ["allOf", "anyOf", "oneOf", "not"] {
         let branches: Vec<&Node> = match map.get(junctor) {
@@ -144,16 +142,19 @@ fn structural(node: &Node, at: &str) -> Result<(), String> {
         structural(child, &format!("{at}.properties.{name}"))?;
     }
     match map.get("items") {
-        Some(Node::Seq(_)) => return Err(format!("{at}.items is a list, which a structural schema cannot be")),
+        Some(Node::Seq(_)) => return Err(format!("{at}.items is a list, which a structural schema cannot be").into()),
         Some(items) => structural(items, &format!("{at}.items"))?,
+        None if map.get("type").and_then(Node::as_str) == Some("array") => {
+            return Err(format!("{at} is an array without items, which v1 requires").into());
+        }
         None => {}
     }
     match map.get("additionalProperties") {
         Some(Node::Map(_)) if map.get("properties").is_some() => {
-            return Err(format!("{at} sets both properties and additionalProperties"));
+            return Err(format!("{at} sets both properties and additionalProperties").into());
         }
         Some(extra @ Node::Map(_)) => structural(extra, &format!("{at}.additionalProperties"))?,
-        Some(Node::Bool(false)) => return Err(format!("{at}.additionalProperties is false, which v1 does not allow")),
+        Some(Node::Bool(false)) => return Err(format!("{at}.additionalProperties is false, which v1 does not allow").into()),
         _ => {}
     }
     Ok(())
@@ -161,7 +162,7 @@ fn structural(node: &Node, at: &str) -> Result<(), String> {
 
 /// Inside `allOf`, `anyOf`, `oneOf` and `not` a structural schema may only validate values:
 /// no types, descriptions, defaults, `additionalProperties`, `nullable` or extensions.
-fn value_validation_only(node: &Node, at: &str) -> Result<(), String> {
+fn value_validation_only(node: &Node, at: &str) -> Result<(), NotMechanical> {
     let map = node.as_map().ok_or_else(|| format!("{at} is not a mapping"))?;
     for (key, value) in map.iter() {
         if matches!(
@@ -169,9 +170,7 @@ fn value_validation_only(node: &Node, at: &str) -> Result<(), String> {
             "type" | "description" | "default" | "additionalProperties" | "nullable" | "title"
         ) || key.starts_with("x-kubernetes-")
         {
-            return Err(format!(
-                "{at} sets `{key}`, which a structural schema allows only outside allOf/anyOf/oneOf/not"
-            ));
+            return Err(format!("{at} sets `{key}`, which a structural schema allows only outside allOf/anyOf/oneOf/not").into());
         }
         match (key, value) {
             ("properties", Node::Map(props)) => {
@@ -202,7 +201,7 @@ mod tests {
         );
         let mut body = parse_documents(&text).unwrap().remove(0).as_map().unwrap().clone();
         let mut done = Migrated::default();
-        convert(&mut body, &mut done).map(|()| done)
+        convert(&mut body, &mut done).map(|()| done).map_err(|e| e.0)
     }
 
     #[test]
@@ -228,6 +227,7 @@ mod tests {
                 "is a list",
             ),
             ("{type: object, properties: {spec: {$ref: '#/definitions/x'}}}", "uses `$ref`"),
+            ("{type: object, properties: {spec: {type: array}}}", "without items"),
         ] {
             let err = crd(schema).unwrap_err();
             assert!(err.contains(why), "{schema}: {err}");

@@ -3,10 +3,10 @@
 //! `targetAverageUtilization`, `targetAverageValue` or `targetValue` become a `target` with
 //! the matching `type`.
 
-use super::Migrated;
+use super::{Migrated, NotMechanical};
 use crate::harden::yaml::{Map, Node};
 
-pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
+pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), NotMechanical> {
     let Some(metrics) = body
         .get_mut("spec")
         .and_then(Node::as_map_mut)
@@ -25,7 +25,7 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
             "Pods" => "pods",
             "Object" => "object",
             "External" => "external",
-            other => return Err(format!("{at}.type `{other}` is not a metric source autoscaling/v2 knows")),
+            other => return Err(format!("{at}.type `{other}` is not a metric source autoscaling/v2 knows").into()),
         };
         let old = map
             .get(key)
@@ -42,7 +42,7 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
     Ok(())
 }
 
-fn source_v2(old: &Map, key: &str, at: &str) -> Result<Map, String> {
+fn source_v2(old: &Map, key: &str, at: &str) -> Result<Map, NotMechanical> {
     let mut new = Map::new();
     let mut target = Map::new();
     let mut metric = Map::new();
@@ -64,14 +64,14 @@ fn source_v2(old: &Map, key: &str, at: &str) -> Result<Map, String> {
                 target.insert("type", Node::str("Value"));
                 target.insert("value", value.clone());
             }
-            _ => return Err(format!("{at}.{field} has no autoscaling/v2 counterpart sealift knows")),
+            _ => return Err(format!("{at}.{field} has no autoscaling/v2 counterpart sealift knows").into()),
         }
     }
     if target.get("type").is_none() {
-        return Err(format!("{at} has no target value"));
+        return Err(format!("{at} has no target value").into());
     }
     if target.len() > 2 {
-        return Err(format!("{at} sets more than one kind of target"));
+        return Err(format!("{at} sets more than one kind of target").into());
     }
     if !metric.is_empty() {
         new.insert("metric", Node::Map(metric));

@@ -3,14 +3,16 @@
 //! `service.name`/`service.port.number` (or `.name`), and every path needs a `pathType`
 //! (`ImplementationSpecific`, what an unset one meant).
 
-use super::Migrated;
+use super::{Migrated, NotMechanical};
 use crate::harden::yaml::{Map, Node};
 
-pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
-    let spec = body.map_entry("spec");
+pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), NotMechanical> {
+    let Some(spec) = body.get_mut("spec").and_then(Node::as_map_mut) else {
+        return Ok(());
+    };
     if let Some(backend) = spec.remove("backend") {
         let new = backend_v1(&backend, "spec.backend")?;
-        done.moved("spec.defaultBackend", Some(&backend), Some(&new));
+        done.moved_from("spec.backend", "spec.defaultBackend", &backend, &new);
         spec.insert("defaultBackend", new);
     }
     for (r, rule) in spec
@@ -50,7 +52,7 @@ pub(super) fn convert(body: &mut Map, done: &mut Migrated) -> Result<(), String>
 }
 
 /// A v1beta1 backend in v1 form; a `resource` backend is the same in both.
-fn backend_v1(backend: &Node, at: &str) -> Result<Node, String> {
+fn backend_v1(backend: &Node, at: &str) -> Result<Node, NotMechanical> {
     let map = backend.as_map().ok_or_else(|| format!("{at} is not a mapping"))?;
     if map.get("resource").is_some() && map.get("serviceName").is_none() {
         return Ok(backend.clone());
@@ -67,12 +69,10 @@ fn backend_v1(backend: &Node, at: &str) -> Result<Node, String> {
             ("number", Node::int(n))
         }
         Some(Node::Str(s)) if !s.is_empty() => ("name", Node::str(s.clone())),
-        _ => return Err(format!("{at} has no servicePort")),
+        _ => return Err(format!("{at} has no servicePort").into()),
     };
     if let Some((extra, _)) = map.iter().find(|(k, _)| !matches!(*k, "serviceName" | "servicePort")) {
-        return Err(format!(
-            "{at} has `{extra}` beside serviceName, which networking.k8s.io/v1 has no place for"
-        ));
+        return Err(format!("{at} has `{extra}` beside serviceName, which networking.k8s.io/v1 has no place for").into());
     }
     let mut port_map = Map::new();
     port_map.insert(port.0, port.1);

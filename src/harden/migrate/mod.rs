@@ -5,20 +5,53 @@
 //! refused with the reason and nothing is changed.
 
 mod crd;
+mod flowcontrol;
 mod hpa;
 mod ingress;
+mod webhook;
+mod workload;
 
 use super::apis::{Deprecation, Migration};
 use super::pss::KubeVersion;
+use super::report::Severity;
 use super::yaml::{Map, Node};
+
+/// Why an object of a removed API version cannot be migrated mechanically: what the old
+/// object leaves unsaid that the new version needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotMechanical(pub String);
+
+impl From<String> for NotMechanical {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<&str> for NotMechanical {
+    fn from(text: &str) -> Self {
+        Self(text.to_string())
+    }
+}
 
 /// One field an object's migration moved or set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moved {
     /// Field path in the migrated object (`spec.defaultBackend`).
     pub path: String,
+    /// Where the value was in the old object, when it moved (`spec.backend`).
+    pub from: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
+}
+
+/// Behaviour that differs after a migration because a default or a meaning changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub path: String,
+    /// Low for a changed default; medium where the object now does something else.
+    pub severity: Severity,
+    pub text: String,
 }
 
 /// What a migration did.
@@ -26,30 +59,52 @@ pub struct Moved {
 pub struct Migrated {
     /// The new `apiVersion`.
     pub to: String,
-    /// `apiVersion` first, then every field that moved.
+    /// `apiVersion` first, then every field that moved or was set.
     pub moved: Vec<Moved>,
-    /// `(path, text)`: behaviour that differs because a default or a meaning changed.
-    pub notes: Vec<(String, String)>,
+    pub notes: Vec<Note>,
 }
 
 impl Migrated {
+    /// A field set (or removed) in place.
     fn moved(&mut self, path: impl Into<String>, before: Option<&Node>, after: Option<&Node>) {
         self.moved.push(Moved {
             path: path.into(),
+            from: None,
             before: before.map(Node::brief),
             after: after.map(Node::brief),
         });
     }
-    fn note(&mut self, path: impl Into<String>, text: impl Into<String>) {
-        self.notes.push((path.into(), text.into()));
+    /// A value moved from `from` to `path` (and possibly reshaped).
+    fn moved_from(&mut self, from: impl Into<String>, path: impl Into<String>, before: &Node, after: &Node) {
+        self.moved.push(Moved {
+            path: path.into(),
+            from: Some(from.into()),
+            before: Some(before.brief()),
+            after: Some(after.brief()),
+        });
+    }
+    /// A default that differs between the versions (low).
+    fn default_changed(&mut self, path: impl Into<String>, text: impl Into<String>) {
+        self.note(path, Severity::Low, text);
+    }
+    fn note(&mut self, path: impl Into<String>, severity: Severity, text: impl Into<String>) {
+        self.notes.push(Note {
+            path: path.into(),
+            severity,
+            text: text.into(),
+        });
     }
 }
 
 /// Migrates `body` (of `kind`, listed in `entry`) to the replacement served at `target`. On
-/// `Err` (why no mechanical conversion exists) `body` is left as it was.
-pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVersion) -> Result<Migrated, String> {
+/// `Err` `body` is left as it was.
+pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVersion) -> Result<Migrated, NotMechanical> {
     let Some(to) = entry.replacement_at(kind, target) else {
-        return Err("there is no mechanical conversion".into());
+        return Err(if entry.replacements.is_empty() {
+            "there is no mechanical conversion".into()
+        } else {
+            format!("none of its replacements is served at {target}").into()
+        });
     };
     let mut new = body.clone();
     let mut done = Migrated {
@@ -61,150 +116,78 @@ pub fn migrate(body: &mut Map, kind: &str, entry: &Deprecation, target: KubeVers
     new.insert("apiVersion", Node::str(to));
     match entry.migration {
         Migration::Rename => {}
-        Migration::Workload => workload(&mut new, kind, from, &mut done)?,
+        Migration::Event => event(&new)?,
+        Migration::Workload => workload::convert(&mut new, kind, from, &mut done)?,
         Migration::Ingress => ingress::convert(&mut new, &mut done)?,
-        Migration::PodDisruptionBudget => {
-            // `{}`, `{matchLabels: {}}`, `{matchExpressions: []}`: no requirement at all.
-            let empty = |n: Option<&Node>| match n {
-                None | Some(Node::Null) => true,
-                Some(Node::Map(m)) => m.is_empty(),
-                Some(Node::Seq(s)) => s.is_empty(),
-                _ => false,
-            };
-            let selector = new.get("spec").and_then(|s| s.at(&["selector"])).and_then(Node::as_map);
-            if selector.is_some_and(|s| empty(s.get("matchLabels")) && empty(s.get("matchExpressions"))) {
-                done.note(
-                    "spec.selector",
-                    "an empty selector selected no pods under policy/v1beta1 and selects every pod in the namespace under policy/v1",
-                );
-            }
-        }
+        Migration::PodDisruptionBudget => pod_disruption_budget(&new, &mut done),
         Migration::HorizontalPodAutoscaler => hpa::convert(&mut new, &mut done)?,
         Migration::EndpointSlice => endpoint_slice(&mut new, &mut done)?,
-        Migration::AdmissionWebhook => webhooks(&mut new, &mut done)?,
+        Migration::AdmissionWebhook => webhook::convert(&mut new, &mut done)?,
         Migration::CustomResourceDefinition => crd::convert(&mut new, &mut done)?,
         Migration::CertificateSigningRequest => certificate_request(&new)?,
-        Migration::AccessReview => {
-            let spec = new.map_entry("spec");
-            if let Some(group) = spec.remove("group") {
-                spec.insert("groups", group.clone());
-                done.moved("spec.groups", Some(&group), Some(&group));
-            }
-        }
-        Migration::FlowControl => flow_control(&mut new, kind, from, &mut done),
+        Migration::AccessReview => access_review(&mut new, &mut done),
+        Migration::FlowControl => flowcontrol::convert(&mut new, kind, from, &mut done),
         Migration::Refuse => return Err("there is no mechanical conversion".into()),
     }
     *body = new;
     Ok(done)
 }
 
-/// Deployment, DaemonSet, StatefulSet and ReplicaSet to `apps/v1`.
-fn workload(body: &mut Map, kind: &str, from: &str, done: &mut Migrated) -> Result<(), String> {
-    let spec = body.map_entry("spec");
-    if spec.get("selector").is_none_or(|s| matches!(s, Node::Null)) {
-        let labels = spec
-            .get("template")
-            .and_then(|t| t.at(&["metadata", "labels"]))
-            .and_then(Node::as_map)
-            .filter(|l| !l.is_empty())
-            .cloned()
-            .ok_or("spec.selector is unset and the pod template has no labels to make it from (apps/v1 requires a selector)")?;
-        let mut selector = Map::new();
-        selector.insert("matchLabels", Node::Map(labels));
-        let selector = Node::Map(selector);
-        done.moved("spec.selector", None, Some(&selector));
-        spec.insert("selector", selector);
+/// PodDisruptionBudget to `policy/v1`: an empty selector (`{}`, `{matchLabels: {}}`,
+/// `{matchExpressions: []}`) selected no pods and now selects every pod in the namespace.
+fn pod_disruption_budget(body: &Map, done: &mut Migrated) {
+    let empty = |n: Option<&Node>| match n {
+        None | Some(Node::Null) => true,
+        Some(Node::Map(m)) => m.is_empty(),
+        Some(Node::Seq(s)) => s.is_empty(),
+        _ => false,
+    };
+    let selector = body.get("spec").and_then(|s| s.at(&["selector"])).and_then(Node::as_map);
+    if selector.is_some_and(|s| empty(s.get("matchLabels")) && empty(s.get("matchExpressions"))) {
+        done.note(
+            "spec.selector",
+            Severity::Medium,
+            "an empty selector selected no pods under policy/v1beta1 and selects every pod in the namespace under policy/v1 (with maxUnavailable: 0 it blocks every eviction there)",
+        );
     }
-    for gone in ["rollbackTo", "templateGeneration"] {
-        if let Some(old) = spec.remove(gone) {
-            done.moved(format!("spec.{gone}"), Some(&old), None);
+}
+
+/// SubjectAccessReview and its kin: `spec.group` is `spec.groups`.
+fn access_review(body: &mut Map, done: &mut Migrated) {
+    let Some(spec) = body.get_mut("spec").and_then(Node::as_map_mut) else {
+        return;
+    };
+    if let Some(group) = spec.remove("group") {
+        done.moved_from("spec.group", "spec.groups", &group, &group);
+        spec.insert("groups", group);
+    }
+}
+
+/// Event to `events.k8s.io/v1`: what v1 requires on create, the old version did not.
+fn event(body: &Map) -> Result<(), NotMechanical> {
+    match body.get("type").and_then(Node::as_str) {
+        Some("Normal" | "Warning") => {}
+        other => {
+            return Err(format!(
+                "type is {}: events.k8s.io/v1 accepts only Normal or Warning",
+                other.unwrap_or("unset")
+            )
+            .into());
         }
     }
-    let unset = |spec: &Map, path: &[&str]| path.split_first().and_then(|(k, rest)| spec.get(k)?.at(rest)).is_none();
-    let extensions = from == "extensions/v1beta1";
-    match kind {
-        "Deployment" => {
-            if extensions && unset(spec, &["revisionHistoryLimit"]) {
-                done.note(
-                    "spec.revisionHistoryLimit",
-                    "default is now 10 old ReplicaSets kept (extensions/v1beta1 kept all)",
-                );
-            } else if from == "apps/v1beta1" && unset(spec, &["revisionHistoryLimit"]) {
-                done.note(
-                    "spec.revisionHistoryLimit",
-                    "default is now 10 old ReplicaSets kept (apps/v1beta1 kept 2)",
-                );
-            }
-            if extensions && unset(spec, &["progressDeadlineSeconds"]) {
-                done.note(
-                    "spec.progressDeadlineSeconds",
-                    "default is now 600 seconds (extensions/v1beta1 had no deadline)",
-                );
-            }
-            let rolling = spec
-                .get("strategy")
-                .and_then(|s| s.at(&["type"]))
-                .and_then(Node::as_str)
-                .is_none_or(|t| t == "RollingUpdate");
-            for field in ["maxSurge", "maxUnavailable"] {
-                if extensions && rolling && unset(spec, &["strategy", "rollingUpdate", field]) {
-                    done.note(
-                        format!("spec.strategy.rollingUpdate.{field}"),
-                        "default is now 25% (extensions/v1beta1 defaulted to 1)",
-                    );
-                }
-            }
+    for field in ["action", "reason", "reportingController", "reportingInstance", "eventTime"] {
+        if body.get(field).is_none_or(|v| matches!(v, Node::Null)) {
+            return Err(format!("{field} is unset, and events.k8s.io/v1 requires it").into());
         }
-        "DaemonSet" if extensions && unset(spec, &["updateStrategy", "type"]) => {
-            done.note(
-                "spec.updateStrategy.type",
-                "default is now RollingUpdate (extensions/v1beta1 defaulted to OnDelete)",
-            );
-        }
-        "StatefulSet" if from == "apps/v1beta1" && unset(spec, &["updateStrategy", "type"]) => {
-            done.note(
-                "spec.updateStrategy.type",
-                "default is now RollingUpdate (apps/v1beta1 defaulted to OnDelete)",
-            );
-        }
-        _ => {}
+    }
+    if let Some((field, _)) = body.iter().find(|(k, _)| k.starts_with("deprecated")) {
+        return Err(format!("{field} is set, and events.k8s.io/v1 does not accept it on create").into());
     }
     Ok(())
 }
 
-/// FlowSchema and PriorityLevelConfiguration: v1beta1 and v1beta2 name the shares
-/// `assuredConcurrencyShares`, later versions `nominalConcurrencyShares`. Before v1, zero
-/// meant the default of 30; v1 keeps a zero, so a zero (or unset) value is written as 30.
-fn flow_control(body: &mut Map, kind: &str, from: &str, done: &mut Migrated) {
-    if kind != "PriorityLevelConfiguration" {
-        return;
-    }
-    let Some(limited) = body
-        .get_mut("spec")
-        .and_then(Node::as_map_mut)
-        .and_then(|s| s.get_mut("limited"))
-        .and_then(Node::as_map_mut)
-    else {
-        return;
-    };
-    let old_name = if from.ends_with("v1beta3") {
-        "nominalConcurrencyShares"
-    } else {
-        "assuredConcurrencyShares"
-    };
-    let before = limited.remove(old_name);
-    let after = match &before {
-        Some(n) if n.as_i64().is_some_and(|v| v != 0) => n.clone(),
-        _ => Node::int(30),
-    };
-    if before.as_ref() != Some(&after) || old_name != "nominalConcurrencyShares" {
-        done.moved("spec.limited.nominalConcurrencyShares", before.as_ref(), Some(&after));
-    }
-    limited.insert("nominalConcurrencyShares", after);
-}
-
 /// EndpointSlice to `discovery.k8s.io/v1`: the hostname and zone topology keys become fields.
-fn endpoint_slice(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
+fn endpoint_slice(body: &mut Map, done: &mut Migrated) -> Result<(), NotMechanical> {
     for (i, endpoint) in body
         .get_mut("endpoints")
         .and_then(Node::as_seq_mut)
@@ -223,55 +206,24 @@ fn endpoint_slice(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
                 other => {
                     return Err(format!(
                         "endpoints[{i}].topology holds `{other}`, which discovery.k8s.io/v1 cannot write (its deprecatedTopology is read-only)"
-                    ));
+                    )
+                    .into());
                 }
             };
             endpoint.insert(field, value.clone());
-            done.moved(format!("endpoints[{i}].{field}"), Some(value), Some(value));
-        }
-    }
-    Ok(())
-}
-
-/// Webhook configurations to `admissionregistration.k8s.io/v1`: the v1beta1 defaults are
-/// written out (so the webhook behaves as before), and side effects must be declared.
-fn webhooks(body: &mut Map, done: &mut Migrated) -> Result<(), String> {
-    let defaults: [(&str, Node); 4] = [
-        ("failurePolicy", Node::str("Ignore")),
-        ("matchPolicy", Node::str("Exact")),
-        ("timeoutSeconds", Node::int(30)),
-        ("admissionReviewVersions", Node::Seq(vec![Node::str("v1beta1")])),
-    ];
-    for (i, hook) in body
-        .get_mut("webhooks")
-        .and_then(Node::as_seq_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Node::as_map_mut)
-        .enumerate()
-    {
-        let name = hook.get("name").map(Node::brief).unwrap_or_else(|| i.to_string());
-        match hook.get("sideEffects").and_then(Node::as_str) {
-            Some("None" | "NoneOnDryRun") => {}
-            other => {
-                return Err(format!(
-                    "webhooks[{name}].sideEffects is {}: admissionregistration.k8s.io/v1 accepts only None or NoneOnDryRun, and only the webhook's author can say which holds",
-                    other.unwrap_or("unset (Unknown)")
-                ));
-            }
-        }
-        for (field, value) in &defaults {
-            if hook.get(field).is_none() {
-                done.moved(format!("webhooks[{name}].{field}"), None, Some(value));
-                hook.insert(field, value.clone());
-            }
+            done.moved_from(
+                format!("endpoints[{i}].topology.{key}"),
+                format!("endpoints[{i}].{field}"),
+                value,
+                value,
+            );
         }
     }
     Ok(())
 }
 
 /// CertificateSigningRequest: v1 needs a signer and usages that v1beta1 could leave out.
-fn certificate_request(body: &Map) -> Result<(), String> {
+fn certificate_request(body: &Map) -> Result<(), NotMechanical> {
     let spec = body.get("spec");
     match spec.and_then(|s| s.at(&["signerName"])).and_then(Node::as_str) {
         None => {
@@ -284,15 +236,49 @@ fn certificate_request(body: &Map) -> Result<(), String> {
         }
         Some(_) => {}
     }
-    if spec
-        .and_then(|s| s.at(&["usages"]))
-        .and_then(Node::as_seq)
-        .is_none_or(<[Node]>::is_empty)
-    {
+    let usages = spec.and_then(|s| s.at(&["usages"])).and_then(Node::as_seq).unwrap_or_default();
+    if usages.is_empty() {
         return Err("spec.usages is unset: certificates.k8s.io/v1 requires the key usages".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for usage in usages {
+        let usage = usage.as_str().unwrap_or_default();
+        if !KEY_USAGES.contains(&usage) {
+            return Err(format!("spec.usages holds `{usage}`, which certificates.k8s.io/v1 does not know").into());
+        }
+        if !seen.insert(usage) {
+            return Err(format!("spec.usages lists `{usage}` twice, which certificates.k8s.io/v1 refuses").into());
+        }
     }
     Ok(())
 }
+
+/// The key usages certificates.k8s.io/v1 accepts (its `KeyUsage` values).
+const KEY_USAGES: &[&str] = &[
+    "signing",
+    "digital signature",
+    "content commitment",
+    "key encipherment",
+    "key agreement",
+    "data encipherment",
+    "cert sign",
+    "crl sign",
+    "encipher only",
+    "decipher only",
+    "any",
+    "server auth",
+    "client auth",
+    "code signing",
+    "email protection",
+    "s/mime",
+    "ipsec end system",
+    "ipsec tunnel",
+    "ipsec user",
+    "timestamping",
+    "ocsp signing",
+    "microsoft sgc",
+    "netscape sgc",
+];
 
 #[cfg(test)]
 mod tests {
@@ -322,7 +308,7 @@ mod tests {
         assert!(body.get("spec").unwrap().at(&["rollbackTo"]).is_none());
         let paths: Vec<&str> = done.moved.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["apiVersion", "spec.selector", "spec.rollbackTo"]);
-        let noted: Vec<&str> = done.notes.iter().map(|(p, _)| p.as_str()).collect();
+        let noted: Vec<&str> = done.notes.iter().map(|n| n.path.as_str()).collect();
         assert!(noted.contains(&"spec.revisionHistoryLimit") && noted.contains(&"spec.progressDeadlineSeconds"));
     }
 
@@ -331,11 +317,11 @@ mod tests {
         let text = "apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec: {containers: [{name: web, image: nginx}]}\n";
         let mut body = map(text);
         let entry = lookup("apps/v1beta2", "Deployment").unwrap();
-        let err = migrate(&mut body, "Deployment", entry, KubeVersion(30)).unwrap_err();
+        let err = migrate(&mut body, "Deployment", entry, KubeVersion(30)).unwrap_err().0;
         assert!(err.contains("no labels"), "{err}");
         assert_eq!(body, map(text));
         let psp = lookup("policy/v1beta1", "PodSecurityPolicy").unwrap();
-        let err = migrate(&mut body, "PodSecurityPolicy", psp, KubeVersion(30)).unwrap_err();
+        let err = migrate(&mut body, "PodSecurityPolicy", psp, KubeVersion(30)).unwrap_err().0;
         assert!(err.contains("no mechanical conversion"), "{err}");
     }
 
@@ -391,7 +377,9 @@ mod tests {
         let mut unknown = map(
             "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: w}\nwebhooks:\n- name: a.example.com\n",
         );
-        let err = migrate(&mut unknown, "ValidatingWebhookConfiguration", entry, KubeVersion(30)).unwrap_err();
+        let err = migrate(&mut unknown, "ValidatingWebhookConfiguration", entry, KubeVersion(30))
+            .unwrap_err()
+            .0;
         assert!(err.contains("webhooks[a.example.com].sideEffects is unset"), "{err}");
     }
 }
