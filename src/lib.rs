@@ -1,6 +1,7 @@
 //! sealift: build signed air-gap bundles of container images and Kubernetes manifests, and
 //! verify them, fail-closed, before anything reaches the disconnected site's registry.
 
+pub mod bounded;
 pub mod bundle;
 pub mod create;
 pub mod harden;

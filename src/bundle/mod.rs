@@ -37,6 +37,8 @@ pub const SIGNATURE_PREFIX: &str = "sealift/bundle.json.sig.";
 pub const MAX_INDEX_SIZE: u64 = 64 * 1024 * 1024;
 /// Largest signature entry a reader accepts.
 pub const MAX_SIGNATURE_SIZE: u64 = 4096;
+/// Most signature entries a bundle may carry (one per signing key).
+pub const MAX_SIGNATURES: usize = 32;
 
 /// Errors writing or reading a bundle file.
 #[derive(Debug, thiserror::Error)]

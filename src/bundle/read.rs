@@ -12,6 +12,15 @@ use crate::store::RangeReader;
 /// Longest path a GNU long-name entry may carry.
 const MAX_LONG_NAME: u64 = 4096;
 
+/// The end-of-archive marker: two zero blocks (POSIX.1-2001 ustar, "At the end of the archive
+/// file there shall be two 512-octet blocks filled with binary zeros").
+const END_OF_ARCHIVE: u64 = 1024;
+
+/// Zero padding allowed after the last entry, marker included: tar writers pad to their
+/// record size (10 KiB by default, larger with a bigger blocking factor). Anything longer is
+/// not a bundle as written, and is refused rather than read to its end.
+pub const MAX_TRAILER: u64 = 1 << 20;
+
 /// What kind of tar entry was found. Only `File` entries can be part of a valid bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
@@ -48,12 +57,17 @@ pub struct UnverifiedBundle {
 }
 
 impl UnverifiedBundle {
-    /// Open a bundle file.
+    /// Open a bundle file: a regular file (not a directory, FIFO or device, which could be
+    /// endless or change under the reader).
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let file = File::open(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = File::open(path).map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             file: Arc::new(file),
@@ -143,21 +157,37 @@ impl UnverifiedBundle {
         self.check_trailer(end_of_entries)
     }
 
-    /// After the last entry only zero blocks may follow.
+    /// After the last entry: the end-of-archive marker, then at most [`MAX_TRAILER`] bytes of
+    /// zero padding in all, and nothing else.
     fn check_trailer(&self, from: u64) -> Result<(), Error> {
-        let mut reader = RangeReader::new(Arc::clone(&self.file), from, u64::MAX);
+        // One byte past the limit tells "too long" from "exactly the limit".
+        let mut reader = RangeReader::new(Arc::clone(&self.file), from, MAX_TRAILER + 1);
         let mut buf = vec![0u8; 64 * 1024];
         let mut pos = from;
         loop {
             let n = reader.read(&mut buf).map_err(|e| malformed(pos, &e))?;
             if n == 0 {
-                return Ok(());
+                break;
             }
             if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
                 return Err(malformed_msg(pos + i as u64, "data after the end-of-archive marker"));
             }
             pos += n as u64;
         }
+        let zeros = pos - from;
+        if zeros < END_OF_ARCHIVE {
+            return Err(malformed_msg(
+                pos,
+                "the end-of-archive marker (two zero blocks) is missing: the archive is truncated",
+            ));
+        }
+        if zeros > MAX_TRAILER {
+            return Err(malformed_msg(
+                from + MAX_TRAILER,
+                &format!("more than {MAX_TRAILER} bytes of zero padding after the last entry"),
+            ));
+        }
+        Ok(())
     }
 }
 

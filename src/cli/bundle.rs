@@ -79,7 +79,8 @@ pub(crate) fn created_time() -> anyhow::Result<u64> {
 }
 
 fn open_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let pem = std::fs::read_to_string(path).with_context(|| format!("reading private key {}", path.display()))?;
+    let pem = sealift::bounded::read_to_string(path, sealift::bounded::KEY_FILE)
+        .with_context(|| format!("reading private key {}", path.display()))?;
     let passphrase = secrets::passphrase(false)?;
     SigningKey::from_pem(&pem, passphrase.as_bytes()).with_context(|| format!("opening private key {}", path.display()))
 }
@@ -122,6 +123,18 @@ fn open_database(file: &Path, release: &Release, flag: Option<&Path>, now: time:
 }
 
 fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
+    // Known before any image is pulled: where the bundle goes must be a file in a directory.
+    anyhow::ensure!(
+        !output.is_dir(),
+        "{} is a directory: give the path of the bundle file to write",
+        output.display()
+    );
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    anyhow::ensure!(
+        parent.is_dir(),
+        "{} does not exist: the bundle cannot be written there",
+        parent.display()
+    );
     let release = Release::load(file)?;
     let now = time::OffsetDateTime::now_utc();
     let database = open_database(file, &release, vuln_db, now)?;

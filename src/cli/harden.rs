@@ -66,7 +66,8 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         .images
         .as_ref()
         .map(|p| {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                sealift::bounded::read_to_string(p, sealift::bounded::DOCUMENT_FILE).with_context(|| format!("reading {}", p.display()))?;
             ImageLock::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
         })
         .transpose()?;
@@ -74,7 +75,8 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         .key
         .as_ref()
         .map(|p| {
-            let pem = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let pem =
+                sealift::bounded::read_to_string(p, sealift::bounded::KEY_FILE).with_context(|| format!("reading {}", p.display()))?;
             anyhow::ensure!(
                 pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----"),
                 "{} is not a PEM public key",
@@ -120,9 +122,7 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         Format::Json => print!("{json}"),
         // Names and values come from the manifests: control characters are escaped.
         Format::Table => {
-            for line in table(&hardened.report, hardened.files.len()).lines() {
-                println!("{}", super::output::escape(line));
-            }
+            print!("{}", table(&hardened.report, hardened.files.len()));
         }
     }
     if refused > 0 {
@@ -153,84 +153,107 @@ fn table(report: &Report, files: usize) -> String {
     } else {
         format!("{} objects refused, nothing written", refused.len())
     };
-    let mut out = format!(
-        "hardened {} objects for Kubernetes {}{defaulted}: {} changes, {} findings, {} objects generated, {written}\n",
-        report.objects_in,
-        report.kubernetes_version,
-        report.changes.len(),
-        report.findings.len(),
-        report.objects_generated
+    let mut out = String::new();
+    line(
+        &mut out,
+        format!(
+            "hardened {} objects for Kubernetes {}{defaulted}: {} changes, {} findings, {} objects generated, {written}",
+            report.objects_in,
+            report.kubernetes_version,
+            report.changes.len(),
+            report.findings.len(),
+            report.objects_generated
+        ),
     );
     if !refused.is_empty() {
-        out.push_str("\nrefused (the target does not serve their API version):\n");
+        out.push('\n');
+        line(&mut out, "refused (the target does not serve their API version):".into());
         for f in &refused {
-            out.push_str(&format!("  {}: {}\n", f.object, f.detail));
+            line(&mut out, format!("  {}: {}", f.object, f.detail));
         }
     }
     if !report.not_hardened.is_empty() {
-        out.push_str("\nnot hardened (kind unknown):\n");
+        out.push('\n');
+        line(&mut out, "not hardened (kind unknown):".into());
         for n in &report.not_hardened {
             let images = if n.images.is_empty() {
                 "names no image".to_string()
             } else {
                 format!("images pinned: {}", n.images.join(", "))
             };
-            out.push_str(&format!("  {}: {images}\n", n.object));
+            line(&mut out, format!("  {}: {images}", n.object));
         }
     }
     if !report.namespaces.is_empty() {
-        out.push_str("\nnamespaces (Pod Security enforce level):\n");
+        out.push('\n');
+        line(&mut out, "namespaces (Pod Security enforce level):".into());
         for ns in &report.namespaces {
             let capped = ns.capped.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
-            out.push_str(&format!("  {:<30} {}{capped}\n", ns.name, ns.enforce));
+            line(&mut out, format!("  {:<30} {}{capped}", ns.name, ns.enforce));
         }
     }
     if !report.workloads.is_empty() {
-        out.push_str("\nworkloads:\n");
+        out.push('\n');
+        line(&mut out, "workloads:".into());
         for w in &report.workloads {
             let failing = if w.failing.is_empty() {
                 String::new()
             } else {
                 format!(" (fails {})", w.failing.join(", "))
             };
-            out.push_str(&format!("  {:<60} {}{failing}\n", w.object, w.level));
+            line(&mut out, format!("  {:<60} {}{failing}", w.object, w.level));
         }
     }
     if !report.changes.is_empty() {
-        out.push_str("\nchanges:\n");
+        out.push('\n');
+        line(&mut out, "changes:".into());
         for c in &report.changes {
-            out.push_str(&format!(
-                "  {:<4} {} {}: {} -> {}\n",
-                c.rule,
-                c.object,
-                c.path,
-                c.before.as_deref().unwrap_or("(unset)"),
-                c.after.as_deref().unwrap_or("(removed)")
-            ));
+            line(
+                &mut out,
+                format!(
+                    "  {:<4} {} {}: {} -> {}",
+                    c.rule,
+                    c.object,
+                    c.path,
+                    c.before.as_deref().unwrap_or("(unset)"),
+                    c.after.as_deref().unwrap_or("(removed)")
+                ),
+            );
         }
     }
     if !report.findings.is_empty() {
-        out.push_str("\nfindings left (severity, rule, reason):\n");
+        out.push('\n');
+        line(&mut out, "findings left (severity, rule, reason):".into());
         for f in &report.findings {
             let reason = serde_json::to_value(f.reason)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            out.push_str(&format!(
-                "  {:<6} {:<30} {:<26} {} {}: {} [{}; {}]\n",
-                serde_json::to_value(f.severity)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                f.rule,
-                reason,
-                f.object,
-                f.path,
-                f.detail,
-                f.reason.category(),
-                rule_name(&f.rule)
-            ));
+            line(
+                &mut out,
+                format!(
+                    "  {:<6} {:<30} {:<26} {} {}: {} [{}; {}]",
+                    serde_json::to_value(f.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    f.rule,
+                    reason,
+                    f.object,
+                    f.path,
+                    f.detail,
+                    f.reason.category(),
+                    rule_name(&f.rule)
+                ),
+            );
         }
     }
     out
+}
+
+/// Appends `text` as one line, its control characters (a newline in a name too) escaped: names
+/// and values come from the manifests.
+fn line(out: &mut String, text: String) {
+    out.push_str(&super::output::escape(&text));
+    out.push('\n');
 }

@@ -54,7 +54,8 @@ impl TrustArgs {
             .keys
             .iter()
             .map(|p| {
-                let pem = std::fs::read_to_string(p).with_context(|| format!("reading public key {}", p.display()))?;
+                let pem = sealift::bounded::read_to_string(p, sealift::bounded::KEY_FILE)
+                    .with_context(|| format!("reading public key {}", p.display()))?;
                 let key = PublicKey::from_pem(&pem).with_context(|| format!("public key {}", p.display()))?;
                 let name = p
                     .file_stem()
@@ -91,17 +92,37 @@ pub(crate) fn to_json(report: &VerifyReport) -> anyhow::Result<serde_json::Value
     Ok(doc)
 }
 
-/// Print the report as a table.
+/// Appends one formatted line to a `String`, control characters (a newline in an entry name
+/// too) escaped.
+macro_rules! push_line {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&super::output::escape(&format!($($arg)*)));
+        $out.push('\n');
+    }};
+}
+
+/// Print the report as a table. Paths, names and messages come from the bundle: control
+/// characters are escaped, so no entry name can draw a line of its own.
 pub(crate) fn render_table(report: &VerifyReport) {
+    let mut out = String::new();
+    table(report, &mut out);
+    print!("{out}");
+}
+
+fn table(report: &VerifyReport, out: &mut String) {
     if report.passed() {
-        println!("VERIFIED {} ({})", report.bundle, report.name.as_deref().unwrap_or(""));
+        push_line!(out, "VERIFIED {} ({})", report.bundle, report.name.as_deref().unwrap_or(""));
     } else {
-        println!("FAILED {}: {} problem(s)", report.bundle, report.failures.len());
+        push_line!(out, "FAILED {}: {} problem(s)", report.bundle, report.failures.len());
     }
     if !report.signers.is_empty() {
         let counted = report.signers.iter().filter(|s| s.counted).count();
         let met = if report.threshold_met { "met" } else { "NOT met" };
-        println!("  threshold:  {counted} of {} required valid signature(s), {met}", report.threshold);
+        push_line!(
+            out,
+            "  threshold:  {counted} of {} required valid signature(s), {met}",
+            report.threshold
+        );
         for s in &report.signers {
             let what = match (s.signed, s.status) {
                 (true, KeyStatus::Valid) => "signed".to_owned(),
@@ -109,35 +130,41 @@ pub(crate) fn render_table(report: &VerifyReport) {
                 (false, KeyStatus::Valid) => "did not sign".to_owned(),
                 (false, status) => format!("did not sign (key {status})"),
             };
-            println!("  key:        {} {} ({}): {what}", s.key_id, s.name, s.algorithm);
+            push_line!(out, "  key:        {} {} ({}): {what}", s.key_id, s.name, s.algorithm);
         }
         for u in &report.unknown_signatures {
-            println!("  key:        {u} (not in the trust policy): signature ignored");
+            push_line!(out, "  key:        {u} (not in the trust policy): signature ignored");
         }
     }
     if report.passed() {
-        println!("  checked:    {} entries, {}", report.entries_checked, size(report.bytes_checked));
-        println!("  image sigs: {} verified", report.image_signatures_verified);
+        push_line!(
+            out,
+            "  checked:    {} entries, {}",
+            report.entries_checked,
+            size(report.bytes_checked)
+        );
+        push_line!(out, "  image sigs: {} verified", report.image_signatures_verified);
         for i in &report.images {
-            println!("  image:      {i}");
+            push_line!(out, "  image:      {i}");
         }
-        scan_lines(report);
+        scan_lines(report, out);
     } else {
         for f in &report.failures {
-            println!("  {:<23} {}: {}", f.code.as_str(), f.subject, f.message);
+            push_line!(out, "  {:<23} {}: {}", f.code.as_str(), f.subject, f.message);
         }
     }
 }
 
 /// The bundle's scan: what was scanned with which data, and the policy's verdict today.
-fn scan_lines(report: &VerifyReport) {
+fn scan_lines(report: &VerifyReport, out: &mut String) {
     let Some(scan) = &report.scan else {
         if report.name.is_some() {
-            println!("  scan:       none (the bundle was made without a vulnerability database)");
+            push_line!(out, "  scan:       none (the bundle was made without a vulnerability database)");
         }
         return;
     };
-    println!(
+    push_line!(
+        out,
         "  scan:       {} image manifest(s), {} packages, {} findings; database {} (newest {})",
         scan.reports,
         scan.packages,
@@ -146,7 +173,7 @@ fn scan_lines(report: &VerifyReport) {
         scan.database.newest.as_deref().unwrap_or("undated")
     );
     for line in super::verdict::lines(&scan.verdict) {
-        println!("{line}");
+        push_line!(out, "{line}");
     }
 }
 

@@ -23,7 +23,7 @@ pub(super) fn read_keys(paths: &[PathBuf]) -> Result<(Vec<PublicKey>, Vec<String
     let mut pems = Vec::new();
     for p in paths {
         let bad = |reason: String| Error::ReleaseFile { path: p.clone(), reason };
-        let pem = std::fs::read_to_string(p).map_err(|e| bad(e.to_string()))?;
+        let pem = crate::bounded::read_to_string(p, crate::bounded::KEY_FILE).map_err(|e| bad(e.to_string()))?;
         keys.push(PublicKey::from_pem(&pem).map_err(|e| bad(e.to_string()))?);
         pems.push(pem.trim().to_owned() + "\n");
     }

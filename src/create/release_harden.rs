@@ -121,7 +121,7 @@ pub(super) fn harden_release(
     let inputs = manifests
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(&f.source).map_err(|e| Error::ReleaseFile {
+            let text = crate::bounded::read_to_string(&f.source, crate::bounded::DOCUMENT_FILE).map_err(|e| Error::ReleaseFile {
                 path: f.source.clone(),
                 reason: e.to_string(),
             })?;

@@ -696,7 +696,7 @@ pub fn read_inputs(root: &std::path::Path) -> std::io::Result<Vec<InputFile>> {
             .unwrap_or_else(|| "manifest.yaml".into());
         return Ok(vec![InputFile {
             path: name,
-            text: std::fs::read_to_string(root)?,
+            text: crate::bounded::read_to_string(root, crate::bounded::DOCUMENT_FILE)?,
         }]);
     }
     let mut out = Vec::new();
@@ -720,7 +720,7 @@ fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<InputFile>) -> std::i
         } else if ty.is_file() && matches!(entry.path().extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
             out.push(InputFile {
                 path: rel,
-                text: std::fs::read_to_string(entry.path())?,
+                text: crate::bounded::read_to_string(&entry.path(), crate::bounded::DOCUMENT_FILE)?,
             });
         }
     }

@@ -207,7 +207,7 @@ impl<'de> Deserialize<'de> for ImageSpec {
 impl Release {
     /// Read and validate a release description.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = crate::bounded::read_to_string(path, crate::bounded::DOCUMENT_FILE).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;

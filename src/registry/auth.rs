@@ -75,7 +75,7 @@ fn normalise_key(key: &str) -> &str {
 }
 
 fn lookup(path: &Path, host: &str) -> Result<Option<(String, String)>, Error> {
-    let text = match std::fs::read(path) {
+    let text = match crate::bounded::read(path, crate::bounded::CONFIG_FILE) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

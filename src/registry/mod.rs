@@ -140,7 +140,7 @@ impl Registry {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut extra = Vec::new();
         for path in &options.ca_files {
-            let data = std::fs::read(path).map_err(|source| Error::CaFile {
+            let data = crate::bounded::read(path, crate::bounded::CONFIG_FILE).map_err(|source| Error::CaFile {
                 path: path.clone(),
                 source,
             })?;

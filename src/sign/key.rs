@@ -140,6 +140,12 @@ impl PublicKey {
     }
 }
 
+/// Does `bytes` parse as a signature sealift makes: P-256 ECDSA in DER, or Ed25519's 64 bytes?
+#[must_use]
+pub fn is_well_formed_signature(bytes: &[u8]) -> bool {
+    Signature::from_der(bytes).is_ok() || bytes.len() == ed25519_dalek::Signature::BYTE_SIZE
+}
+
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({} {})", self.algorithm(), self.id)

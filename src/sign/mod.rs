@@ -16,7 +16,7 @@ mod trust;
 
 use crate::oci::Digest;
 
-pub use key::{Algorithm, KeyId, PublicKey, SigningKey};
+pub use key::{Algorithm, KeyId, PublicKey, SigningKey, is_well_formed_signature};
 pub use trust::{KeyStatus, TrustError, TrustPolicy, TrustedKey};
 
 /// Errors from key handling and signature checks.

@@ -152,7 +152,7 @@ impl TrustPolicy {
 
     /// Read a trust policy file. Key paths are relative to the file's directory.
     pub fn load(path: &Path) -> Result<Self, TrustError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrustError::Io {
+        let text = crate::bounded::read_to_string(path, crate::bounded::CONFIG_FILE).map_err(|source| TrustError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -167,7 +167,8 @@ impl TrustPolicy {
             let pem = match (&k.path, &k.pem) {
                 (Some(p), None) => {
                     let full = base.join(p);
-                    std::fs::read_to_string(&full).map_err(|source| TrustError::Io { path: full, source })?
+                    crate::bounded::read_to_string(&full, crate::bounded::KEY_FILE)
+                        .map_err(|source| TrustError::Io { path: full, source })?
                 }
                 (None, Some(pem)) => pem.clone(),
                 _ => return Err(invalid(format!("key `{}`: give exactly one of `path` and `pem`", k.name))),

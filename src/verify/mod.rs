@@ -42,7 +42,8 @@ pub use verified::{VerifiedBundle, VerifiedEntry};
 pub use vuln_policy::ScanSummary;
 
 use crate::bundle::{
-    self, BundleIndex, EntryKind, INDEX_PATH, ImageRecord, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, SIGNATURE_PREFIX, UnverifiedBundle,
+    self, BundleIndex, EntryKind, INDEX_PATH, ImageRecord, MAX_INDEX_SIZE, MAX_SIGNATURE_SIZE, MAX_SIGNATURES, SIGNATURE_PREFIX,
+    UnverifiedBundle,
 };
 use crate::oci::{Digest, DigestCounter, manifest::MAX_MANIFEST_SIZE};
 use crate::progress::{ProgressReader, Reporter};
@@ -294,6 +295,26 @@ impl Walk {
                     return Ok(false);
                 }
                 let sig = read_capped(entry.reader, entry.size, MAX_SIGNATURE_SIZE).map_err(io)?;
+                // One entry per key, named by a key id, holding a signature: anything else was
+                // not written by `bundle create` or `bundle sign`.
+                let problem = if self.signatures.len() >= MAX_SIGNATURES {
+                    Some((
+                        FailureCode::SignatureInvalid,
+                        format!("more than {MAX_SIGNATURES} signature entries"),
+                    ))
+                } else if KeyId::parse(id).is_none() {
+                    Some((FailureCode::SignatureInvalid, "the entry name does not end in a key id".to_owned()))
+                } else if self.signatures.iter().any(|(other, _)| other == id) {
+                    Some((FailureCode::DuplicateEntry, "a second signature entry for the same key".to_owned()))
+                } else if !crate::sign::is_well_formed_signature(&sig) {
+                    Some((FailureCode::SignatureInvalid, "not a P-256 (DER) or Ed25519 signature".to_owned()))
+                } else {
+                    None
+                };
+                if let Some((code, message)) = problem {
+                    report.failures.push(Failure::new(code, &entry.path, message));
+                    return Ok(false);
+                }
                 self.signatures.push((id.to_owned(), sig));
                 return Ok(true);
             }

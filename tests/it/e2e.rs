@@ -122,6 +122,14 @@ async fn wrong_registry_password_and_unknown_ca_are_environment_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("app/alpha"), "the error names the image: {}", text(&o));
 
+    // Where the bundle cannot go is known before any image is pulled.
+    std::fs::create_dir(release.path("out-dir")).unwrap();
+    for (output, says) in [("out-dir", "is a directory"), ("no/such/x.tar", "does not exist")] {
+        let o = sealift(release.dir.path(), &["bundle", "create", "-o", output, "--key", "keys/sealift.key"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(says) && !text(&o).contains("app/alpha"), "{}", text(&o));
+    }
+
     let ca = source.ca();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealift"))
         .current_dir(release.dir.path())

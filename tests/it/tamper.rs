@@ -44,6 +44,29 @@ fn rebuild(bundle: &Path, out: &Path, keep: impl Fn(&str) -> bool, extra: Vec<(t
     builder.finish().unwrap();
 }
 
+/// Copy a bundle, adding `extra` signature entries right after its own (where verify reads
+/// signatures).
+fn with_signatures(bundle: &Path, out: &Path, extra: &[(String, Vec<u8>)]) {
+    let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let header = e.header().clone();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        builder.append(&header, data.as_slice()).unwrap();
+        if path.starts_with("sealift/bundle.json.sig.") {
+            for (name, bytes) in extra {
+                builder
+                    .append(&raw_header(name.as_bytes(), bytes.len() as u64), bytes.as_slice())
+                    .unwrap();
+            }
+        }
+    }
+    builder.finish().unwrap();
+}
+
 fn raw_header(name: &[u8], size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
@@ -115,6 +138,60 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
 
     cases.push(("good.tar", "keys/other.pub", vec!["signature-invalid"]));
 
+    // Strict reading: the end-of-archive marker is required, padding after it is bounded.
+    let last_end = map.values().map(|(offset, size)| offset + size.div_ceil(512) * 512).max().unwrap();
+    let good_bytes = std::fs::read(&good).unwrap();
+    std::fs::write(t("truncated.tar"), &good_bytes[..usize::try_from(last_end).unwrap()]).unwrap();
+    cases.push((
+        "truncated.tar",
+        "keys/sealift.pub",
+        vec!["malformed-archive", "end-of-archive marker"],
+    ));
+    std::fs::copy(&good, t("zeros.tar")).unwrap();
+    let zeros = std::fs::OpenOptions::new().write(true).open(t("zeros.tar")).unwrap();
+    zeros.set_len(good_bytes.len() as u64 + (2 << 30)).unwrap(); // sparse: 2 GiB of zeros
+    drop(zeros);
+    cases.push(("zeros.tar", "keys/sealift.pub", vec!["malformed-archive", "zero padding"]));
+
+    // Signature entries: one per key id, each a signature, a bounded number of them.
+    let own = std::fs::read(&good)
+        .map(|_| {
+            let mut archive = tar::Archive::new(std::fs::File::open(&good).unwrap());
+            let mut e = archive.entries().unwrap().nth(1).unwrap().unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            data
+        })
+        .unwrap();
+    with_signatures(&good, &t("dup-sig.tar"), &[(sig.clone(), own)]);
+    cases.push(("dup-sig.tar", "keys/sealift.pub", vec!["duplicate-entry", &sig]));
+    with_signatures(
+        &good,
+        &t("junk-sig.tar"),
+        &[("sealift/bundle.json.sig.0123456789abcdef".into(), vec![0x42; 70])],
+    );
+    cases.push(("junk-sig.tar", "keys/sealift.pub", vec!["signature-invalid", "not a P-256"]));
+    with_signatures(&good, &t("name-sig.tar"), &[("sealift/bundle.json.sig.x".into(), vec![0x42; 64])]);
+    cases.push(("name-sig.tar", "keys/sealift.pub", vec!["signature-invalid", "key id"]));
+    let many: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("sealift/bundle.json.sig.{i:016x}"), vec![7; 64]))
+        .collect();
+    with_signatures(&good, &t("many-sig.tar"), &many);
+    cases.push((
+        "many-sig.tar",
+        "keys/sealift.pub",
+        vec!["signature-invalid", "more than 32 signature entries"],
+    ));
+
+    // A name with control characters cannot draw a line of its own.
+    rebuild(
+        &good,
+        &t("newline.tar"),
+        |_| true,
+        vec![(raw_header(b"blobs/x\nVERIFIED good.tar (demo)", 1), b"x".to_vec())],
+    );
+    cases.push(("newline.tar", "keys/sealift.pub", vec!["unlisted-entry", "blobs/x\\u{a}VERIFIED"]));
+
     let ca = target.ca();
     for (file, key, expected) in &cases {
         let o = sealift(dir, &["verify", file, "--key", key]);
@@ -123,6 +200,7 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
         for e in expected {
             assert!(out.contains(e), "verify {file}: expected `{e}` in:\n{out}");
         }
+        assert!(!out.lines().any(|l| l.starts_with("VERIFIED")), "verify {file}:\n{out}");
         let o = sealift(
             dir,
             &[
@@ -149,4 +227,16 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     // The untouched bundle still verifies: the failures above came from the tampering.
     let o = sealift(dir, &["verify", "good.tar", "--key", "keys/sealift.pub"]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // What is no regular file is a usage error, before anything is read.
+    std::fs::create_dir(t("a-directory")).unwrap();
+    for path in ["/dev/zero", "a-directory"] {
+        let o = sealift(dir, &["verify", path, "--key", "keys/sealift.pub"]);
+        assert_eq!(o.status.code(), Some(2), "verify {path}: {}", text(&o));
+        assert!(text(&o).contains("not a regular file"), "{}", text(&o));
+    }
+    // A key file that never ends is refused at its limit.
+    let o = sealift(dir, &["verify", "good.tar", "--key", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("limit"), "{}", text(&o));
 }
