@@ -77,6 +77,13 @@ pub(crate) struct RegistryArgs {
     /// Blob transfers to run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// Retries of a registry request that may pass on another try (connection failures,
+    /// timeouts, 408, 429, 5xx), with exponential back-off; 0 for none.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: usize,
+    /// Stop retrying a request after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    retry_max_time: u64,
 }
 
 /// How a command ended.

@@ -63,5 +63,10 @@ pub(crate) fn registry_options(args: &RegistryArgs) -> anyhow::Result<sealift::r
         ca_files,
         credentials: credentials(args)?,
         jobs: args.jobs,
+        retry: sealift::registry::RetryPolicy {
+            attempts: args.retries.saturating_add(1),
+            total: std::time::Duration::from_secs(args.retry_max_time),
+            ..sealift::registry::RetryPolicy::default()
+        },
     })
 }

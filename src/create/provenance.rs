@@ -57,7 +57,10 @@ pub(super) async fn check(
     }
     for d in registry.referrers(repo, subject).await.map_err(reg)? {
         if d.artifact_type.as_deref() == Some(crate::sign::sigstore_bundle::BUNDLE_V03) {
-            let m = registry.fetch_manifest(&repo.with_digest(d.digest.clone())).await.map_err(reg)?;
+            let m = registry
+                .fetch_manifest_sized(&repo.with_digest(d.digest.clone()), Some(d.size))
+                .await
+                .map_err(reg)?;
             candidates.push((SignatureFormat::SigstoreBundle, m.bytes.to_vec()));
         }
     }

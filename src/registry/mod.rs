@@ -1,10 +1,15 @@
 //! The distribution-API client: auth, manifests and blobs over HTTPS. No filesystem: blobs
 //! come and go as byte streams, and only the caller decides where they are stored.
 //!
-//! Built on `oci-client`'s low-level calls only (its high-level `pull`/`push` hold whole
-//! layers in memory and re-serialise manifests, which would change digests).
+//! Reads (manifests, blobs, existence checks, referrers) are sealift's own requests
+//! ([`http`]): bounded, retried when safe ([`retry`]), and resumed where a blob download broke
+//! off. Uploads still go through `oci-client`'s low-level calls (its high-level `pull`/`push`
+//! hold whole layers in memory and re-serialise manifests, which would change digests), which
+//! also answer the registries' auth challenges.
 
 mod auth;
+mod http;
+pub mod retry;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -13,10 +18,10 @@ use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt as _};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 
 pub use auth::{Credentials, default_auth_files};
+pub use retry::RetryPolicy;
 
 use crate::oci::{Descriptor, Digest, Reference, manifest::MAX_MANIFEST_SIZE, media_type};
 
@@ -83,12 +88,30 @@ pub enum Error {
     /// The HTTP client could not be built (bad CA certificate, TLS setup).
     #[error("cannot set up the registry client: {0}")]
     Setup(String),
+    /// A request failed for good: what it was, the registry's status (if it answered) and
+    /// words, and how many tries were made.
+    #[error("{what} `{target}`: {reason} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
+    Http {
+        /// What was being done: "pulling manifest", ...
+        what: &'static str,
+        /// The reference or blob involved.
+        target: String,
+        /// The last response's status, when there was one.
+        status: Option<u16>,
+        /// What went wrong the last time.
+        reason: String,
+        /// Tries made.
+        attempts: usize,
+    },
 }
 
 impl Error {
     /// Did the registry say the manifest or repository does not exist (as opposed to failing)?
     #[must_use]
     pub fn is_not_found(&self) -> bool {
+        if let Self::Http { status, .. } = self {
+            return *status == Some(404);
+        }
         let Self::Request { source, .. } = self else {
             return false;
         };
@@ -113,6 +136,8 @@ pub struct RegistryOptions {
     pub credentials: Credentials,
     /// Blob transfers in flight at once.
     pub jobs: usize,
+    /// How hard to retry requests that may pass on another try.
+    pub retry: RetryPolicy,
 }
 
 /// A manifest as fetched: exact bytes, their digest, and the media type.
@@ -129,6 +154,9 @@ pub struct FetchedManifest {
 /// A client for one or more registries (TLS always; credentials per host).
 pub struct Registry {
     client: oci_client::Client,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    tokens: http::TokenCache,
     credentials: Credentials,
     jobs: usize,
 }
@@ -139,16 +167,28 @@ impl Registry {
         // Several tests or commands may race to install the provider; the first one wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut extra = Vec::new();
+        let mut roots = Vec::new();
         for path in &options.ca_files {
             let data = crate::bounded::read(path, crate::bounded::CONFIG_FILE).map_err(|source| Error::CaFile {
                 path: path.clone(),
                 source,
             })?;
+            roots.extend(
+                reqwest::Certificate::from_pem_bundle(&data).map_err(|e| Error::Setup(format!("CA file {}: {e}", path.display())))?,
+            );
             extra.push(Certificate {
                 encoding: CertificateEncoding::Pem,
                 data,
             });
         }
+        let http = reqwest::Client::builder()
+            .https_only(true)
+            .tls_certs_merge(roots)
+            .user_agent(concat!("sealift/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Setup(e.to_string()))?;
         let config = ClientConfig {
             protocol: ClientProtocol::Https,
             extra_root_certificates: extra,
@@ -162,6 +202,9 @@ impl Registry {
         let client = oci_client::Client::try_from(config).map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Self {
             client,
+            http,
+            retry: options.retry.clone(),
+            tokens: http::TokenCache::default(),
             credentials: options.credentials.clone(),
             jobs: options.jobs.max(1),
         })
@@ -181,22 +224,40 @@ impl Registry {
 
     /// Fetch a manifest by tag or digest. When the reference has a digest, the bytes must hash
     /// to it; either way the returned digest is computed from the bytes, never taken from a header.
+    /// At most [`MAX_MANIFEST_SIZE`] bytes are read.
     pub async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
+        self.fetch_manifest_sized(reference, None).await
+    }
+
+    /// [`Self::fetch_manifest`], reading at most `size` bytes when a descriptor gives it (a
+    /// longer body is refused as soon as it passes that).
+    pub async fn fetch_manifest_sized(&self, reference: &Reference, size: Option<u64>) -> Result<FetchedManifest, Error> {
         let r = to_client_ref(reference);
-        let auth = self.authorize(&r).await?;
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let target = reference.to_string();
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(&r, &auth, &media_type::ACCEPTED_MANIFESTS)
-            .await
-            .map_err(|source| Error::Request {
-                what: "pulling manifest",
-                target: target.clone(),
-                source,
-            })?;
-        if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-            return Err(Error::ManifestTooLarge { target, size: bytes.len() });
-        }
+        let name = match (&reference.digest, &reference.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        };
+        let url = http::v2_url(&r, "manifests", &name);
+        let limit = size.map_or(MAX_MANIFEST_SIZE, |s| s.min(MAX_MANIFEST_SIZE));
+        let accept = media_type::ACCEPTED_MANIFESTS.join(", ");
+        let bytes = match self
+            .get_bounded("pulling manifest", &target, auth.as_ref(), &url, &accept, limit)
+            .await?
+        {
+            http::Got::Body(b) => b,
+            http::Got::NotFound => {
+                return Err(Error::Http {
+                    what: "pulling manifest",
+                    target,
+                    status: Some(404),
+                    reason: "404 Not Found".into(),
+                    attempts: 1,
+                });
+            }
+        };
         let digest = Digest::of(&bytes);
         if let Some(expected) = &reference.digest {
             if *expected != digest {
@@ -211,32 +272,24 @@ impl Registry {
         Ok(FetchedManifest { bytes, digest, media_type })
     }
 
-    /// Stream a blob. The stream fails if the content does not hash to the descriptor's digest;
-    /// the caller must still cap the size (the blob store does).
+    /// Stream a blob, resuming where a broken transfer stopped. The stream fails if the
+    /// registry sends more than the descriptor's size; the caller hashes what it receives and
+    /// checks the digest (the blob store does). A foreign layer's `urls`, when the caller
+    /// kept them, are tried (without credentials) where the registry does not have it.
     pub async fn fetch_blob(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
         let r = to_client_ref(repo);
-        self.authorize(&r).await?;
-        let d = to_client_descriptor(desc);
-        let sized = self.client.pull_blob_stream(&r, &d).await.map_err(|source| Error::Request {
-            what: "pulling blob",
-            target: format!("{}@{}", repo.name(), desc.digest),
-            source,
-        })?;
-        Ok(Box::pin(sized.stream))
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let target = format!("{}@{}", repo.name(), desc.digest);
+        self.blob_stream(target, auth, http::blob_urls(&r, desc), desc).await
     }
 
     /// Does the repository already hold this blob?
     pub async fn blob_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
         let r = to_client_ref(repo);
-        self.authorize(&r).await?;
-        self.client
-            .blob_exists(&r, &digest.to_string())
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let url = http::v2_url(&r, "blobs", &digest.to_string());
+        self.head("checking blob", &format!("{}@{digest}", repo.name()), auth.as_ref(), &url)
             .await
-            .map_err(|source| Error::Request {
-                what: "checking blob",
-                target: format!("{}@{digest}", repo.name()),
-                source,
-            })
     }
 
     /// Upload a blob in one streaming request. The registry checks the digest on commit.
@@ -259,26 +312,44 @@ impl Registry {
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.
     pub async fn referrers(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
-        let r = to_client_ref(&repo.with_digest(subject.clone()));
-        self.authorize(&r).await?;
+        let r = to_client_ref(repo);
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let target = format!("{}@{subject}", repo.name());
-        let index = self.client.pull_referrers(&r, None).await.map_err(|source| Error::Request {
-            what: "listing referrers of",
-            target: target.clone(),
-            source,
+        let url = http::v2_url(&r, "referrers", &subject.to_string());
+        let body = match self
+            .get_bounded(
+                "listing referrers of",
+                &target,
+                auth.as_ref(),
+                &url,
+                media_type::OCI_INDEX,
+                MAX_MANIFEST_SIZE,
+            )
+            .await?
+        {
+            http::Got::Body(b) => b,
+            // No referrers API: the tag schema.
+            http::Got::NotFound => {
+                let mut tag = repo.clone();
+                tag.digest = None;
+                tag.tag = Some(subject.tag_form());
+                match self.fetch_manifest(&tag).await {
+                    Ok(m) => m.bytes,
+                    Err(e) if e.is_not_found() => return Ok(Vec::new()),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        #[derive(serde::Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<Descriptor>,
+        }
+        let index: Index = serde_json::from_slice(&body).map_err(|e| Error::Protocol {
+            target,
+            reason: format!("unusable referrers index: {e}"),
         })?;
-        index
-            .manifests
-            .into_iter()
-            .map(|entry| {
-                serde_json::to_value(entry)
-                    .and_then(serde_json::from_value::<Descriptor>)
-                    .map_err(|e| Error::Protocol {
-                        target: target.clone(),
-                        reason: format!("unusable referrers entry: {e}"),
-                    })
-            })
-            .collect()
+        Ok(index.manifests)
     }
 
     /// Upload manifest bytes unchanged, under the reference's tag (or its digest).
@@ -305,18 +376,5 @@ fn to_client_ref(r: &Reference) -> oci_client::Reference {
         (Some(d), _) => oci_client::Reference::with_digest(r.registry.clone(), r.repository.clone(), d.to_string()),
         (None, Some(t)) => oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone()),
         (None, None) => oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), "latest".into()),
-    }
-}
-
-/// The descriptor oci-client sends. `urls` are passed on only as the caller left them (pull
-/// keeps the HTTPS URLs of a foreign layer when the release allows fetching it): oci-client
-/// then tries them, without credentials, when the registry does not serve the blob.
-fn to_client_descriptor(d: &Descriptor) -> OciDescriptor {
-    OciDescriptor {
-        media_type: d.media_type.clone(),
-        digest: d.digest.to_string(),
-        size: i64::try_from(d.size).unwrap_or(i64::MAX),
-        urls: (!d.urls.is_empty()).then(|| d.urls.clone()),
-        ..OciDescriptor::default()
     }
 }

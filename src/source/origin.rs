@@ -116,7 +116,7 @@ impl<'a> Origin<'a> {
         match self {
             Self::Registry { client, reference, .. } => {
                 let m = client
-                    .fetch_manifest(&reference.with_digest(desc.digest.clone()))
+                    .fetch_manifest_sized(&reference.with_digest(desc.digest.clone()), Some(desc.size))
                     .await
                     .map_err(|source| Error::Registry { image, source })?;
                 Ok(m.bytes.to_vec())

@@ -44,3 +44,6 @@ mod harden;
 // Kubernetes API versions: the deprecation table against kubernetes-validate's schemas,
 // removed ones migrated or refused, unknown kinds' images pinned.
 mod apis;
+// Flaky and hostile registries behind a fault-injecting proxy: retries, resumed downloads,
+// bounded reads.
+mod faults;

@@ -85,6 +85,7 @@ impl TestRegistry {
                 auth_files: vec![],
             },
             jobs: 4,
+            retry: sealift::registry::RetryPolicy::default(),
         })
         .unwrap()
     }

@@ -1,0 +1,443 @@
+//! Flaky and hostile registries: a fault-injecting TLS proxy in front of `docker-registry`
+//! (which cannot fail on demand), and what sealift does through it. The proxy forwards every
+//! request unchanged and streaming, except where a test's rule says to answer with an error
+//! status, cut a response body short, send a body that never ends, or pad one. It counts the
+//! requests it saw and the body bytes it sent, so a test can show that a retry happened, that a
+//! resumed download did not start again from byte 0, and that an endless body was dropped
+//! soon after the limit.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::support::*;
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, Failure>;
+
+/// What the proxy does to a request that a rule matches.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status (and `Retry-After` seconds, when given) instead of forwarding.
+    Status { status: u16, retry_after: Option<u64> },
+    /// Forward, but end the connection after this many bytes of the response body.
+    CutBody { after: u64 },
+    /// Answer with this status and a body that never ends.
+    Endless { status: u16 },
+    /// Forward, with this many spaces added to the end of the body.
+    Pad { extra: usize },
+}
+
+/// A fault for requests whose method matches and whose path contains `path`, `times` times.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub method: Method,
+    pub path: String,
+    pub fault: Fault,
+    pub times: usize,
+}
+
+/// One request the proxy saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: Method,
+    pub path: String,
+    pub range: Option<String>,
+    /// Response body bytes the proxy sent for it.
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct State {
+    upstream: SocketAddr,
+    connector: TlsConnector,
+    rules: Mutex<Vec<Rule>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// A running proxy; stopped on drop.
+pub struct FaultProxy {
+    pub host: String,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// Start in front of `registry`, serving its certificate (so its CA trusts the proxy).
+    pub fn start(registry: &TestRegistry) -> Self {
+        let dir: &Path = registry.dir.path();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs = vec![CertificateDer::from_pem_file(dir.join("server.crt")).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_file(dir.join("ca.crt")).unwrap()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let state = Arc::new(State {
+            upstream: registry.backend.parse().unwrap(),
+            connector: TlsConnector::from(Arc::new(client)),
+            rules: Mutex::new(Vec::new()),
+            seen: Mutex::new(Vec::new()),
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let acceptor = TlsAcceptor::from(Arc::new(server));
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = serve(listener, acceptor, shared) => {}
+                }
+            });
+        });
+        Self {
+            host,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn add(&self, method: Method, path: &str, fault: Fault, times: usize) {
+        self.state.rules.lock().unwrap().push(Rule {
+            method,
+            path: path.to_owned(),
+            fault,
+            times,
+        });
+    }
+
+    /// Forget the rules and the requests seen.
+    pub fn clear(&self) {
+        self.state.rules.lock().unwrap().clear();
+        self.state.seen.lock().unwrap().clear();
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// Requests of `method` whose path contains `path`.
+    pub fn requests(&self, method: &Method, path: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == *method && s.path.contains(path))
+            .collect()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let (acceptor, state) = (acceptor.clone(), state.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(handle(req, &state).await.unwrap_or_else(|e| {
+                        Response::builder()
+                            .status(StatusCode::BAD_GATEWAY)
+                            .body(full(Bytes::from(format!("fault proxy: {e}"))))
+                            .unwrap()
+                    }))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let path = req.uri().path().to_owned();
+    state.seen.lock().unwrap().push(Seen {
+        method: req.method().clone(),
+        path: path.clone(),
+        range: req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        sent: sent.clone(),
+    });
+    let fault = {
+        let mut rules = state.rules.lock().unwrap();
+        let hit = rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.method == req.method() && path.contains(&r.path));
+        hit.map(|r| {
+            r.times -= 1;
+            r.fault.clone()
+        })
+    };
+    match fault {
+        Some(Fault::Status { status, retry_after }) => {
+            let mut response = Response::builder().status(status);
+            if let Some(secs) = retry_after {
+                response = response.header("retry-after", secs.to_string());
+            }
+            let body = format!(r#"{{"errors":[{{"code":"INJECTED","message":"fault proxy says {status}"}}]}}"#);
+            Ok(response.body(counted(full(Bytes::from(body)), sent, None))?)
+        }
+        Some(Fault::Endless { status }) => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let endless = futures_util::stream::repeat(chunk).map(|c| Ok::<_, Failure>(Frame::data(c)));
+            let body = http_body_util::BodyExt::boxed(StreamBody::new(endless));
+            Ok(Response::builder().status(status).body(counted(body, sent, None))?)
+        }
+        Some(Fault::Pad { extra }) => {
+            let response = forward(req, state).await?;
+            let (mut parts, body) = response.into_parts();
+            let mut bytes = body.collect().await?.to_bytes().to_vec();
+            bytes.extend(std::iter::repeat_n(b' ', extra));
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            Ok(Response::from_parts(parts, counted(full(Bytes::from(bytes)), sent, None)))
+        }
+        Some(Fault::CutBody { after }) => {
+            let response = forward(req, state).await?;
+            Ok(response.map(|b| counted(b, sent, Some(after))))
+        }
+        None => {
+            let response = forward(req, state).await?;
+            Ok(response.map(|b| counted(b, sent, None)))
+        }
+    }
+}
+
+/// `body`, counting the bytes sent, and failing (which ends the connection) after `cut`.
+fn counted(body: Body, sent: Arc<std::sync::atomic::AtomicU64>, cut: Option<u64>) -> Body {
+    use std::sync::atomic::Ordering;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let mut chunk = chunk?;
+        let before = sent.load(Ordering::SeqCst);
+        if let Some(limit) = cut {
+            if before >= limit {
+                return Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into());
+            }
+            let room = usize::try_from(limit - before).unwrap_or(usize::MAX);
+            if chunk.len() > room {
+                chunk = chunk.slice(..room);
+            }
+        }
+        sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        Ok(Frame::data(chunk))
+    });
+    // After the cut point the next poll errs, which aborts the connection mid-body.
+    let stream = stream.chain(futures_util::stream::iter(
+        cut.map(|_| Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into())),
+    ));
+    http_body_util::BodyExt::boxed(StreamBody::new(stream))
+}
+
+/// Send one request to the registry on a fresh TLS connection; the response streams back.
+async fn forward(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
+    let tcp = TcpStream::connect(state.upstream).await?;
+    let name = ServerName::IpAddress(state.upstream.ip().into());
+    let tls = state.connector.connect(name, tcp).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(connection);
+    let req = req.map(|b| b.map_err(Failure::from).boxed());
+    let response = sender.send_request(req).await?;
+    Ok(response.map(|b| b.map_err(Failure::from).boxed()))
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|n| match n {}).boxed()
+}
+
+/// A release whose images are reached through `proxy`.
+fn through(release: &Release, source: &TestRegistry, proxy: &FaultProxy) {
+    let yaml = std::fs::read_to_string(release.path("sealift.yaml")).unwrap();
+    std::fs::write(release.path("sealift.yaml"), yaml.replace(&source.host, &proxy.host)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_registry_faults_are_retried_and_a_broken_download_resumes() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let proxy = FaultProxy::start(&source);
+    let release = Release::new(&source, &images);
+    through(&release, &source, &proxy);
+    create_bundle(&release, &source, "direct.tar");
+    proxy.clear();
+
+    // 500 twice on a manifest, 429 with Retry-After once on another, a layer cut halfway.
+    proxy.add(
+        Method::GET,
+        "/app/alpha/manifests/",
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        2,
+    );
+    proxy.add(
+        Method::GET,
+        "/app/beta/manifests/",
+        Fault::Status {
+            status: 429,
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let blob_path = format!("/blobs/{}", shared.digest());
+    let size = shared.bytes.len() as u64;
+    let half = size / 2;
+    proxy.add(Method::GET, &blob_path, Fault::CutBody { after: half }, 1);
+    let started = Instant::now();
+    let o = create(&release, &source, "sealift.yaml", "flaky.tar");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(started.elapsed() >= Duration::from_secs(1), "the Retry-After second was not waited");
+    let alpha = proxy.requests(&Method::GET, "/app/alpha/manifests/1.0");
+    assert!(alpha.len() >= 3, "alpha's manifest was asked for {} times", alpha.len());
+    // The cut download was resumed from where it broke, not started again.
+    let pulls = proxy.requests(&Method::GET, &blob_path);
+    let sent = |s: &Seen| s.sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(sent(&pulls[0]), half, "{pulls:?}");
+    let resumed: Vec<&Seen> = pulls.iter().filter(|p| p.range.is_some()).collect();
+    assert_eq!(resumed.len(), 1, "{pulls:?}");
+    assert_eq!(resumed[0].range.as_deref(), Some(format!("bytes={half}-").as_str()));
+    assert_eq!(sent(resumed[0]), size - half, "the resumed request sent only the rest");
+    // Same digests as a bundle made without faults.
+    let index = |file: &str| {
+        let o = sealift(release.dir.path(), &["bundle", "inspect", file, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["index"]["images"].clone()
+    };
+    let digests = |v: serde_json::Value| v.as_array().unwrap().iter().map(|i| i["digest"].clone()).collect::<Vec<_>>();
+    assert_eq!(digests(index("flaky.tar")), digests(index("direct.tar")));
+
+    // A fault that does not pass: the message names the request, the status and the tries.
+    proxy.add(
+        Method::GET,
+        "/app/alpha/manifests/",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        100,
+    );
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "bundle",
+            "create",
+            "-o",
+            "never.tar",
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            source.ca().to_str().unwrap(),
+            "--retries",
+            "2",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let msg = text(&o);
+    assert!(
+        msg.contains("pulling manifest") && msg.contains("503") && msg.contains("after 3 attempts"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_and_oversized_responses_are_refused_at_the_limit() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let proxy = FaultProxy::start(&source);
+    let release = Release::new(&source, &images);
+    through(&release, &source, &proxy);
+    for (name, path, fault, says) in [
+        (
+            "endless manifest",
+            "/app/alpha/manifests/",
+            Fault::Endless { status: 200 },
+            "passed the 4194304-byte limit",
+        ),
+        (
+            "endless error body",
+            "/app/alpha/manifests/",
+            Fault::Endless { status: 500 },
+            "after 2 attempts",
+        ),
+        // A platform manifest longer than the index's descriptor says: refused at that size.
+        (
+            "padded manifest",
+            "/app/multi/manifests/sha256:",
+            Fault::Pad { extra: 100 },
+            "-byte limit",
+        ),
+    ] {
+        proxy.add(Method::GET, path, fault, 100);
+        let o = sealift(
+            release.dir.path(),
+            &[
+                "bundle",
+                "create",
+                "-o",
+                "x.tar",
+                "--key",
+                "keys/sealift.key",
+                "--ca-file",
+                source.ca().to_str().unwrap(),
+                "--retries",
+                "1",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(text(&o).contains(says), "{name}: {}", text(&o));
+        let sent: Vec<u64> = proxy
+            .requests(&Method::GET, path)
+            .iter()
+            .map(|s| s.sent.load(std::sync::atomic::Ordering::SeqCst))
+            .collect();
+        // The client stops reading at the 4 MiB manifest limit (or 4 KiB of an error body);
+        // what the proxy sent beyond that is what the sockets buffered.
+        let most = sent.iter().max().copied().unwrap_or(0);
+        println!("{name}: refused; the proxy sent at most {most} bytes into one response");
+        assert!(most < 32 << 20, "{name}: the proxy sent {most} bytes into one response");
+        proxy.clear();
+    }
+}
