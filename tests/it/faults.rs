@@ -6,27 +6,17 @@
 //! resumed download did not start again from byte 0, and that an endless body was dropped
 //! soon after the limit.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt as _, Full, StreamBody};
+use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use hyper::{Method, Request, Response};
 
 use crate::support::*;
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
-type Body = BoxBody<Bytes, Failure>;
+use crate::tls_proxy::{self, Body, Failure, Running, Upstream, full};
 
 /// What the proxy does to a request that a rule matches.
 #[derive(Clone, Debug)]
@@ -61,8 +51,7 @@ pub struct Seen {
 }
 
 struct State {
-    upstream: SocketAddr,
-    connector: TlsConnector,
+    upstream: Upstream,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<Seen>>,
 }
@@ -71,61 +60,23 @@ struct State {
 pub struct FaultProxy {
     pub host: String,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _running: Running,
 }
 
 impl FaultProxy {
     /// Start in front of `registry`, serving its certificate (so its CA trusts the proxy).
     pub fn start(registry: &TestRegistry) -> Self {
-        let dir: &Path = registry.dir.path();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let certs = vec![CertificateDer::from_pem_file(dir.join("server.crt")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_file(dir.join("ca.crt")).unwrap()).unwrap();
-        let client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let (acceptor, upstream) = tls_proxy::tls(registry.dir.path(), &registry.backend);
         let state = Arc::new(State {
-            upstream: registry.backend.parse().unwrap(),
-            connector: TlsConnector::from(Arc::new(client)),
+            upstream,
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let acceptor = TlsAcceptor::from(Arc::new(server));
-        let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    _ = stopped => {}
-                    _ = serve(listener, acceptor, shared) => {}
-                }
-            });
-        });
+        let running = tls_proxy::start(acceptor, state.clone(), |req, state| async move { handle(req, &state).await });
         Self {
-            host,
+            host: running.host.clone(),
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -154,41 +105,6 @@ impl FaultProxy {
             .into_iter()
             .filter(|s| s.method == *method && s.path.contains(path))
             .collect()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
-        let (acceptor, state) = (acceptor.clone(), state.clone());
-        tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(handle(req, &state).await.unwrap_or_else(|e| {
-                        Response::builder()
-                            .status(StatusCode::BAD_GATEWAY)
-                            .body(full(Bytes::from(format!("fault proxy: {e}"))))
-                            .unwrap()
-                    }))
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-        });
     }
 }
 
@@ -227,7 +143,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
             Ok(Response::builder().status(status).body(counted(body, sent, None))?)
         }
         Some(Fault::Pad { extra }) => {
-            let response = forward(req, state).await?;
+            let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
             let (mut parts, body) = response.into_parts();
             let mut bytes = body.collect().await?.to_bytes().to_vec();
             bytes.extend(std::iter::repeat_n(b' ', extra));
@@ -235,11 +151,11 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
             Ok(Response::from_parts(parts, counted(full(Bytes::from(bytes)), sent, None)))
         }
         Some(Fault::CutBody { after }) => {
-            let response = forward(req, state).await?;
+            let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
             Ok(response.map(|b| counted(b, sent, Some(after))))
         }
         None => {
-            let response = forward(req, state).await?;
+            let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
             Ok(response.map(|b| counted(b, sent, None)))
         }
     }
@@ -268,22 +184,6 @@ fn counted(body: Body, sent: Arc<std::sync::atomic::AtomicU64>, cut: Option<u64>
         cut.map(|_| Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into())),
     ));
     http_body_util::BodyExt::boxed(StreamBody::new(stream))
-}
-
-/// Send one request to the registry on a fresh TLS connection; the response streams back.
-async fn forward(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
-    let tcp = TcpStream::connect(state.upstream).await?;
-    let name = ServerName::IpAddress(state.upstream.ip().into());
-    let tls = state.connector.connect(name, tcp).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-    tokio::spawn(connection);
-    let req = req.map(|b| b.map_err(Failure::from).boxed());
-    let response = sender.send_request(req).await?;
-    Ok(response.map(|b| b.map_err(Failure::from).boxed()))
-}
-
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|n| match n {}).boxed()
 }
 
 /// A release whose images are reached through `proxy`.

@@ -4,7 +4,9 @@
 // Registries, generated images, keys and the CLI runner.
 mod support;
 // The OCI referrers API, which Distribution 2.8 lacks, as a proxy in front of it.
+// The TLS plumbing the test proxies in front of docker-registry share.
 mod referrers_api;
+mod tls_proxy;
 // Independent verifiers: openssl, sigstore-rs, sigstore-types/-crypto.
 mod oracles;
 // Pull from a TLS+auth registry, bundle, verify, load into another; digests must match.

@@ -11,26 +11,19 @@
 //! The proxy serves the registry's own certificate, so the registry's CA trusts it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt as _, Empty, Full, Limited};
+use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use sealift::oci::{Digest, media_type};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+use crate::tls_proxy::{self, Body, Failure, Running, Upstream, full};
 
 /// Largest manifest body the proxy reads to look for a subject (the registry's own limit).
 const MAX_MANIFEST: usize = 4 * 1024 * 1024;
@@ -39,13 +32,11 @@ const MAX_MANIFEST: usize = 4 * 1024 * 1024;
 pub struct ReferrersApi {
     pub host: String,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _running: Running,
 }
 
 struct State {
-    upstream: SocketAddr,
-    connector: TlsConnector,
+    upstream: Upstream,
     /// (repository, subject digest) -> descriptors of the manifests that refer to it.
     referrers: Mutex<HashMap<(String, String), Vec<Value>>>,
     /// How many referrers listings were answered, so tests can show the API was used.
@@ -56,51 +47,17 @@ impl ReferrersApi {
     /// Start in front of the registry at `upstream` whose files (`server.crt`, `server.key`,
     /// `ca.crt`) are in `dir`.
     pub fn start(dir: &Path, upstream: &str) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let certs = vec![CertificateDer::from_pem_file(dir.join("server.crt")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_file(dir.join("ca.crt")).unwrap()).unwrap();
-        let client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let (acceptor, upstream) = tls_proxy::tls(dir, upstream);
         let state = Arc::new(State {
-            upstream: upstream.parse().unwrap(),
-            connector: TlsConnector::from(Arc::new(client)),
+            upstream,
             referrers: Mutex::new(HashMap::new()),
             listings: AtomicUsize::new(0),
         });
-
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let acceptor = TlsAcceptor::from(Arc::new(server));
-        let shared = state.clone();
-        // Its own runtime, so the proxy keeps serving while a test blocks on a CLI run.
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    _ = stopped => {}
-                    _ = serve(listener, acceptor, shared) => {}
-                }
-            });
-        });
+        let running = tls_proxy::start(acceptor, state.clone(), |req, state| async move { handle(req, &state).await });
         Self {
-            host,
+            host: running.host.clone(),
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -109,43 +66,6 @@ impl ReferrersApi {
         self.state.listings.load(Ordering::SeqCst)
     }
 }
-
-impl Drop for ReferrersApi {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
-        let (acceptor, state) = (acceptor.clone(), state.clone());
-        tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(handle(req, &state).await.unwrap_or_else(|e| {
-                        Response::builder()
-                            .status(StatusCode::BAD_GATEWAY)
-                            .body(full(Bytes::from(format!("referrers proxy: {e}"))))
-                            .unwrap()
-                    }))
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-        });
-    }
-}
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
     let path = req.uri().path().to_owned();
@@ -161,7 +81,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
         let (parts, body) = req.into_parts();
         let bytes = Limited::new(body, MAX_MANIFEST).collect().await?.to_bytes();
         let referrer = referrer_of(&bytes);
-        let mut response = forward(Request::from_parts(parts, full(bytes)), state).await?;
+        let mut response = state.upstream.forward(Request::from_parts(parts, full(bytes))).await?;
         if response.status() == StatusCode::CREATED
             && let Some((subject, descriptor)) = referrer
         {
@@ -174,7 +94,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
         }
         return Ok(response);
     }
-    forward(req.map(|b| b.map_err(Failure::from).boxed()), state).await
+    state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await
 }
 
 /// `/v2/<name>/<kind>/<last>` split into name and last segment.
@@ -206,11 +126,14 @@ fn referrer_of(bytes: &[u8]) -> Option<(String, Value)> {
 
 async fn list(req: &Request<Incoming>, state: &State, name: &str, subject: &str) -> Result<Response<Body>, Failure> {
     // The registry judges the credentials: ask it for `/v2/` with the same Authorization.
-    let mut check = Request::get("/v2/").header(HOST, state.upstream.to_string());
+    let mut check = Request::get("/v2/").header(HOST, state.upstream.addr.to_string());
     if let Some(auth) = req.headers().get(AUTHORIZATION) {
         check = check.header(AUTHORIZATION, auth);
     }
-    let answer = forward(check.body(Empty::new().map_err(|n| match n {}).boxed())?, state).await?;
+    let answer = state
+        .upstream
+        .forward(check.body(Empty::new().map_err(|n| match n {}).boxed())?)
+        .await?;
     if answer.status() != StatusCode::OK {
         return Ok(answer);
     }
@@ -227,19 +150,4 @@ async fn list(req: &Request<Incoming>, state: &State, name: &str, subject: &str)
         .status(StatusCode::OK)
         .header(CONTENT_TYPE, media_type::OCI_INDEX)
         .body(full(Bytes::from(serde_json::to_vec(&index)?)))?)
-}
-
-/// Send one request to the registry on a fresh TLS connection; the response streams back.
-async fn forward(req: Request<Body>, state: &State) -> Result<Response<Body>, Failure> {
-    let tcp = TcpStream::connect(state.upstream).await?;
-    let name = ServerName::IpAddress(state.upstream.ip().into());
-    let tls = state.connector.connect(name, tcp).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-    tokio::spawn(connection);
-    let response = sender.send_request(req).await?;
-    Ok(response.map(|b| b.map_err(Failure::from).boxed()))
-}
-
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|n| match n {}).boxed()
 }
