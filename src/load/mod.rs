@@ -12,16 +12,15 @@ mod signatures;
 
 use std::io::Read;
 
-use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 use crate::oci::{Descriptor, Reference};
-use crate::progress::{ProgressReader, Reporter};
-use crate::registry::{self, ByteStream, Registry};
+use crate::progress::{Reporter, Task};
+use crate::registry::{self, BlobSource, Registry};
+use crate::store::RangeReader;
 use crate::verify::VerifiedBundle;
-
-const CHUNK: usize = 1 << 20;
+use std::sync::Arc;
 
 /// Errors while loading.
 #[derive(Debug, thiserror::Error)]
@@ -205,49 +204,52 @@ async fn push_blob(
         reason: format!("blob {} missing", desc.digest),
     })?;
     let size = entry.size;
-    let reader = bundle.open_blob(&desc.digest).ok_or_else(|| Error::Inconsistent {
+    let (file, offset, _) = bundle.blob_range(&desc.digest).ok_or_else(|| Error::Inconsistent {
         image: name.to_owned(),
         reason: format!("blob {} missing", desc.digest),
     })?;
-    let task = reporter.start(&format!("push {}", desc.digest.short()), size);
-    let stream = read_stream(reader, task);
-    client.push_blob(target, &desc.digest, size, stream).await.map_err(reg_err)?;
+    let task: Arc<dyn Task> = Arc::from(reporter.start(&format!("push {}", desc.digest.short()), size));
+    let source = Arc::new(BundleBlob {
+        file,
+        offset,
+        size,
+        task: task.clone(),
+    });
+    // Sent bytes are hashed again and committed only if they still match the verified digest.
+    client.push_blob_from(target, &desc.digest, size, source).await.map_err(reg_err)?;
+    task.finish();
     Ok(Some(size))
 }
 
-/// A stream of bytes already in memory (small documents: configs, indexes).
-fn bytes_stream(bytes: Vec<u8>) -> ByteStream {
-    Box::pin(futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }))
+/// A verified blob's bytes, read again from the bundle file that was verified (from any
+/// offset, for a resumed upload), with progress.
+struct BundleBlob {
+    file: Arc<std::fs::File>,
+    offset: u64,
+    size: u64,
+    task: Arc<dyn Task>,
 }
 
-/// Stream a reader's bytes from a blocking thread, a few chunks in flight at most.
-fn read_stream(reader: impl Read + Send + 'static, task: Box<dyn crate::progress::Task>) -> ByteStream {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut reader = ProgressReader::new(reader, &*task);
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            }
-        }
-        task.finish();
-    });
-    Box::pin(tokio_stream_from(rx))
+impl BlobSource for BundleBlob {
+    fn open_at(&self, from: u64) -> std::io::Result<Box<dyn Read + Send>> {
+        let reader = RangeReader::new(self.file.clone(), self.offset + from, self.size.saturating_sub(from));
+        Ok(Box::new(Counted {
+            inner: reader,
+            task: self.task.clone(),
+        }))
+    }
 }
 
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// Reports what is read to a progress task.
+struct Counted<R> {
+    inner: R,
+    task: Arc<dyn Task>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.task.advance(n as u64);
+        Ok(n)
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! - legacy: the `.sig` image at tag `sha256-<hex>.sig`. If the registry already holds a
 //!   signature image there (another signer, or a previous load), the layers are merged the way
-//!   cosign merges them, so nobody's signature is dropped.
+//!   cosign merges them, so nobody's signature is dropped. The tag is read again after each
+//!   write and the merge redone until it holds ours, so two loads at once both keep theirs.
 //! - bundle: the referrer manifest by digest. If the registry's referrers listing (its API, or
 //!   the tag-schema index where it has none) does not show it afterwards, the `sha256-<hex>`
 //!   index is created or extended to list it.
@@ -36,73 +37,106 @@ pub(super) async fn push_signature(
     let bytes = bundle
         .manifest(&rec.manifest)
         .ok_or_else(|| inconsistent(format!("signature manifest {} missing", rec.manifest)))?;
-    match rec.format {
-        SignatureFormat::CosignLegacy => {
-            let at_tag = Reference {
-                tag: Some(artifact::legacy_tag(&rec.subject)),
-                digest: None,
-                ..target.clone()
-            };
-            let existing = match client.fetch_manifest(&at_tag).await {
-                Ok(m) => Some(m),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(reg(e)),
-            };
-            match existing {
-                None => {
-                    client.push_manifest(&at_tag, bytes, media_type::OCI_MANIFEST).await.map_err(reg)?;
-                    Ok(1)
+    // Both formats are read-modify-write of a shared tag, which another load may rewrite at the
+    // same moment. So after writing, the tag is read again, and the merge redone until it
+    // holds every signature this run adds (or the rounds run out).
+    let mut pushed = 0;
+    for round in 0..MERGE_ROUNDS {
+        if round > 0 {
+            tokio::time::sleep(merge_pause(round)).await;
+        }
+        let done = match rec.format {
+            SignatureFormat::CosignLegacy => {
+                let at_tag = Reference {
+                    tag: Some(artifact::legacy_tag(&rec.subject)),
+                    digest: None,
+                    ..target.clone()
+                };
+                let existing = match client.fetch_manifest(&at_tag).await {
+                    Ok(m) => Some(m),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(reg(e)),
+                };
+                match existing {
+                    None => {
+                        client.push_manifest(&at_tag, bytes, media_type::OCI_MANIFEST).await.map_err(reg)?;
+                        pushed += 1;
+                        false
+                    }
+                    Some(m) if m.digest == rec.manifest => true,
+                    Some(m) => match artifact::merge_legacy(&m.bytes, bytes).map_err(|e| inconsistent(format!("{at_tag}: {e}")))? {
+                        // Every layer of ours is in it already.
+                        None => true,
+                        Some((config, manifest)) => {
+                            client
+                                .push_blob_from(
+                                    target,
+                                    &config.descriptor.digest,
+                                    config.descriptor.size,
+                                    std::sync::Arc::new(bytes::Bytes::from(config.bytes)),
+                                )
+                                .await
+                                .map_err(reg)?;
+                            client
+                                .push_manifest(&at_tag, &manifest.bytes, media_type::OCI_MANIFEST)
+                                .await
+                                .map_err(reg)?;
+                            pushed += 1;
+                            false
+                        }
+                    },
                 }
-                Some(m) if m.digest == rec.manifest => Ok(0),
-                Some(m) => {
-                    let merged = artifact::merge_legacy(&m.bytes, bytes).map_err(|e| inconsistent(format!("{at_tag}: {e}")))?;
-                    let Some((config, manifest)) = merged else {
-                        return Ok(0);
+            }
+            SignatureFormat::SigstoreBundle => {
+                let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
+                if listed.iter().any(|d| d.digest == rec.manifest) {
+                    true
+                } else {
+                    if round == 0 {
+                        client
+                            .push_manifest(&target.with_digest(rec.manifest.clone()), bytes, media_type::OCI_MANIFEST)
+                            .await
+                            .map_err(reg)?;
+                        pushed += 1;
+                        // A registry with the referrers API lists the new manifest by itself.
+                        let again = client.referrers(target, &rec.subject).await.map_err(reg)?;
+                        if again.iter().any(|d| d.digest == rec.manifest) {
+                            return Ok(pushed);
+                        }
+                    }
+                    let mut entries = client.referrers(target, &rec.subject).await.map_err(reg)?;
+                    entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
+                    let index = artifact::referrers_index(&entries);
+                    let at_tag = Reference {
+                        tag: Some(artifact::fallback_tag(&rec.subject)),
+                        digest: None,
+                        ..target.clone()
                     };
                     client
-                        .push_blob(
-                            target,
-                            &config.descriptor.digest,
-                            config.descriptor.size,
-                            super::bytes_stream(config.bytes),
-                        )
+                        .push_manifest(&at_tag, &index.bytes, media_type::OCI_INDEX)
                         .await
                         .map_err(reg)?;
-                    client
-                        .push_manifest(&at_tag, &manifest.bytes, media_type::OCI_MANIFEST)
-                        .await
-                        .map_err(reg)?;
-                    Ok(1)
+                    pushed += 1;
+                    false
                 }
             }
-        }
-        SignatureFormat::SigstoreBundle => {
-            let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
-            if listed.iter().any(|d| d.digest == rec.manifest) {
-                return Ok(0);
-            }
-            client
-                .push_manifest(&target.with_digest(rec.manifest.clone()), bytes, media_type::OCI_MANIFEST)
-                .await
-                .map_err(reg)?;
-            // A registry with the referrers API lists the new manifest by itself.
-            let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
-            if listed.iter().any(|d| d.digest == rec.manifest) {
-                return Ok(1);
-            }
-            let mut entries = listed;
-            entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
-            let index = artifact::referrers_index(&entries);
-            let at_tag = Reference {
-                tag: Some(artifact::fallback_tag(&rec.subject)),
-                digest: None,
-                ..target.clone()
-            };
-            client
-                .push_manifest(&at_tag, &index.bytes, media_type::OCI_INDEX)
-                .await
-                .map_err(reg)?;
-            Ok(2)
+        };
+        if done {
+            return Ok(pushed);
         }
     }
+    Err(inconsistent(format!(
+        "after {MERGE_ROUNDS} rounds the registry still lacks signature {} of {} (another writer keeps replacing the tag that lists it)",
+        rec.manifest, rec.subject
+    )))
+}
+
+/// Read-merge-write rounds before giving up on a signature tag other writers keep changing.
+const MERGE_ROUNDS: u32 = 8;
+
+/// A short, growing, jittered pause between merge rounds, so concurrent loads stop colliding.
+fn merge_pause(round: u32) -> std::time::Duration {
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    std::time::Duration::from_millis(u64::from(round) * 50 + u64::from(jitter[0]))
 }

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use oci_client::RegistryOperation;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, HeaderValue, RANGE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE};
 use reqwest::{Method, StatusCode};
 
 use super::retry::{self, Failed, RetryPolicy};
@@ -83,6 +83,36 @@ impl Registry {
                 return Err(failure(response).await);
             }
             read_limited(response, limit).await.map(Got::Body)
+        })
+        .await;
+        outcome.map_err(|(failed, attempts)| http_error(what, target, failed, attempts))
+    }
+
+    /// `PUT url` of `body` (a manifest) with retries; 201 is success.
+    pub(super) async fn put_bytes(
+        &self,
+        what: &'static str,
+        target: &str,
+        auth: Option<&HeaderValue>,
+        url: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<(), Error> {
+        let http = &self.http;
+        let outcome = retry::run(&self.retry, move || {
+            let body = body.clone();
+            async move {
+                let mut request = http.put(url).header(CONTENT_TYPE, content_type).body(body);
+                if let Some(a) = auth {
+                    request = request.header(AUTHORIZATION, a.clone());
+                }
+                let response = request.send().await.map_err(|e| Failed::network(&e))?;
+                if response.status() == StatusCode::CREATED {
+                    Ok(())
+                } else {
+                    Err(failure(response).await)
+                }
+            }
         })
         .await;
         outcome.map_err(|(failed, attempts)| http_error(what, target, failed, attempts))
@@ -289,6 +319,16 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Sends one bodiless request, once, and ignores what comes back but the status.
+pub(super) async fn send_plain(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    auth: Option<&HeaderValue>,
+) -> Result<StatusCode, Failed> {
+    send(http, method, url, auth, &[]).await.map(|r| r.status())
+}
+
 /// Sends one request.
 async fn send(
     http: &reqwest::Client,
@@ -308,7 +348,7 @@ async fn send(
 }
 
 /// A failed response, with at most [`ERROR_BODY_LIMIT`] bytes of its body read for the message.
-async fn failure(response: reqwest::Response) -> Failed {
+pub(super) async fn failure(response: reqwest::Response) -> Failed {
     let status = response.status();
     let headers = response.headers().clone();
     let mut body = BytesMut::new();

@@ -10,18 +10,19 @@
 mod auth;
 mod http;
 pub mod retry;
+mod upload;
 
 use std::path::PathBuf;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt as _};
+use futures_util::Stream;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
 
 pub use auth::{Credentials, default_auth_files};
 pub use retry::RetryPolicy;
+pub use upload::{BlobSource, UPLOAD_CHUNK};
 
 use crate::oci::{Descriptor, Digest, Reference, manifest::MAX_MANIFEST_SIZE, media_type};
 
@@ -216,12 +217,6 @@ impl Registry {
         self.jobs
     }
 
-    async fn authorize(&self, r: &oci_client::Reference) -> Result<RegistryAuth, Error> {
-        let auth = self.credentials.for_registry(r.registry())?;
-        self.client.store_auth_if_needed(r.resolve_registry(), &auth).await;
-        Ok(auth)
-    }
-
     /// Fetch a manifest by tag or digest. When the reference has a digest, the bytes must hash
     /// to it; either way the returned digest is computed from the bytes, never taken from a header.
     /// At most [`MAX_MANIFEST_SIZE`] bytes are read.
@@ -292,22 +287,6 @@ impl Registry {
             .await
     }
 
-    /// Upload a blob in one streaming request. The registry checks the digest on commit.
-    pub async fn push_blob(&self, repo: &Reference, digest: &Digest, size: u64, data: ByteStream) -> Result<(), Error> {
-        let r = to_client_ref(repo);
-        self.authorize(&r).await?;
-        let stream = data.map_err(OciDistributionError::IoError);
-        self.client
-            .push_blob_stream(&r, stream, &digest.to_string(), Some(size))
-            .await
-            .map(|_| ())
-            .map_err(|source| Error::Request {
-                what: "pushing blob",
-                target: format!("{}@{digest}", repo.name()),
-                source,
-            })
-    }
-
     /// The manifests that declare `subject` as their subject: the referrers API where the
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.
@@ -352,26 +331,30 @@ impl Registry {
         Ok(index.manifests)
     }
 
-    /// Upload manifest bytes unchanged, under the reference's tag (or its digest).
+    /// Upload manifest bytes unchanged, under the reference's tag (or its digest); retried
+    /// like reads (a `PUT` of the same bytes is idempotent).
     pub async fn push_manifest(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
         let r = to_client_ref(reference);
-        self.authorize(&r).await?;
-        let content_type = media_type
-            .parse()
-            .map_err(|_| Error::Setup(format!("bad media type `{media_type}`")))?;
-        self.client
-            .push_manifest_raw(&r, bytes.to_vec(), content_type)
-            .await
-            .map(|_| ())
-            .map_err(|source| Error::Request {
-                what: "pushing manifest",
-                target: reference.to_string(),
-                source,
-            })
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
+        let name = match (&reference.digest, &reference.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        };
+        let url = http::v2_url(&r, "manifests", &name);
+        self.put_bytes(
+            "pushing manifest",
+            &reference.to_string(),
+            auth.as_ref(),
+            &url,
+            media_type,
+            Bytes::copy_from_slice(bytes),
+        )
+        .await
     }
 }
 
-fn to_client_ref(r: &Reference) -> oci_client::Reference {
+pub(super) fn to_client_ref(r: &Reference) -> oci_client::Reference {
     match (&r.digest, &r.tag) {
         (Some(d), _) => oci_client::Reference::with_digest(r.registry.clone(), r.repository.clone(), d.to_string()),
         (None, Some(t)) => oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone()),

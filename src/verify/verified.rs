@@ -100,6 +100,15 @@ impl VerifiedBundle {
         Some(VerifyingReader::new(range, e.digest.clone(), e.size))
     }
 
+    /// Where a verified blob lies: the very file that was verified, the offset of its bytes,
+    /// and their count. For readers that must start again part way (a resumed upload), which
+    /// hash what they read themselves.
+    #[must_use]
+    pub fn blob_range(&self, digest: &Digest) -> Option<(std::sync::Arc<std::fs::File>, u64, u64)> {
+        let e = self.blob(digest)?;
+        Some((self.bundle.file(), e.offset, e.size))
+    }
+
     /// Read any verified entry (release files such as manifests), re-hashed as it is read.
     #[must_use]
     pub fn open_entry(&self, path: &str) -> Option<impl Read + Send + 'static> {

@@ -29,6 +29,13 @@ pub enum Fault {
     Endless { status: u16 },
     /// Forward, with this many spaces added to the end of the body.
     Pad { extra: usize },
+    /// Forward only this many bytes of a request body that is longer and whose
+    /// `Content-Range` does not start at 0 (a later chunk of an upload), then break both
+    /// connections; `left` says how many more times (other requests pass and do not count).
+    CutRequest {
+        after: u64,
+        left: Arc<std::sync::atomic::AtomicUsize>,
+    },
 }
 
 /// A fault for requests whose method matches and whose path contains `path`, `times` times.
@@ -48,6 +55,8 @@ pub struct Seen {
     pub range: Option<String>,
     /// Response body bytes the proxy sent for it.
     pub sent: Arc<std::sync::atomic::AtomicU64>,
+    /// Request body bytes it forwarded.
+    pub received: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct State {
@@ -110,12 +119,19 @@ impl FaultProxy {
 
 async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let path = req.uri().path().to_owned();
     state.seen.lock().unwrap().push(Seen {
         method: req.method().clone(),
         path: path.clone(),
-        range: req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        range: req
+            .headers()
+            .get("range")
+            .or_else(|| req.headers().get("content-range"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         sent: sent.clone(),
+        received: received.clone(),
     });
     let fault = {
         let mut rules = state.rules.lock().unwrap();
@@ -150,12 +166,28 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
             parts.headers.remove(hyper::header::CONTENT_LENGTH);
             Ok(Response::from_parts(parts, counted(full(Bytes::from(bytes)), sent, None)))
         }
+        Some(Fault::CutRequest { after, left }) => {
+            let later_chunk = req
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|r| !r.starts_with("0-"));
+            let left = if later_chunk {
+                left
+            } else {
+                Arc::new(std::sync::atomic::AtomicUsize::new(0))
+            };
+            let req = req.map(|b| cut_once(b.map_err(Failure::from).boxed(), received, after, left));
+            let response = state.upstream.forward(req).await?;
+            Ok(response.map(|b| counted(b, sent, None)))
+        }
         Some(Fault::CutBody { after }) => {
             let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
             Ok(response.map(|b| counted(b, sent, Some(after))))
         }
         None => {
-            let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
+            let req = req.map(|b| counted(b.map_err(Failure::from).boxed(), received, None));
+            let response = state.upstream.forward(req).await?;
             Ok(response.map(|b| counted(b, sent, None)))
         }
     }
@@ -184,6 +216,30 @@ fn counted(body: Body, sent: Arc<std::sync::atomic::AtomicU64>, cut: Option<u64>
         cut.map(|_| Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into())),
     ));
     http_body_util::BodyExt::boxed(StreamBody::new(stream))
+}
+
+/// `body`, counting its bytes, cut after `after` bytes if it gets that far and `left` allows:
+/// the bytes up to the cut go on, then an error ends the connection.
+fn cut_once(body: Body, counter: Arc<std::sync::atomic::AtomicU64>, after: u64, left: Arc<std::sync::atomic::AtomicUsize>) -> Body {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cut = Arc::new(AtomicBool::new(false));
+    let cutting = cut.clone();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let mut chunk = chunk?;
+        if cutting.load(Ordering::SeqCst) {
+            return Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into());
+        }
+        let before = counter.load(Ordering::SeqCst);
+        if before + chunk.len() as u64 > after && left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            cutting.store(true, Ordering::SeqCst);
+            chunk = chunk.slice(..usize::try_from(after - before).unwrap_or(0));
+        }
+        counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        Ok(Frame::data(chunk))
+    });
+    let tail = futures_util::stream::once(async move { cut.load(Ordering::SeqCst) })
+        .filter_map(|cut| async move { cut.then(|| Err::<Frame<Bytes>, Failure>("fault proxy: connection cut".into())) });
+    http_body_util::BodyExt::boxed(StreamBody::new(stream.chain(tail)))
 }
 
 /// A release whose images are reached through `proxy`.
@@ -340,4 +396,160 @@ async fn endless_and_oversized_responses_are_refused_at_the_limit() {
         assert!(most < 32 << 20, "{name}: the proxy sent {most} bytes into one response");
         proxy.clear();
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_loads_at_once_by_different_signers_both_keep_their_signatures() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    let dir = release.dir.path();
+    let o = sealift(dir, &["keys", "generate", "--dir", "keys", "--name", "second"]);
+    assert!(o.status.success(), "{}", text(&o));
+    create_bundle(&release, &source, "first.tar");
+    let ca = source.ca();
+    let o = sealift(
+        dir,
+        &[
+            "bundle",
+            "create",
+            "-o",
+            "second.tar",
+            "--key",
+            "keys/second.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let repo: sealift::oci::Reference = format!("{}/app/alpha:1.0", source.host).parse().unwrap();
+    for round in 0..10 {
+        let target = TestRegistry::start();
+        let loads: Vec<_> = [("first.tar", "keys/sealift.pub"), ("second.tar", "keys/second.pub")]
+            .into_iter()
+            .map(|(bundle, key)| {
+                let (dir, host, ca) = (dir.to_path_buf(), target.host.clone(), target.ca());
+                std::thread::spawn(move || {
+                    sealift(
+                        &dir,
+                        &["load", bundle, "--key", key, "--registry", &host, "--ca-file", ca.to_str().unwrap()],
+                    )
+                })
+            })
+            .collect();
+        for o in loads.into_iter().map(|t| t.join().unwrap()) {
+            assert!(o.status.success(), "round {round}: {}", text(&o));
+        }
+        let at = sealift::oci::Reference {
+            registry: target.host.clone(),
+            ..repo.clone()
+        };
+        for key in ["keys/sealift.pub", "keys/second.pub"] {
+            assert!(
+                crate::oracles::legacy_signature_by(&target, &at, &images.alpha.digest(), &release.path(key)).await,
+                "round {round}: the .sig image lacks the signature of {key}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let proxy = FaultProxy::start(&target);
+    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let size = shared.bytes.len() as u64;
+    // The upload of the shared layer (3 MiB, two chunks) breaks as its second chunk starts.
+    // (docker-registry drops an upload session whose PATCH broke after some of its bytes were
+    // written, so a break inside a chunk restarts the upload; one before them resumes it.)
+    let left = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    proxy.add(
+        Method::PATCH,
+        "/blobs/uploads/",
+        Fault::CutRequest {
+            after: 0,
+            left: left.clone(),
+        },
+        usize::MAX,
+    );
+    let ca = target.ca();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &proxy.host,
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let patches = proxy.requests(&Method::PATCH, "/blobs/uploads/");
+    let chunk = sealift::registry::UPLOAD_CHUNK;
+    let received = |s: &Seen| s.received.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
+    // The layer's second chunk was cut; the registry kept the first, and the upload went on
+    // from there: the second chunk was sent again, the first one never.
+    let second = format!("{chunk}-{}", size - 1);
+    let first = format!("0-{}", chunk - 1);
+    let tries: Vec<u64> = patches
+        .iter()
+        .filter(|p| p.range.as_deref() == Some(second.as_str()))
+        .map(received)
+        .collect();
+    println!("PATCHes of the layer's second chunk, bytes forwarded: {tries:?}");
+    assert_eq!(tries.iter().filter(|n| **n == 0).count(), 1, "{tries:?}");
+    let uploads = tries.iter().filter(|n| **n == size - chunk).count();
+    let firsts = patches.iter().filter(|p| p.range.as_deref() == Some(first.as_str())).count();
+    assert_eq!(firsts, uploads, "a first chunk was sent twice: {patches:?}");
+    let client = target.client();
+    let repo: sealift::oci::Reference = format!("{}/app/alpha:1.0", target.host).parse().unwrap();
+    assert!(client.blob_exists(&repo, &shared.digest()).await.unwrap());
+
+    // A break inside a chunk: docker-registry drops the session, and the upload starts over.
+    let target2 = TestRegistry::start();
+    let proxy2 = FaultProxy::start(&target2);
+    let left2 = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    proxy2.add(
+        Method::PATCH,
+        "/blobs/uploads/",
+        Fault::CutRequest {
+            after: 100_000,
+            left: left2.clone(),
+        },
+        usize::MAX,
+    );
+    let ca2 = target2.ca();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &proxy2.host,
+            "--ca-file",
+            ca2.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(left2.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
+    let repo2: sealift::oci::Reference = format!("{}/app/alpha:1.0", target2.host).parse().unwrap();
+    assert!(target2.client().blob_exists(&repo2, &shared.digest()).await.unwrap());
+
+    // Bytes that no longer hash to the verified digest are never committed.
+    let changed = bytes::Bytes::from(vec![7u8; 1000]);
+    let claimed = sealift::oci::Digest::of(b"what was verified");
+    let err = client.push_blob_from(&repo, &claimed, 1000, Arc::new(changed)).await.unwrap_err();
+    assert!(err.to_string().contains(&claimed.to_string()), "{err}");
+    assert!(!client.blob_exists(&repo, &claimed).await.unwrap());
+    assert!(!client.blob_exists(&repo, &sealift::oci::Digest::of(&[7u8; 1000])).await.unwrap());
 }

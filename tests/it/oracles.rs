@@ -91,6 +91,27 @@ pub async fn legacy_signature_verifies(
     digest: &Digest,
     public: &std::path::Path,
 ) -> bool {
+    legacy_layers_verified(target, repo, digest, public)
+        .await
+        .is_some_and(|v| !v.is_empty() && v.iter().all(|ok| *ok))
+}
+
+/// Whether the `.sig` image for `digest` holds a layer signed with `public` (others may be
+/// by other keys; every layer must name `digest`).
+pub async fn legacy_signature_by(target: &TestRegistry, repo: &sealift::oci::Reference, digest: &Digest, public: &std::path::Path) -> bool {
+    legacy_layers_verified(target, repo, digest, public)
+        .await
+        .is_some_and(|v| v.iter().any(|ok| *ok))
+}
+
+/// Per layer of the `.sig` image: does `public` verify it? `None` when the image is missing or
+/// a layer names another digest.
+async fn legacy_layers_verified(
+    target: &TestRegistry,
+    repo: &sealift::oci::Reference,
+    digest: &Digest,
+    public: &std::path::Path,
+) -> Option<Vec<bool>> {
     use base64::Engine as _;
     use sealift::sign::artifact::SIGNATURE_ANNOTATION;
     let client = target.client();
@@ -100,26 +121,23 @@ pub async fn legacy_signature_verifies(
         ..repo.clone()
     };
     let Ok(sig) = client.fetch_manifest(&sig_ref).await else {
-        return false;
+        return None;
     };
     let Ok(sealift::oci::Manifest::Image { layers, .. }) = sealift::oci::Manifest::parse(&sig.bytes, &sig.media_type) else {
-        return false;
+        return None;
     };
     let work = tempfile::tempdir().unwrap();
-    let mut verified = 0;
+    let mut verified = Vec::new();
     for layer in &layers {
         let payload = fetch_blob_bytes(&client, repo, layer).await;
         let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         if claims["critical"]["image"]["docker-manifest-digest"] != digest.to_string() {
-            return false;
+            return None;
         }
         let der = base64::engine::general_purpose::STANDARD
             .decode(&layer.annotations[SIGNATURE_ANNOTATION])
             .unwrap();
-        if !openssl_verifies(work.path(), public, &payload, &der) {
-            return false;
-        }
-        verified += 1;
+        verified.push(openssl_verifies(work.path(), public, &payload, &der));
     }
-    verified > 0
+    Some(verified)
 }

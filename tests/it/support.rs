@@ -266,9 +266,8 @@ pub fn index(children: &[(&Blob, &str, &str)]) -> Blob {
 
 pub async fn push_blob(client: &Registry, repo: &Reference, blob: &Blob) {
     let bytes = Bytes::from(blob.bytes.clone());
-    let stream: sealift::registry::ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
     client
-        .push_blob(repo, &blob.digest(), blob.bytes.len() as u64, stream)
+        .push_blob_from(repo, &blob.digest(), blob.bytes.len() as u64, std::sync::Arc::new(bytes))
         .await
         .unwrap();
 }

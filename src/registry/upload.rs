@@ -1,0 +1,281 @@
+//! Blob uploads that resume, and commit only what hashes to the digest (OCI distribution spec
+//! v1.1, "Pushing a blob in chunks": `POST` opens an upload session, `PATCH` sends bytes, `GET`
+//! on the session says how many it holds, `PUT ?digest=` commits).
+//!
+//! The bytes come from a [`BlobSource`] that can be read again from any offset (a verified
+//! bundle's open file, or bytes in memory). Everything sent is hashed on the way out; when a
+//! `PATCH` breaks, the session's own count says where to go on (the prefix is hashed again from
+//! the source), and when the registry has lost the session the upload starts over. The final
+//! `PUT` is sent only if the bytes sent hash to the expected digest: a bundle file changed
+//! while `load` runs is an error before anything is committed, not after.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION, RANGE};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use super::retry::{self, Failed};
+use super::{Error, Registry, http};
+use crate::oci::{Digest, Reference};
+
+/// Bytes read per read from the source.
+const CHUNK: usize = 256 * 1024;
+
+/// Bytes per `PATCH`: a break loses at most one of these, since the registry keeps the chunks
+/// it has acknowledged.
+pub const UPLOAD_CHUNK: u64 = 2 << 20;
+
+/// Where a blob's bytes come from: readable again from any offset, so a broken upload can go
+/// on without holding the blob in memory.
+pub trait BlobSource: Send + Sync {
+    /// The bytes from `offset` to the end.
+    fn open_at(&self, offset: u64) -> std::io::Result<Box<dyn Read + Send>>;
+}
+
+/// Bytes in memory (configs, signature manifests).
+impl BlobSource for Bytes {
+    fn open_at(&self, offset: u64) -> std::io::Result<Box<dyn Read + Send>> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        Ok(Box::new(std::io::Cursor::new(self.slice(start..))))
+    }
+}
+
+impl Registry {
+    /// Upload a blob of `size` bytes that must hash to `digest`, resuming a broken transfer.
+    /// Fails without committing when the source's bytes do not hash to `digest`.
+    pub async fn push_blob_from(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
+        let r = super::to_client_ref(repo);
+        let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
+        let target = format!("{}@{digest}", repo.name());
+        let base = format!("https://{}", r.resolve_registry());
+        let fail = |failed: Failed, attempts: usize| Error::Http {
+            what: "pushing blob",
+            target: target.clone(),
+            status: failed.status,
+            reason: failed.reason,
+            attempts,
+        };
+        let mut sessions = 0;
+        'session: loop {
+            sessions += 1;
+            let start = format!("{base}/v2/{}/blobs/uploads/", r.repository());
+            let mut location = self
+                .upload_request(Method::POST, &start, auth.as_ref(), None, StatusCode::ACCEPTED)
+                .await
+                .map_err(|(f, n)| fail(f, n))?
+                .location(&base)
+                .map_err(|f| fail(f, 1))?;
+            let mut offset = 0u64;
+            let mut hasher = Sha256::new();
+            let mut breaks = 0;
+            while offset < size {
+                let end = (offset + UPLOAD_CHUNK).min(size);
+                let before = hasher.clone();
+                let sent = Arc::new(Mutex::new((hasher.clone(), offset)));
+                let body = body_from(source.clone(), offset, end, sent.clone()).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
+                match self.patch(&location, auth.as_ref(), offset, end, body).await {
+                    Ok(next) => {
+                        location = next.location(&base).map_err(|f| fail(f, 1))?;
+                        let (h, o) = sent.lock().map(|g| g.clone()).unwrap_or_else(|g| g.into_inner().clone());
+                        if o != end {
+                            return Err(fail(
+                                Failed::fatal(None, format!("the bundle gave {o} of the blob's {size} bytes")),
+                                1,
+                            ));
+                        }
+                        (hasher, offset) = (h, o);
+                    }
+                    Err(failed) if failed.transient && breaks + 1 < self.retry.attempts => {
+                        breaks += 1;
+                        // Where does the session stand? Go on from there, or start over.
+                        match self.upload_status(&location, auth.as_ref()).await {
+                            Some((held, next)) if held <= offset => {
+                                location = next.unwrap_or(location);
+                                hasher = if held == offset {
+                                    before
+                                } else {
+                                    prefix_hash(source.as_ref(), held).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?
+                                };
+                                offset = held;
+                            }
+                            _ if sessions < self.retry.attempts => continue 'session,
+                            _ => return Err(fail(failed, breaks + 1)),
+                        }
+                    }
+                    Err(failed) => return Err(fail(failed, breaks + 1)),
+                }
+            }
+            let sent = Digest::from_hex(&hex::encode(hasher.finalize())).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
+            if sent != *digest {
+                // Abandon the session; nothing is committed.
+                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth.as_ref()).await;
+                return Err(Error::DigestMismatch {
+                    target,
+                    expected: digest.clone(),
+                    found: sent,
+                });
+            }
+            let commit = with_query(&location, &format!("digest={digest}"));
+            return match self
+                .upload_request(Method::PUT, &commit, auth.as_ref(), Some(0), StatusCode::CREATED)
+                .await
+            {
+                Ok(_) => Ok(()),
+                // A commit whose answer was lost may have landed: the blob is there or not.
+                Err((failed, attempts)) => {
+                    if self.blob_exists(repo, digest).await.unwrap_or(false) {
+                        Ok(())
+                    } else {
+                        Err(fail(failed, attempts))
+                    }
+                }
+            };
+        }
+    }
+
+    /// A bodiless upload request (`POST` to open, `PUT` to commit), retried.
+    async fn upload_request(
+        &self,
+        method: Method,
+        url: &str,
+        auth: Option<&HeaderValue>,
+        length: Option<u64>,
+        expect: StatusCode,
+    ) -> Result<Answer, (Failed, usize)> {
+        let client = &self.http;
+        retry::run(&self.retry, move || {
+            let method = method.clone();
+            async move {
+                let mut request = client.request(method, url);
+                if let Some(a) = auth {
+                    request = request.header(reqwest::header::AUTHORIZATION, a.clone());
+                }
+                if let Some(n) = length {
+                    request = request.header(CONTENT_LENGTH, n);
+                }
+                let response = request.send().await.map_err(|e| Failed::network(&e))?;
+                if response.status() != expect {
+                    return Err(http::failure(response).await);
+                }
+                Ok(Answer::of(&response))
+            }
+        })
+        .await
+    }
+
+    /// One `PATCH` of bytes `start..end`. Not retried here: the caller asks the session where
+    /// it stands first.
+    async fn patch(&self, location: &str, auth: Option<&HeaderValue>, start: u64, end: u64, body: reqwest::Body) -> Result<Answer, Failed> {
+        let mut request = self
+            .http
+            .request(Method::PATCH, location)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, end - start)
+            .header(CONTENT_RANGE, format!("{start}-{}", end - 1))
+            .body(body);
+        if let Some(a) = auth {
+            request = request.header(reqwest::header::AUTHORIZATION, a.clone());
+        }
+        let response = request.send().await.map_err(|e| Failed::network(&e))?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(http::failure(response).await);
+        }
+        Ok(Answer::of(&response))
+    }
+
+    /// How many bytes the upload session holds (its `Range: 0-<last>`), and its next location;
+    /// `None` when the registry no longer knows the session.
+    async fn upload_status(&self, location: &str, auth: Option<&HeaderValue>) -> Option<(u64, Option<String>)> {
+        let base = location.split("/v2/").next().unwrap_or_default().to_string();
+        let answer = self
+            .upload_request(Method::GET, location, auth, None, StatusCode::NO_CONTENT)
+            .await
+            .ok()?;
+        Some((answer.held.unwrap_or(0), answer.location(&base).ok()))
+    }
+}
+
+/// What an upload response says.
+struct Answer {
+    location: Option<String>,
+    /// Bytes the session holds, from `Range: 0-<last>`.
+    held: Option<u64>,
+}
+
+impl Answer {
+    fn of(response: &reqwest::Response) -> Self {
+        let header = |name: reqwest::header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let held = header(RANGE).and_then(|r| r.split('-').nth(1).and_then(|last| last.parse::<u64>().ok()).map(|last| last + 1));
+        Self {
+            location: header(LOCATION),
+            held,
+        }
+    }
+
+    /// The session's URL, made absolute against `base` (registries may answer with a path).
+    fn location(&self, base: &str) -> Result<String, Failed> {
+        match self.location.as_deref() {
+            Some(l) if l.starts_with("https://") => Ok(l.to_string()),
+            Some(l) if l.starts_with('/') => Ok(format!("{base}{l}")),
+            Some(l) => Err(Failed::fatal(None, format!("the registry gave the upload location `{l}`"))),
+            None => Err(Failed::fatal(None, "the registry gave no upload location")),
+        }
+    }
+}
+
+/// `url` with `query` added.
+fn with_query(url: &str, query: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
+/// SHA-256 state over the first `len` bytes of `source`.
+fn prefix_hash(source: &dyn BlobSource, len: u64) -> std::io::Result<Sha256> {
+    let mut hasher = Sha256::new();
+    let mut reader = source.open_at(0)?.take(len);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher)
+}
+
+/// A request body streaming `source` from `offset` to `end`, hashing into `sent` (hash state
+/// and end offset) as it goes. Reads happen on a blocking thread, a few chunks ahead at most.
+fn body_from(source: Arc<dyn BlobSource>, offset: u64, end: u64, sent: Arc<Mutex<(Sha256, u64)>>) -> std::io::Result<reqwest::Body> {
+    let mut reader = source.open_at(offset)?.take(end - offset);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if let Ok(mut state) = sent.lock() {
+                        state.0.update(&buf);
+                        state.1 += n as u64;
+                    }
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let mut rx = rx;
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed();
+    Ok(reqwest::Body::wrap_stream(stream))
+}
