@@ -106,9 +106,11 @@ pub fn add_signature(path: &Path, signer: &SigningKey) -> Result<CoSigned, Error
         source,
     };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let run = crate::store::RunDir::create(dir).map_err(io_err)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".sealift-bundle-")
-        .tempfile_in(dir)
+        .prefix("bundle-")
+        .suffix(".partial")
+        .tempfile_in(run.path())
         .map_err(io_err)?;
     let permissions = std::fs::metadata(path).map_err(io_err)?.permissions();
     {

@@ -219,6 +219,27 @@ fn malformed_msg(offset: u64, reason: &str) -> Error {
     }
 }
 
+impl UnverifiedBundle {
+    /// A cheap check that the file is a finished archive: whole 512-byte blocks ending in the
+    /// end-of-archive marker. (`verify` checks the trailer fully, after every entry.)
+    fn check_ends_with_marker(&self) -> Result<(), Error> {
+        use std::os::unix::fs::FileExt as _;
+        let len = self.file.metadata().map_err(|e| malformed(0, &e))?.len();
+        let mut tail = [0u8; END_OF_ARCHIVE as usize];
+        if len < END_OF_ARCHIVE
+            || len % 512 != 0
+            || self.file.read_exact_at(&mut tail, len - END_OF_ARCHIVE).is_err()
+            || tail.iter().any(|&b| b != 0)
+        {
+            return Err(malformed_msg(
+                len,
+                "the file does not end with the end-of-archive marker: it is not a finished bundle (a partial write?)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What `bundle inspect` shows: the index and the key ids its signatures claim. Nothing here is
 /// verified; `verify` decides trust.
 #[derive(Debug, Clone)]
@@ -255,6 +276,7 @@ impl UnverifiedBundle {
                 None => Ok(false),
             }
         })?;
+        self.check_ends_with_marker()?;
         let bytes = index_bytes.ok_or_else(|| malformed_msg(0, "empty archive"))?;
         let index = serde_json::from_slice(&bytes).map_err(|e| malformed_msg(0, &format!("bundle.json: {e}")))?;
         Ok(Peek {

@@ -156,6 +156,9 @@ pub struct BundleContents<'a> {
     pub blobs: &'a [Descriptor],
     /// Modification time for every tar header (the creation time).
     pub mtime: u64,
+    /// Where the bundle is written until it is complete (on the output's filesystem, so the
+    /// finished file can be renamed into place).
+    pub scratch: &'a Path,
 }
 
 /// Write a signed bundle to `out` (atomically: a temp file renamed into place).
@@ -177,9 +180,10 @@ pub fn write(
     let signature = signer.sign(&index_bytes);
     let key_id = signer.public_key().map_err(|e| Error::Input(e.to_string()))?.id().clone();
 
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = contents.scratch;
     let tmp = tempfile::Builder::new()
-        .prefix(".sealift-bundle-")
+        .prefix("bundle-")
+        .suffix(".partial")
         .tempfile_in(dir)
         .map_err(io_err(dir))?;
     let file = tmp.as_file().try_clone().map_err(io_err(out))?;

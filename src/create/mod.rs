@@ -119,21 +119,13 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let _temp;
-    let staging = if let Some(dir) = &options.staging {
-        dir.clone()
-    } else {
-        let t = tempfile::Builder::new()
-            .prefix(".sealift-staging-")
-            .tempdir_in(out_dir)
-            .map_err(|e| Error::ReleaseFile {
-                path: out_dir.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-        let p = t.path().to_path_buf();
-        _temp = t;
-        p
-    };
+    // Staging and the bundle being written live in this run's directory, which a later run
+    // removes if this one is killed.
+    let run = crate::store::RunDir::create(out_dir).map_err(|e| Error::ReleaseFile {
+        path: out_dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let staging = options.staging.clone().unwrap_or_else(|| run.path().join("staging"));
     let layout = Layout::create(&staging)?;
     let registry = Registry::new(&options.registry)?;
     let mut pulled: Vec<PulledImage> = Vec::new();
@@ -238,6 +230,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         files: &files,
         blobs: &blobs,
         mtime: options.created,
+        scratch: run.path(),
     };
     let written = tokio::task::block_in_place(|| bundle::write(options.output, index, &contents, options.key, reporter))?;
     Ok(CreateReport {

@@ -7,6 +7,7 @@
 
 mod blob_writer;
 mod range_reader;
+pub mod run_dir;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use blob_writer::BlobWriter;
 pub use range_reader::RangeReader;
+pub use run_dir::RunDir;
 
 use crate::oci::{Descriptor, Digest, VerifyingReader, manifest::MAX_MANIFEST_SIZE, media_type};
 

@@ -29,6 +29,8 @@ pub enum Fault {
     Endless { status: u16 },
     /// Forward, with this many spaces added to the end of the body.
     Pad { extra: usize },
+    /// Wait this many milliseconds, then forward.
+    Stall { ms: u64 },
     /// Forward only this many bytes of a request body that is longer and whose
     /// `Content-Range` does not start at 0 (a later chunk of an upload), then break both
     /// connections; `left` says how many more times (other requests pass and do not count).
@@ -120,7 +122,10 @@ impl FaultProxy {
 async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let path = req.uri().path().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
     state.seen.lock().unwrap().push(Seen {
         method: req.method().clone(),
         path: path.clone(),
@@ -157,6 +162,12 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
             let endless = futures_util::stream::repeat(chunk).map(|c| Ok::<_, Failure>(Frame::data(c)));
             let body = http_body_util::BodyExt::boxed(StreamBody::new(endless));
             Ok(Response::builder().status(status).body(counted(body, sent, None))?)
+        }
+        Some(Fault::Stall { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let req = req.map(|b| counted(b.map_err(Failure::from).boxed(), received, None));
+            let response = state.upstream.forward(req).await?;
+            Ok(response.map(|b| counted(b, sent, None)))
         }
         Some(Fault::Pad { extra }) => {
             let response = state.upstream.forward(req.map(|b| b.map_err(Failure::from).boxed())).await?;
@@ -552,4 +563,124 @@ async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
     assert!(err.to_string().contains(&claimed.to_string()), "{err}");
     assert!(!client.blob_exists(&repo, &claimed).await.unwrap());
     assert!(!client.blob_exists(&repo, &sealift::oci::Digest::of(&[7u8; 1000])).await.unwrap());
+}
+
+/// `sealift ARGS` started in `dir`, not waited for.
+fn spawn(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sealift"))
+        .current_dir(dir)
+        .args(args)
+        .env("SEALIFT_PASSWORD", KEY_PASSWORD)
+        .env("SEALIFT_REGISTRY_USERNAME", USER)
+        .env("SEALIFT_REGISTRY_PASSWORD", PASSWORD)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("HOME", dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (up to 30 s) until `proxy` has seen a request of `method` whose path holds `path`.
+fn wait_for(proxy: &FaultProxy, method: &Method, path: &str) {
+    let start = Instant::now();
+    while proxy.requests(method, path).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no {method} {path} came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run_dirs(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".sealift-"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_create_or_load_leaves_no_debris_and_a_rerun_completes() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let proxy = FaultProxy::start(&source);
+    let release = Release::new(&source, &images);
+    through(&release, &source, &proxy);
+    let dir = release.dir.path();
+    let ca = source.ca();
+    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+
+    // kill -9 while a layer download hangs: the run directory stays behind, named as such.
+    proxy.add(Method::GET, &format!("/blobs/{}", shared.digest()), Fault::Stall { ms: 60_000 }, 1);
+    let mut child = spawn(
+        dir,
+        &[
+            "bundle",
+            "create",
+            "-o",
+            "release.tar",
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    wait_for(&proxy, &Method::GET, &format!("/blobs/{}", shared.digest()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(run_dirs(dir).len(), 1, "{:?}", run_dirs(dir));
+    assert!(!release.path("release.tar").exists());
+    proxy.clear();
+    // The next run removes it, and finishes.
+    let o = create(&release, &source, "sealift.yaml", "release.tar");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(run_dirs(dir).is_empty(), "debris left: {:?}", run_dirs(dir));
+    let o = sealift(dir, &["verify", "release.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A bundle cut short (a write killed half way) is not taken for one by inspect.
+    let bytes = std::fs::read(release.path("release.tar")).unwrap();
+    std::fs::write(release.path("partial.tar"), &bytes[..bytes.len() / 2 / 512 * 512]).unwrap();
+    let o = sealift(dir, &["bundle", "inspect", "partial.tar"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("not a finished bundle"), "{}", text(&o));
+
+    // kill -9 of load once its blobs are in, while a manifest push hangs; the rerun completes
+    // and commits no blob twice.
+    let target = TestRegistry::start();
+    let to = FaultProxy::start(&target);
+    to.add(Method::PUT, "/manifests/", Fault::Stall { ms: 60_000 }, 1);
+    let tca = target.ca();
+    let load = [
+        "load",
+        "release.tar",
+        "--key",
+        "keys/sealift.pub",
+        "--registry",
+        &to.host,
+        "--ca-file",
+        tca.to_str().unwrap(),
+    ];
+    let mut child = spawn(dir, &load);
+    wait_for(&to, &Method::PUT, "/manifests/");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    to.state.rules.lock().unwrap().clear();
+    let o = sealift(dir, &load);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut commits: Vec<String> = to
+        .requests(&Method::PUT, "digest=")
+        .iter()
+        .map(|s| {
+            // Repository and digest: one commit of each blob per repository.
+            let repo = s.path.split("/blobs/uploads/").next().unwrap_or_default();
+            format!("{repo} {}", s.path.split("digest=").nth(1).unwrap_or_default())
+        })
+        .collect();
+    let all = commits.len();
+    commits.sort();
+    commits.dedup();
+    assert_eq!(commits.len(), all, "a blob was committed twice");
+    let o = sealift(dir, &["verify", "release.tar", "--key", "keys/sealift.pub"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -594,6 +594,7 @@ pub fn rebundle(dir_of: &Path, from: &str, to: &str, edit: impl FnOnce(&mut Bund
         files: &files,
         blobs: &blobs,
         mtime: 1,
+        scratch: dir_of,
     };
     bundle::write(&dir_of.join(to), index, &contents, &key, &Silent).unwrap();
 }
