@@ -64,6 +64,10 @@ impl UnverifiedBundle {
             path: path.to_path_buf(),
             source,
         };
+        // Checked before opening: opening a FIFO would block until a writer comes.
+        if !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(io(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
         let file = File::open(path).map_err(io)?;
         if !file.metadata().map_err(io)?.is_file() {
             return Err(io(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));

@@ -230,15 +230,17 @@ fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
     let i = &peek.index;
     let total: u64 = i.entries.iter().map(|e| e.size).sum();
     println!("bundle:     {} (NOT verified; run `sealift verify`)", path.display());
-    println!("name:       {}", i.name);
-    println!("created:    {}", i.created);
-    println!("tool:       {} {}", i.tool.name, i.tool.version);
-    println!("signatures: {}", peek.signature_key_ids.join(", "));
+    // Nothing here is verified: every string from the bundle is printed escaped.
+    let e = super::output::escape;
+    println!("name:       {}", e(&i.name));
+    println!("created:    {}", e(&i.created.to_string()));
+    println!("tool:       {} {}", e(&i.tool.name), e(&i.tool.version));
+    println!("signatures: {}", e(&peek.signature_key_ids.join(", ")));
     println!("entries:    {} ({})", i.entries.len(), size(total));
     println!("images:");
     for img in &i.images {
-        println!("  {}", img.pinned_name());
-        println!("    source: {}", img.source);
+        println!("  {}", e(&img.pinned_name()));
+        println!("    source: {}", e(&img.source.to_string()));
         for p in &img.platforms {
             println!("    {:<16} {}", p.platform.to_string(), p.digest);
         }

@@ -132,7 +132,7 @@ pub(super) async fn push_signature(
 }
 
 /// Read-merge-write rounds before giving up on a signature tag other writers keep changing.
-const MERGE_ROUNDS: u32 = 8;
+const MERGE_ROUNDS: u32 = 16;
 
 /// A short, growing, jittered pause between merge rounds, so concurrent loads stop colliding.
 fn merge_pause(round: u32) -> std::time::Duration {

@@ -20,6 +20,18 @@ use crate::oci::Descriptor;
 /// How much of an error response is kept for the message.
 pub const ERROR_BODY_LIMIT: usize = 4096;
 
+/// The longest a request for a small document (a manifest, a referrers list) may take in all.
+const SMALL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The `Authorization` header, when there is one, as a header map.
+fn auth_map(auth: Option<&HeaderValue>) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    if let Some(a) = auth {
+        map.insert(AUTHORIZATION, a.clone());
+    }
+    map
+}
+
 /// A bounded GET's outcome.
 pub(super) enum Got {
     Body(Bytes),
@@ -61,6 +73,28 @@ impl Registry {
         Ok(header)
     }
 
+    /// Runs `op`; when the registry answers 401 (a bearer token expired, or the credentials
+    /// were fetched while the registry was failing), forgets the cached credentials for `r`
+    /// and runs it once more with new ones.
+    pub(super) async fn unless_unauthorized<T, F, Fut>(&self, r: &oci_client::Reference, op: RegistryOperation, run: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        match run().await {
+            Err(e) if e.status() == Some(401) => {
+                let key = (
+                    r.resolve_registry().to_string(),
+                    r.repository().to_string(),
+                    matches!(op, RegistryOperation::Push),
+                );
+                self.tokens.lock().await.remove(&key);
+                run().await
+            }
+            other => other,
+        }
+    }
+
     /// `GET url` with retries, reading at most `limit` bytes of the body (a longer body is an
     /// error, found as soon as it passes the limit). 404 is [`Got::NotFound`].
     pub(super) async fn get_bounded(
@@ -74,7 +108,15 @@ impl Registry {
     ) -> Result<Got, Error> {
         let http = &self.http;
         let outcome = retry::run(&self.retry, move || async move {
-            let response = send(http, Method::GET, url, auth, &[(ACCEPT, accept)]).await?;
+            // A small document: a registry trickling it out is cut off after this long.
+            let response = http
+                .get(url)
+                .header(ACCEPT, accept)
+                .headers(auth_map(auth))
+                .timeout(SMALL_REQUEST_TIMEOUT)
+                .send()
+                .await
+                .map_err(|e| Failed::network(&e))?;
             let status = response.status();
             if status == StatusCode::NOT_FOUND {
                 return Ok(Got::NotFound);

@@ -1,11 +1,10 @@
 //! The distribution-API client: auth, manifests and blobs over HTTPS. No filesystem: blobs
 //! come and go as byte streams, and only the caller decides where they are stored.
 //!
-//! Reads (manifests, blobs, existence checks, referrers) are sealift's own requests
-//! ([`http`]): bounded, retried when safe ([`retry`]), and resumed where a blob download broke
-//! off. Uploads still go through `oci-client`'s low-level calls (its high-level `pull`/`push`
-//! hold whole layers in memory and re-serialise manifests, which would change digests), which
-//! also answer the registries' auth challenges.
+//! Every request is sealift's own ([`http`], [`upload`]): bodies read with a limit, retries
+//! where another try may pass ([`retry`]), blob downloads resumed with `Range`, uploads in
+//! chunks resumed from what the session holds and committed only when the bytes sent hash to
+//! the digest. `oci-client` only answers the registries' auth challenges (bearer tokens).
 
 mod auth;
 mod http;
@@ -107,6 +106,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The registry's HTTP status, when the failure was an answer.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http { status, .. } => *status,
+            _ => None,
+        }
+    }
+
     /// Did the registry say the manifest or repository does not exist (as opposed to failing)?
     #[must_use]
     pub fn is_not_found(&self) -> bool {
@@ -193,7 +201,6 @@ impl Registry {
         let config = ClientConfig {
             protocol: ClientProtocol::Https,
             extra_root_certificates: extra,
-            use_monolithic_push: true,
             user_agent: concat!("sealift/", env!("CARGO_PKG_VERSION")),
             connect_timeout: Some(std::time::Duration::from_secs(30)),
             read_timeout: Some(std::time::Duration::from_secs(300)),
@@ -227,6 +234,15 @@ impl Registry {
     /// [`Self::fetch_manifest`], reading at most `size` bytes when a descriptor gives it (a
     /// longer body is refused as soon as it passes that).
     pub async fn fetch_manifest_sized(&self, reference: &Reference, size: Option<u64>) -> Result<FetchedManifest, Error> {
+        let r = to_client_ref(reference);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || {
+            self.fetch_manifest_sized_once(reference, size)
+        })
+        .await
+    }
+
+    /// One try of the above, with the cached credentials.
+    async fn fetch_manifest_sized_once(&self, reference: &Reference, size: Option<u64>) -> Result<FetchedManifest, Error> {
         let r = to_client_ref(reference);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let target = reference.to_string();
@@ -273,6 +289,13 @@ impl Registry {
     /// kept them, are tried (without credentials) where the registry does not have it.
     pub async fn fetch_blob(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
         let r = to_client_ref(repo);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.fetch_blob_once(repo, desc))
+            .await
+    }
+
+    /// One try of the above, with the cached credentials.
+    async fn fetch_blob_once(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
+        let r = to_client_ref(repo);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let target = format!("{}@{}", repo.name(), desc.digest);
         self.blob_stream(target, auth, http::blob_urls(&r, desc), desc).await
@@ -280,6 +303,13 @@ impl Registry {
 
     /// Does the repository already hold this blob?
     pub async fn blob_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
+        let r = to_client_ref(repo);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.blob_exists_once(repo, digest))
+            .await
+    }
+
+    /// One try of the above, with the cached credentials.
+    async fn blob_exists_once(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
         let r = to_client_ref(repo);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let url = http::v2_url(&r, "blobs", &digest.to_string());
@@ -291,6 +321,13 @@ impl Registry {
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.
     pub async fn referrers(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
+        let r = to_client_ref(repo);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.referrers_once(repo, subject))
+            .await
+    }
+
+    /// One try of the above, with the cached credentials.
+    async fn referrers_once(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
         let r = to_client_ref(repo);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
         let target = format!("{}@{subject}", repo.name());
@@ -334,6 +371,15 @@ impl Registry {
     /// Upload manifest bytes unchanged, under the reference's tag (or its digest); retried
     /// like reads (a `PUT` of the same bytes is idempotent).
     pub async fn push_manifest(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
+        let r = to_client_ref(reference);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Push, || {
+            self.push_manifest_once(reference, bytes, media_type)
+        })
+        .await
+    }
+
+    /// One try of the above, with the cached credentials.
+    async fn push_manifest_once(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
         let r = to_client_ref(reference);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
         let name = match (&reference.digest, &reference.tag) {

@@ -61,10 +61,13 @@ impl Failed {
 
     /// A failure of the connection or the transfer (no status, or a body cut short).
     pub fn network(e: &reqwest::Error) -> Self {
+        let reason = describe(e);
+        // A certificate the client refuses will be refused again: no retry.
+        let certificate = reason.contains("certificate") || reason.contains("UnknownIssuer") || reason.contains("CaUsedAsEndEntity");
         Self {
             status: e.status().map(|s| s.as_u16()),
-            reason: describe(e),
-            transient: e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode(),
+            transient: !certificate && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()),
+            reason,
             retry_after: None,
         }
     }

@@ -27,7 +27,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// Bytes per `PATCH`: a break loses at most one of these, since the registry keeps the chunks
 /// it has acknowledged.
-pub const UPLOAD_CHUNK: u64 = 2 << 20;
+pub const UPLOAD_CHUNK: u64 = 2 * 1024 * 1024;
 
 /// Where a blob's bytes come from: readable again from any offset, so a broken upload can go
 /// on without holding the blob in memory.
@@ -49,9 +49,21 @@ impl Registry {
     /// Fails without committing when the source's bytes do not hash to `digest`.
     pub async fn push_blob_from(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
         let r = super::to_client_ref(repo);
+        self.unless_unauthorized(&r, oci_client::RegistryOperation::Push, || {
+            self.upload(repo, digest, size, source.clone())
+        })
+        .await
+    }
+
+    /// One upload with the cached credentials.
+    async fn upload(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
+        let r = super::to_client_ref(repo);
         let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
         let target = format!("{}@{digest}", repo.name());
         let base = format!("https://{}", r.resolve_registry());
+        // Credentials go only to the registry, not to an upload location on another host.
+        let own = |url: &str| url.starts_with(&format!("{base}/"));
+        let auth_for = |url: &str| if own(url) { auth.as_ref() } else { None };
         let fail = |failed: Failed, attempts: usize| Error::Http {
             what: "pushing blob",
             target: target.clone(),
@@ -64,7 +76,7 @@ impl Registry {
             sessions += 1;
             let start = format!("{base}/v2/{}/blobs/uploads/", r.repository());
             let mut location = self
-                .upload_request(Method::POST, &start, auth.as_ref(), None, StatusCode::ACCEPTED)
+                .upload_request(Method::POST, &start, auth_for(&start), None, StatusCode::ACCEPTED)
                 .await
                 .map_err(|(f, n)| fail(f, n))?
                 .location(&base)
@@ -77,7 +89,7 @@ impl Registry {
                 let before = hasher.clone();
                 let sent = Arc::new(Mutex::new((hasher.clone(), offset)));
                 let body = body_from(source.clone(), offset, end, sent.clone()).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
-                match self.patch(&location, auth.as_ref(), offset, end, body).await {
+                match self.patch(&location, auth_for(&location), offset, end, body).await {
                     Ok(next) => {
                         location = next.location(&base).map_err(|f| fail(f, 1))?;
                         let (h, o) = sent.lock().map(|g| g.clone()).unwrap_or_else(|g| g.into_inner().clone());
@@ -92,8 +104,8 @@ impl Registry {
                     Err(failed) if failed.transient && breaks + 1 < self.retry.attempts => {
                         breaks += 1;
                         // Where does the session stand? Go on from there, or start over.
-                        match self.upload_status(&location, auth.as_ref()).await {
-                            Some((held, next)) if held <= offset => {
+                        match self.upload_status(&location, auth_for(&location)).await {
+                            Some((held, next)) if held <= end => {
                                 location = next.unwrap_or(location);
                                 hasher = if held == offset {
                                     before
@@ -112,7 +124,7 @@ impl Registry {
             let sent = Digest::from_hex(&hex::encode(hasher.finalize())).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
             if sent != *digest {
                 // Abandon the session; nothing is committed.
-                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth.as_ref()).await;
+                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
                 return Err(Error::DigestMismatch {
                     target,
                     expected: digest.clone(),
@@ -121,7 +133,7 @@ impl Registry {
             }
             let commit = with_query(&location, &format!("digest={digest}"));
             return match self
-                .upload_request(Method::PUT, &commit, auth.as_ref(), Some(0), StatusCode::CREATED)
+                .upload_request(Method::PUT, &commit, auth_for(&commit), Some(0), StatusCode::CREATED)
                 .await
             {
                 Ok(_) => Ok(()),
@@ -181,6 +193,12 @@ impl Registry {
             request = request.header(reqwest::header::AUTHORIZATION, a.clone());
         }
         let response = request.send().await.map_err(|e| Failed::network(&e))?;
+        if response.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            // The session holds other bytes than we thought: ask it where it stands.
+            let mut failed = http::failure(response).await;
+            failed.transient = true;
+            return Err(failed);
+        }
         if response.status() != StatusCode::ACCEPTED {
             return Err(http::failure(response).await);
         }
@@ -195,7 +213,8 @@ impl Registry {
             .upload_request(Method::GET, location, auth, None, StatusCode::NO_CONTENT)
             .await
             .ok()?;
-        Some((answer.held.unwrap_or(0), answer.location(&base).ok()))
+        // Without a Range the count is unknown: start over.
+        Some((answer.held?, answer.location(&base).ok()))
     }
 }
 
@@ -209,7 +228,13 @@ struct Answer {
 impl Answer {
     fn of(response: &reqwest::Response) -> Self {
         let header = |name: reqwest::header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let held = header(RANGE).and_then(|r| r.split('-').nth(1).and_then(|last| last.parse::<u64>().ok()).map(|last| last + 1));
+        // `Range: 0-<last byte>`. Distribution writes `0-0` for an empty session (and for one
+        // holding a single byte): read as empty, since chunks are never one byte long.
+        let held = header(RANGE).and_then(|r| match r.trim().strip_prefix("0-").and_then(|last| last.parse::<u64>().ok()) {
+            Some(0) => Some(0),
+            Some(last) => last.checked_add(1),
+            None => None,
+        });
         Self {
             location: header(LOCATION),
             held,

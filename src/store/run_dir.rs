@@ -52,8 +52,13 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let abandoned = if name.starts_with(PREFIX) {
-            let owner = fs::read_to_string(path.join(OWNER)).unwrap_or_default();
-            !owner_alive(&owner)
+            let owner_file = path.join(OWNER);
+            // Only a small regular file is read (not a FIFO or a link planted there).
+            let owner = fs::symlink_metadata(&owner_file)
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|_| crate::bounded::read_to_string(&owner_file, 256).ok());
+            owner.is_some_and(|o| !owner_alive(&o))
         } else if LEGACY.iter().any(|p| name.starts_with(p)) {
             entry
                 .metadata()

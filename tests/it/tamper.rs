@@ -230,7 +230,9 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
 
     // What is no regular file is a usage error, before anything is read.
     std::fs::create_dir(t("a-directory")).unwrap();
-    for path in ["/dev/zero", "a-directory"] {
+    // A FIFO is refused before it is opened (opening one blocks until a writer comes).
+    assert!(std::process::Command::new("mkfifo").arg(t("a-fifo")).status().unwrap().success());
+    for path in ["/dev/zero", "a-directory", "a-fifo"] {
         let o = sealift(dir, &["verify", path, "--key", "keys/sealift.pub"]);
         assert_eq!(o.status.code(), Some(2), "verify {path}: {}", text(&o));
         assert!(text(&o).contains("not a regular file"), "{}", text(&o));
