@@ -483,41 +483,15 @@ async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
     let images = push_source_images(&source).await;
     let release = Release::new(&source, &images);
     create_bundle(&release, &source, "release.tar");
-    let proxy = FaultProxy::start(&target);
     let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
     let size = shared.bytes.len() as u64;
     // The upload of the shared layer (3 MiB, two chunks) breaks as its second chunk starts.
     // (docker-registry drops an upload session whose PATCH broke after some of its bytes were
     // written, so a break inside a chunk restarts the upload; one before them resumes it.)
-    let left = Arc::new(std::sync::atomic::AtomicUsize::new(1));
-    proxy.add(
-        Method::PATCH,
-        "/blobs/uploads/",
-        Fault::CutRequest {
-            after: 0,
-            left: left.clone(),
-        },
-        usize::MAX,
-    );
-    let ca = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &proxy.host,
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let proxy = load_with_cut_upload(&release, &target, 0);
     let patches = proxy.requests(&Method::PATCH, "/blobs/uploads/");
     let chunk = sealift::registry::UPLOAD_CHUNK;
     let received = |s: &Seen| s.received.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
     // The layer's second chunk was cut; the registry kept the first, and the upload went on
     // from there: the second chunk was sent again, the first one never.
     let second = format!("{chunk}-{}", size - 1);
@@ -538,33 +512,7 @@ async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
 
     // A break inside a chunk: docker-registry drops the session, and the upload starts over.
     let target2 = TestRegistry::start();
-    let proxy2 = FaultProxy::start(&target2);
-    let left2 = Arc::new(std::sync::atomic::AtomicUsize::new(1));
-    proxy2.add(
-        Method::PATCH,
-        "/blobs/uploads/",
-        Fault::CutRequest {
-            after: 100_000,
-            left: left2.clone(),
-        },
-        usize::MAX,
-    );
-    let ca2 = target2.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &proxy2.host,
-            "--ca-file",
-            ca2.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(left2.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
+    load_with_cut_upload(&release, &target2, 100_000);
     let repo2: sealift::oci::Reference = format!("{}/app/alpha:1.0", target2.host).parse().unwrap();
     assert!(target2.client().blob_exists(&repo2, &shared.digest()).await.unwrap());
 
@@ -695,4 +643,35 @@ async fn a_killed_create_or_load_leaves_no_debris_and_a_rerun_completes() {
     assert_eq!(commits.len(), all, "a blob was committed twice");
     let o = sealift(dir, &["verify", "release.tar", "--key", "keys/sealift.pub"]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `load` of the release's `release.tar` into `target` through a fault proxy that cuts one
+/// upload chunk after `after` bytes (a chunk other than a blob's first); asserts the load
+/// succeeded and a chunk was cut. Returns the proxy, for its request log.
+fn load_with_cut_upload(release: &Release, target: &TestRegistry, after: u64) -> FaultProxy {
+    let proxy = FaultProxy::start(target);
+    let left = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    proxy.add(
+        Method::PATCH,
+        "/blobs/uploads/",
+        Fault::CutRequest { after, left: left.clone() },
+        usize::MAX,
+    );
+    let ca = target.ca();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &proxy.host,
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
+    proxy
 }
