@@ -152,7 +152,11 @@ impl Registry {
                 if response.status() == StatusCode::CREATED {
                     Ok(())
                 } else {
-                    Err(failure(response).await)
+                    let mut failed = failure(response).await;
+                    // A blob another writer is committing at this moment may not be linked
+                    // yet (docker-registry under concurrent loads of the same image): retry.
+                    failed.transient |= failed.status == Some(400) && failed.reason.contains("BLOB_UNKNOWN");
+                    Err(failed)
                 }
             }
         })
