@@ -4,6 +4,8 @@
 pub mod bounded;
 pub mod bundle;
 pub mod create;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod harden;
 pub mod load;
 pub mod oci;

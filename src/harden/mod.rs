@@ -20,6 +20,7 @@ pub mod pss;
 pub mod quantity;
 mod rbac;
 pub mod report;
+mod shape;
 mod unmodelled;
 mod versions;
 pub mod yaml;
@@ -39,12 +40,13 @@ pub const CLUSTER_DIR: &str = "sealift-cluster";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{file}: {source}")]
-    Parse {
-        file: String,
-        #[source]
-        source: YamlError,
-    },
+    /// Not YAML. The position is in the message itself (not a `source`, which the CLI would
+    /// print a second time).
+    #[error("{file}: {error}")]
+    Parse { file: String, error: YamlError },
+    /// A pod-template field of the wrong type ([`shape`]): `problem` names its path.
+    #[error("{object}: {problem}; the Kubernetes API would refuse this object, and sealift does not guess what it means")]
+    Shape { object: String, problem: String },
     #[error("{file}: document {document} is not a Kubernetes object: {reason}")]
     NotAnObject { file: String, document: usize, reason: String },
     #[error("{object}: container `{container}` uses image {image}, which the bundle does not contain")]
@@ -325,9 +327,9 @@ impl TemplateExt for Map {
 fn read_objects(files: &[InputFile]) -> Result<Vec<Object>, Error> {
     let mut objects = Vec::new();
     for (file_index, file) in files.iter().enumerate() {
-        let docs = yaml::parse_documents(&file.text).map_err(|source| Error::Parse {
+        let docs = yaml::parse_documents(&file.text).map_err(|error| Error::Parse {
             file: file.path.clone(),
-            source,
+            error,
         })?;
         for (i, doc) in docs.into_iter().enumerate() {
             let not_object = |reason: &str| Error::NotAnObject {
@@ -452,6 +454,10 @@ fn harden_workload(
     report: &mut Report,
 ) -> Result<Option<Level>, Error> {
     let id = object.id.clone();
+    shape::check_pod_template(&object.body, path).map_err(|problem| Error::Shape {
+        object: id.display(),
+        problem,
+    })?;
     let mut template = &mut object.body;
     for k in path {
         template = template.map_entry(k);

@@ -186,8 +186,12 @@ impl Node {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/// Every document of a YAML stream; empty documents come back as `Node::Null`.
+/// Every document of a YAML stream; empty documents come back as `Node::Null`. A character
+/// YAML does not allow in a stream (YAML 1.2 §5.1, `c-printable`: control characters, NUL
+/// among them) is an error at its position, as kubectl's reader makes it: the parser would
+/// otherwise end the stream at a NUL and return only what came before.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    check_printable(text)?;
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: Vec::new(),
@@ -206,6 +210,25 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             other => return Err(error(mark, format!("unexpected {other:?} outside a document"))),
         }
     }
+}
+
+fn check_printable(text: &str) -> Result<(), YamlError> {
+    let printable =
+        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}') || (c >= '\u{a0}' && c != '\u{fffe}' && c != '\u{ffff}');
+    let Some((at, c)) = text.char_indices().find(|&(_, c)| !printable(c)) else {
+        return Ok(());
+    };
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or(before).chars().count() + 1;
+    Err(YamlError {
+        line,
+        col,
+        reason: format!(
+            "control character U+{:04X} is not allowed in YAML (write it escaped in a double-quoted string)",
+            u32::from(c)
+        ),
+    })
 }
 
 struct Reader<'a> {
@@ -657,6 +680,17 @@ mod tests {
         let mut docs = parse_documents(text).unwrap();
         assert_eq!(docs.len(), 1);
         docs.remove(0)
+    }
+
+    #[test]
+    fn a_control_character_is_an_error_not_the_end_of_the_stream() {
+        // yaml-rust2 stops at a NUL as at the end of input: the rest would be dropped silently.
+        let err = parse_documents("a: 1\nb: x\0y\nc: 3\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 5));
+        assert!(err.reason.contains("U+0000"), "{err}");
+        let err = parse_documents("a: \"\u{1b}[2J\"\n").unwrap_err();
+        assert!(err.reason.contains("U+001B"), "{err}");
+        assert!(parse_documents("a: \"tab\there \\u0000 é \u{85}\"\r\n").is_ok());
     }
 
     #[test]

@@ -49,3 +49,5 @@ mod apis;
 // Flaky and hostile registries behind a fault-injecting proxy: retries, resumed downloads,
 // bounded reads.
 mod faults;
+// The fuzz targets' committed seeds and regression inputs, once each, on stable Rust.
+mod fuzz_corpus;

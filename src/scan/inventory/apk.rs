@@ -3,6 +3,7 @@
 
 use crate::scan::package::{Found, Kind};
 
+/// The installed packages, one per paragraph; a paragraph without `P` or `V` is an error.
 pub fn parse(text: &str) -> Result<Vec<Found>, String> {
     let mut out = Vec::new();
     for (n, block) in text.split("\n\n").filter(|b| !b.trim().is_empty()).enumerate() {

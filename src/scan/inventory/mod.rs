@@ -4,17 +4,17 @@
 //! layer.
 
 mod accounts;
-mod apk;
+pub mod apk;
 mod cargo_lock;
-mod dpkg;
+pub mod dpkg;
 mod gobuild;
 pub mod layer;
 mod links;
 mod npm;
 mod os_release;
 mod python;
-mod rpm;
-mod sqlite;
+pub mod rpm;
+pub mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;

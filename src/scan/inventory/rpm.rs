@@ -28,13 +28,19 @@ pub fn read(file: impl Read + Seek) -> Result<Vec<Found>, String> {
         let Some(Value::Blob(blob)) = values.get(1) else {
             return Err(format!("package row {hnum} has no header blob"));
         };
-        let header = Header::parse(blob).map_err(|e| format!("package row {hnum}: {e}"))?;
-        if let Some(found) = header.package().map_err(|e| format!("package row {hnum}: {e}"))? {
+        if let Some(found) = read_header(blob).map_err(|e| format!("package row {hnum}: {e}"))? {
             out.push(found);
         }
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The package one header blob describes (`None` for a `gpg-pubkey` entry). The blob is an
+/// index entry count and data size (4 bytes each, big-endian), 16-byte index entries (tag,
+/// type, offset, count), then the data store; errors say which part does not fit or parse.
+pub fn read_header(blob: &[u8]) -> Result<Option<Found>, String> {
+    Header::parse(blob)?.package()
 }
 
 /// A header blob: its index entries and data store.
