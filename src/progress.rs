@@ -33,20 +33,21 @@ impl Task for Silent {
     fn finish(&self) {}
 }
 
-/// A reader that reports the bytes it yields to a [`Task`].
-pub struct ProgressReader<'a, R> {
+/// A reader that reports the bytes it yields to a [`Task`], held by reference or shared
+/// (`&dyn Task`, `Arc<dyn Task>`).
+pub struct ProgressReader<R, T> {
     inner: R,
-    task: &'a dyn Task,
+    task: T,
 }
 
-impl<'a, R> ProgressReader<'a, R> {
+impl<R, T: std::ops::Deref<Target = dyn Task>> ProgressReader<R, T> {
     /// Report reads from `inner` to `task`.
-    pub fn new(inner: R, task: &'a dyn Task) -> Self {
+    pub fn new(inner: R, task: T) -> Self {
         Self { inner, task }
     }
 }
 
-impl<R: std::io::Read> std::io::Read for ProgressReader<'_, R> {
+impl<R: std::io::Read, T: std::ops::Deref<Target = dyn Task>> std::io::Read for ProgressReader<R, T> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.task.advance(n as u64);

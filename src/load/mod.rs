@@ -16,7 +16,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 use crate::oci::{Descriptor, Reference};
-use crate::progress::{Reporter, Task};
+use crate::progress::{ProgressReader, Reporter, Task};
 use crate::registry::{self, BlobSource, Registry};
 use crate::store::RangeReader;
 use crate::verify::VerifiedBundle;
@@ -233,23 +233,6 @@ struct BundleBlob {
 impl BlobSource for BundleBlob {
     fn open_at(&self, from: u64) -> std::io::Result<Box<dyn Read + Send>> {
         let reader = RangeReader::new(self.file.clone(), self.offset + from, self.size.saturating_sub(from));
-        Ok(Box::new(Counted {
-            inner: reader,
-            task: self.task.clone(),
-        }))
-    }
-}
-
-/// Reports what is read to a progress task.
-struct Counted<R> {
-    inner: R,
-    task: Arc<dyn Task>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.task.advance(n as u64);
-        Ok(n)
+        Ok(Box::new(ProgressReader::new(reader, self.task.clone())))
     }
 }

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
 use super::Error;
@@ -28,6 +27,23 @@ impl fmt::Debug for Credentials {
             .field("explicit_user", &self.explicit.as_ref().map(|(u, _)| u))
             .field("auth_files", &self.auth_files)
             .finish()
+    }
+}
+
+/// What to send a registry.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum RegistryAuth {
+    Anonymous,
+    /// User name and password.
+    Basic(String, String),
+}
+
+impl fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Anonymous => f.write_str("Anonymous"),
+            Self::Basic(user, _) => write!(f, "Basic({user}, <password>)"),
+        }
     }
 }
 

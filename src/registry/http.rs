@@ -1,15 +1,12 @@
 //! The distribution-API requests sealift makes itself (OCI distribution spec v1.1, "Pulling
 //! manifests", "Pulling blobs", "Checking if content exists", "Listing referrers"), so that
 //! every body is read with a limit, every safe request is retried ([`super::retry`]), and a
-//! blob download cut short resumes with a `Range` request where it stopped. oci-client still
-//! answers the registry's auth challenge.
-
-use std::collections::HashMap;
+//! blob download cut short resumes with a `Range` request where it stopped. Auth headers come
+//! from [`super::token`].
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
-use oci_client::RegistryOperation;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE};
 use reqwest::{Method, StatusCode};
 
@@ -38,63 +35,7 @@ pub(super) enum Got {
     NotFound,
 }
 
-/// Auth headers per registry, repository and operation (oci-client's `auth` asks the registry
-/// each time it is called).
-pub(super) type TokenCache = tokio::sync::Mutex<HashMap<(String, String, bool), Option<HeaderValue>>>;
-
 impl Registry {
-    /// The `Authorization` header for requests about `r`: a bearer token from the registry's
-    /// token service, the basic credentials, or none.
-    pub(super) async fn auth_header(&self, r: &oci_client::Reference, op: RegistryOperation) -> Result<Option<HeaderValue>, Error> {
-        let key = (
-            r.resolve_registry().to_string(),
-            r.repository().to_string(),
-            matches!(op, RegistryOperation::Push),
-        );
-        if let Some(cached) = self.tokens.lock().await.get(&key) {
-            return Ok(cached.clone());
-        }
-        let auth = self.credentials.for_registry(r.registry())?;
-        let token = self.client.auth(r, &auth, op).await.map_err(|source| Error::Request {
-            what: "authenticating to",
-            target: r.resolve_registry().to_string(),
-            source,
-        })?;
-        let header = match (token, &auth) {
-            (Some(token), _) => HeaderValue::from_str(&format!("Bearer {token}")).ok(),
-            (None, oci_client::secrets::RegistryAuth::Basic(user, password)) => {
-                use base64::Engine as _;
-                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-                HeaderValue::from_str(&format!("Basic {basic}")).ok()
-            }
-            _ => None,
-        };
-        self.tokens.lock().await.insert(key, header.clone());
-        Ok(header)
-    }
-
-    /// Runs `op`; when the registry answers 401 (a bearer token expired, or the credentials
-    /// were fetched while the registry was failing), forgets the cached credentials for `r`
-    /// and runs it once more with new ones.
-    pub(super) async fn unless_unauthorized<T, F, Fut>(&self, r: &oci_client::Reference, op: RegistryOperation, run: F) -> Result<T, Error>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Error>>,
-    {
-        match run().await {
-            Err(e) if e.status() == Some(401) => {
-                let key = (
-                    r.resolve_registry().to_string(),
-                    r.repository().to_string(),
-                    matches!(op, RegistryOperation::Push),
-                );
-                self.tokens.lock().await.remove(&key);
-                run().await
-            }
-            other => other,
-        }
-    }
-
     /// `GET url` with retries, reading at most `limit` bytes of the body (a longer body is an
     /// error, found as soon as it passes the limit). 404 is [`Got::NotFound`].
     pub(super) async fn get_bounded(
@@ -410,7 +351,7 @@ pub(super) async fn failure(response: reqwest::Response) -> Failed {
 }
 
 /// The body, refused as soon as it passes `limit` bytes (or says it will).
-async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Bytes, Failed> {
+pub(super) async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Bytes, Failed> {
     let declared = response
         .headers()
         .get(CONTENT_LENGTH)
@@ -437,7 +378,7 @@ async fn read_limited(response: reqwest::Response, limit: u64) -> Result<Bytes, 
     Ok(body.freeze())
 }
 
-fn http_error(what: &'static str, target: &str, failed: Failed, attempts: usize) -> Error {
+pub(super) fn http_error(what: &'static str, target: &str, failed: Failed, attempts: usize) -> Error {
     Error::Http {
         what,
         target: target.to_string(),
@@ -448,12 +389,12 @@ fn http_error(what: &'static str, target: &str, failed: Failed, attempts: usize)
 }
 
 /// `https://<registry>/v2/<repository>/<kind>/<reference>`.
-pub(super) fn v2_url(r: &oci_client::Reference, kind: &str, reference: &str) -> String {
+pub(super) fn v2_url(r: &super::Repo, kind: &str, reference: &str) -> String {
     format!("https://{}/v2/{}/{kind}/{reference}", r.resolve_registry(), r.repository())
 }
 
 /// The registry's blob URL for `desc`, then its foreign URLs when the caller kept them.
-pub(super) fn blob_urls(r: &oci_client::Reference, desc: &Descriptor) -> Vec<String> {
+pub(super) fn blob_urls(r: &super::Repo, desc: &Descriptor) -> Vec<String> {
     let mut urls = vec![v2_url(r, "blobs", &desc.digest.to_string())];
     urls.extend(desc.urls.iter().filter(|u| u.starts_with("https://")).cloned());
     urls

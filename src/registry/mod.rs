@@ -4,20 +4,21 @@
 //! Every request is sealift's own ([`http`], [`upload`]): bodies read with a limit, retries
 //! where another try may pass ([`retry`]), blob downloads resumed with `Range`, uploads in
 //! chunks resumed from what the session holds and committed only when the bytes sent hash to
-//! the digest. `oci-client` only answers the registries' auth challenges (bearer tokens).
+//! the digest; auth challenges and bearer tokens too ([`token`]).
 
 mod auth;
 mod http;
 pub mod retry;
+mod token;
 mod upload;
+
+use token::Operation;
 
 use std::path::PathBuf;
 use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 pub use auth::{Credentials, default_auth_files};
 pub use retry::RetryPolicy;
@@ -31,17 +32,6 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> +
 /// Errors talking to a registry.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request failed (network, TLS, auth, HTTP status).
-    #[error("{what} `{target}`")]
-    Request {
-        /// What was being done: "pulling manifest", "pushing blob", ...
-        what: &'static str,
-        /// The reference or blob involved.
-        target: String,
-        /// The cause from the HTTP layer.
-        #[source]
-        source: OciDistributionError,
-    },
     /// The registry answered with content other than what was asked for.
     #[error("{target}: registry returned {found}, expected {expected}")]
     DigestMismatch {
@@ -118,21 +108,7 @@ impl Error {
     /// Did the registry say the manifest or repository does not exist (as opposed to failing)?
     #[must_use]
     pub fn is_not_found(&self) -> bool {
-        if let Self::Http { status, .. } = self {
-            return *status == Some(404);
-        }
-        let Self::Request { source, .. } = self else {
-            return false;
-        };
-        match source {
-            OciDistributionError::ImageManifestNotFoundError(_) => true,
-            OciDistributionError::ServerError { code, .. } => *code == 404,
-            OciDistributionError::RegistryError { envelope, .. } => envelope
-                .errors
-                .iter()
-                .any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown)),
-            _ => false,
-        }
+        self.status() == Some(404)
     }
 }
 
@@ -162,10 +138,9 @@ pub struct FetchedManifest {
 
 /// A client for one or more registries (TLS always; credentials per host).
 pub struct Registry {
-    client: oci_client::Client,
     http: reqwest::Client,
     retry: RetryPolicy,
-    tokens: http::TokenCache,
+    tokens: token::TokenCache,
     credentials: Credentials,
     jobs: usize,
 }
@@ -175,7 +150,6 @@ impl Registry {
     pub fn new(options: &RegistryOptions) -> Result<Self, Error> {
         // Several tests or commands may race to install the provider; the first one wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut extra = Vec::new();
         let mut roots = Vec::new();
         for path in &options.ca_files {
             let data = crate::bounded::read(path, crate::bounded::CONFIG_FILE).map_err(|source| Error::CaFile {
@@ -185,10 +159,6 @@ impl Registry {
             roots.extend(
                 reqwest::Certificate::from_pem_bundle(&data).map_err(|e| Error::Setup(format!("CA file {}: {e}", path.display())))?,
             );
-            extra.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data,
-            });
         }
         let http = reqwest::Client::builder()
             .https_only(true)
@@ -198,21 +168,10 @@ impl Registry {
             .read_timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;
-        let config = ClientConfig {
-            protocol: ClientProtocol::Https,
-            extra_root_certificates: extra,
-            user_agent: concat!("sealift/", env!("CARGO_PKG_VERSION")),
-            connect_timeout: Some(std::time::Duration::from_secs(30)),
-            read_timeout: Some(std::time::Duration::from_secs(300)),
-            ..ClientConfig::default()
-        };
-        // `Client::new` would silently drop a bad CA and use defaults: refuse instead.
-        let client = oci_client::Client::try_from(config).map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Self {
-            client,
             http,
             retry: options.retry.clone(),
-            tokens: http::TokenCache::default(),
+            tokens: token::TokenCache::default(),
             credentials: options.credentials.clone(),
             jobs: options.jobs.max(1),
         })
@@ -234,17 +193,15 @@ impl Registry {
     /// [`Self::fetch_manifest`], reading at most `size` bytes when a descriptor gives it (a
     /// longer body is refused as soon as it passes that).
     pub async fn fetch_manifest_sized(&self, reference: &Reference, size: Option<u64>) -> Result<FetchedManifest, Error> {
-        let r = to_client_ref(reference);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || {
-            self.fetch_manifest_sized_once(reference, size)
-        })
-        .await
+        let r = Repo::of(reference);
+        self.unless_unauthorized(&r, Operation::Pull, || self.fetch_manifest_sized_once(reference, size))
+            .await
     }
 
     /// One try of the above, with the cached credentials.
     async fn fetch_manifest_sized_once(&self, reference: &Reference, size: Option<u64>) -> Result<FetchedManifest, Error> {
-        let r = to_client_ref(reference);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let r = Repo::of(reference);
+        let auth = self.auth_header(&r, Operation::Pull).await?;
         let target = reference.to_string();
         let name = match (&reference.digest, &reference.tag) {
             (Some(d), _) => d.to_string(),
@@ -288,30 +245,30 @@ impl Registry {
     /// checks the digest (the blob store does). A foreign layer's `urls`, when the caller
     /// kept them, are tried (without credentials) where the registry does not have it.
     pub async fn fetch_blob(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
-        let r = to_client_ref(repo);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.fetch_blob_once(repo, desc))
+        let r = Repo::of(repo);
+        self.unless_unauthorized(&r, Operation::Pull, || self.fetch_blob_once(repo, desc))
             .await
     }
 
     /// One try of the above, with the cached credentials.
     async fn fetch_blob_once(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
-        let r = to_client_ref(repo);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let r = Repo::of(repo);
+        let auth = self.auth_header(&r, Operation::Pull).await?;
         let target = format!("{}@{}", repo.name(), desc.digest);
         self.blob_stream(target, auth, http::blob_urls(&r, desc), desc).await
     }
 
     /// Does the repository already hold this blob?
     pub async fn blob_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
-        let r = to_client_ref(repo);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.blob_exists_once(repo, digest))
+        let r = Repo::of(repo);
+        self.unless_unauthorized(&r, Operation::Pull, || self.blob_exists_once(repo, digest))
             .await
     }
 
     /// One try of the above, with the cached credentials.
     async fn blob_exists_once(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
-        let r = to_client_ref(repo);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let r = Repo::of(repo);
+        let auth = self.auth_header(&r, Operation::Pull).await?;
         let url = http::v2_url(&r, "blobs", &digest.to_string());
         self.head("checking blob", &format!("{}@{digest}", repo.name()), auth.as_ref(), &url)
             .await
@@ -321,15 +278,15 @@ impl Registry {
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.
     pub async fn referrers(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
-        let r = to_client_ref(repo);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Pull, || self.referrers_once(repo, subject))
+        let r = Repo::of(repo);
+        self.unless_unauthorized(&r, Operation::Pull, || self.referrers_once(repo, subject))
             .await
     }
 
     /// One try of the above, with the cached credentials.
     async fn referrers_once(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
-        let r = to_client_ref(repo);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Pull).await?;
+        let r = Repo::of(repo);
+        let auth = self.auth_header(&r, Operation::Pull).await?;
         let target = format!("{}@{subject}", repo.name());
         let url = http::v2_url(&r, "referrers", &subject.to_string());
         let body = match self
@@ -371,17 +328,15 @@ impl Registry {
     /// Upload manifest bytes unchanged, under the reference's tag (or its digest); retried
     /// like reads (a `PUT` of the same bytes is idempotent).
     pub async fn push_manifest(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
-        let r = to_client_ref(reference);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Push, || {
-            self.push_manifest_once(reference, bytes, media_type)
-        })
-        .await
+        let r = Repo::of(reference);
+        self.unless_unauthorized(&r, Operation::Push, || self.push_manifest_once(reference, bytes, media_type))
+            .await
     }
 
     /// One try of the above, with the cached credentials.
     async fn push_manifest_once(&self, reference: &Reference, bytes: &[u8], media_type: &str) -> Result<(), Error> {
-        let r = to_client_ref(reference);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
+        let r = Repo::of(reference);
+        let auth = self.auth_header(&r, Operation::Push).await?;
         let name = match (&reference.digest, &reference.tag) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.clone(),
@@ -400,10 +355,38 @@ impl Registry {
     }
 }
 
-pub(super) fn to_client_ref(r: &Reference) -> oci_client::Reference {
-    match (&r.digest, &r.tag) {
-        (Some(d), _) => oci_client::Reference::with_digest(r.registry.clone(), r.repository.clone(), d.to_string()),
-        (None, Some(t)) => oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone()),
-        (None, None) => oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), "latest".into()),
+/// A repository as the distribution API addresses it.
+#[derive(Debug, Clone)]
+pub(super) struct Repo {
+    /// The registry as written (`docker.io`): what credentials are looked up by.
+    registry: String,
+    /// The repository's name in it.
+    repository: String,
+}
+
+impl Repo {
+    pub(super) fn of(r: &Reference) -> Self {
+        Self {
+            registry: r.registry.clone(),
+            repository: r.repository.clone(),
+        }
+    }
+
+    /// The registry as written.
+    pub(super) fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The host that serves the registry's API: Docker Hub's `docker.io` is `index.docker.io`.
+    pub(super) fn resolve_registry(&self) -> &str {
+        if self.registry == "docker.io" {
+            "index.docker.io"
+        } else {
+            &self.registry
+        }
+    }
+
+    pub(super) fn repository(&self) -> &str {
+        &self.repository
     }
 }

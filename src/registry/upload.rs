@@ -48,8 +48,8 @@ impl Registry {
     /// Upload a blob of `size` bytes that must hash to `digest`, resuming a broken transfer.
     /// Fails without committing when the source's bytes do not hash to `digest`.
     pub async fn push_blob_from(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
-        let r = super::to_client_ref(repo);
-        self.unless_unauthorized(&r, oci_client::RegistryOperation::Push, || {
+        let r = super::Repo::of(repo);
+        self.unless_unauthorized(&r, super::token::Operation::Push, || {
             self.upload(repo, digest, size, source.clone())
         })
         .await
@@ -57,8 +57,8 @@ impl Registry {
 
     /// One upload with the cached credentials.
     async fn upload(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
-        let r = super::to_client_ref(repo);
-        let auth = self.auth_header(&r, oci_client::RegistryOperation::Push).await?;
+        let r = super::Repo::of(repo);
+        let auth = self.auth_header(&r, super::token::Operation::Push).await?;
         let target = format!("{}@{digest}", repo.name());
         let base = format!("https://{}", r.resolve_registry());
         // Credentials go only to the registry, not to an upload location on another host.

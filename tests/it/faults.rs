@@ -61,10 +61,24 @@ pub struct Seen {
     pub received: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// What the proxy's token service answers when the proxy asks for bearer tokens (the
+/// distribution token spec; docker-registry itself only does basic auth here).
+#[derive(Clone, Copy, Debug)]
+pub enum TokenService {
+    /// A token, for requests that bring the test credentials.
+    Token,
+    /// A body that never ends.
+    Endless,
+}
+
+/// The token the proxy's token service hands out.
+const TOKEN: &str = "fault-proxy-token";
+
 struct State {
     upstream: Upstream,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<Seen>>,
+    tokens: Mutex<Option<TokenService>>,
 }
 
 /// A running proxy; stopped on drop.
@@ -82,6 +96,7 @@ impl FaultProxy {
             upstream,
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
+            tokens: Mutex::new(None),
         });
         let running = tls_proxy::start(acceptor, state.clone(), |req, state| async move { handle(req, &state).await });
         Self {
@@ -98,6 +113,13 @@ impl FaultProxy {
             fault,
             times,
         });
+    }
+
+    /// From now on, answer `/v2/` requests without the proxy's bearer token with a 401 and a
+    /// `Bearer` challenge naming the proxy's `/token` service, which answers as `service` says;
+    /// requests with the token go on to the registry with its basic credentials.
+    pub fn require_tokens(&self, service: TokenService) {
+        *self.state.tokens.lock().unwrap() = Some(service);
     }
 
     /// Forget the rules and the requests seen.
@@ -119,7 +141,7 @@ impl FaultProxy {
     }
 }
 
-async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
+async fn handle(mut req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let path = req
@@ -138,6 +160,48 @@ async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>,
         sent: sent.clone(),
         received: received.clone(),
     });
+    let tokens = *state.tokens.lock().unwrap();
+    if let Some(service) = tokens {
+        use base64::Engine as _;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+        );
+        let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if path.starts_with("/token?") {
+            if authorization != basic {
+                return Ok(Response::builder()
+                    .status(401)
+                    .body(counted(full(Bytes::from("no credentials")), sent, None))?);
+            }
+            return Ok(match service {
+                TokenService::Token => {
+                    let answer = format!(r#"{{"token":"{TOKEN}","expires_in":300}}"#);
+                    Response::builder()
+                        .status(200)
+                        .body(counted(full(Bytes::from(answer)), sent, None))?
+                }
+                TokenService::Endless => {
+                    let endless =
+                        futures_util::stream::repeat(Bytes::from(vec![b' '; 64 * 1024])).map(|c| Ok::<_, Failure>(Frame::data(c)));
+                    Response::builder()
+                        .status(200)
+                        .body(counted(http_body_util::BodyExt::boxed(StreamBody::new(endless)), sent, None))?
+                }
+            });
+        }
+        if authorization != format!("Bearer {TOKEN}") {
+            let host = req.headers().get("host").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            return Ok(Response::builder()
+                .status(401)
+                .header(
+                    "www-authenticate",
+                    format!(r#"Bearer realm="https://{host}/token",service="fault-proxy""#),
+                )
+                .body(counted(full(Bytes::from(r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#)), sent, None))?);
+        }
+        req.headers_mut().insert("authorization", basic.parse().unwrap());
+    }
     let fault = {
         let mut rules = state.rules.lock().unwrap();
         let hit = rules
@@ -674,4 +738,69 @@ fn load_with_cut_upload(release: &Release, target: &TestRegistry, after: u64) ->
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
     proxy
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_tokens_are_fetched_per_scope_and_an_endless_token_answer_is_refused() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let proxy = FaultProxy::start(&source);
+    let release = Release::new(&source, &images);
+    through(&release, &source, &proxy);
+    proxy.require_tokens(TokenService::Token);
+
+    // Pulls and pushes through a registry that wants bearer tokens: the token service gets the
+    // credentials and one scope per repository and operation.
+    create_bundle(&release, &source, "tokens.tar");
+    let ca = source.ca();
+    let args = [
+        "load",
+        "tokens.tar",
+        "--key",
+        "keys/sealift.pub",
+        "--registry",
+        &proxy.host,
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ];
+    let o = sealift(release.dir.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let scopes: Vec<String> = proxy.requests(&Method::GET, "/token?").iter().map(|s| s.path.clone()).collect();
+    for scope in [
+        "scope=repository%3Aapp%2Falpha%3Apull&",
+        "scope=repository%3Aapp%2Falpha%3Apull%2Cpush&",
+    ] {
+        assert!(scopes.iter().any(|s| s.contains(scope)), "no token asked with {scope}: {scopes:?}");
+    }
+    assert!(scopes.iter().all(|s| s.ends_with("&service=fault-proxy")), "{scopes:?}");
+
+    // A token service whose answer never ends: refused at 64 KiB.
+    proxy.clear();
+    proxy.require_tokens(TokenService::Endless);
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "bundle",
+            "create",
+            "-o",
+            "never.tar",
+            "--key",
+            "keys/sealift.key",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--retries",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains("getting a token from") && msg.contains("65536-byte limit"), "{msg}");
+    let most = proxy
+        .requests(&Method::GET, "/token?")
+        .iter()
+        .map(|s| s.sent.load(std::sync::atomic::Ordering::SeqCst))
+        .max()
+        .unwrap();
+    println!("endless token answer: refused; the proxy sent at most {most} bytes into one response");
+    assert!(most < 32 << 20, "the proxy sent {most} bytes of token answer");
 }
