@@ -13,17 +13,24 @@
 # ../shared/manifests-corpus and ../shared/psa-fixtures when they are there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-600}
-shift || true
+seconds=600
+# The first argument is the time only when it is a number: `fuzz.sh sqlite` runs one target.
+case ${1:-} in
+    "" | *[!0-9]*) ;;
+    *) seconds=$1; shift ;;
+esac
 all=(bundle manifests release_config kubernetes_yaml dpkg_status apk_installed rpm_header sqlite)
 targets=("${@:-${all[@]}}")
+for t in "${targets[@]}"; do
+    [ -f "fuzz/fuzz_targets/$t.rs" ] || { echo "fuzz.sh: no target $t (targets: ${all[*]})" >&2; exit 2; }
+done
 
 rustup run nightly rustc --version >/dev/null 2>&1 || {
     echo "fuzz.sh: no nightly toolchain (rustup toolchain install nightly)" >&2
     exit 2
 }
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-cargo +nightly fuzz build -O >/dev/null
+cargo +nightly fuzz build -O -a >/dev/null
 
 mkdir -p fuzz/logs
 failed=0
@@ -38,7 +45,7 @@ for t in "${targets[@]}"; do
     verdict=ok
     # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: so is memory
     # growth past 2 GiB.
-    if ! cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "${extra[@]}" -- \
+    if ! cargo +nightly fuzz run -O -a "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "${extra[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
         -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1; then
         verdict="FAILED (see $log, fuzz/artifacts/$t)"

@@ -346,6 +346,10 @@ fn read_objects(files: &[InputFile]) -> Result<Vec<Object>, Error> {
             flatten(body, &mut items).map_err(not_object)?;
             for body in items {
                 let id = ObjectId::of(&body).ok_or_else(|| not_object("no apiVersion or kind"))?;
+                shape::check_metadata(&body).map_err(|problem| Error::Shape {
+                    object: id.display(),
+                    problem,
+                })?;
                 if objects::is_generated(&id, &body) {
                     continue;
                 }

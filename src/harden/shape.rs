@@ -11,8 +11,13 @@ use super::yaml::{Map, Node};
 #[derive(Debug, Clone, Copy)]
 enum Want {
     Bool,
-    Number,
+    /// A whole number (`80` or `80.0`: the YAML-to-JSON step gives both to the API as 80).
+    Int,
     Str,
+    /// A mapping of strings to strings (labels, annotations).
+    StringMap,
+    /// A mapping of resource names to quantities (a string, or a number).
+    QuantityMap,
     /// A sequence of strings.
     Strings,
     /// A mapping whose listed fields have these types (others are not read).
@@ -25,8 +30,10 @@ impl Want {
     fn name(self) -> &'static str {
         match self {
             Want::Bool => "a boolean",
-            Want::Number => "a number",
+            Want::Int => "a whole number",
             Want::Str => "a string",
+            Want::StringMap => "a mapping of strings",
+            Want::QuantityMap => "a mapping of quantities",
             Want::Strings => "a list of strings",
             Want::Map(_) => "a mapping",
             Want::List(_) => "a list of mappings",
@@ -41,9 +48,9 @@ const CAPABILITIES: &[(&str, Want)] = &[("add", Want::Strings), ("drop", Want::S
 
 const POD_SECURITY_CONTEXT: &[(&str, Want)] = &[
     ("runAsNonRoot", Want::Bool),
-    ("runAsUser", Want::Number),
-    ("runAsGroup", Want::Number),
-    ("fsGroup", Want::Number),
+    ("runAsUser", Want::Int),
+    ("runAsGroup", Want::Int),
+    ("fsGroup", Want::Int),
     ("seccompProfile", Want::Map(SECCOMP)),
     ("appArmorProfile", Want::Map(SECCOMP)),
     ("seLinuxOptions", Want::Map(SELINUX)),
@@ -56,8 +63,8 @@ const CONTAINER_SECURITY_CONTEXT: &[(&str, Want)] = &[
     ("allowPrivilegeEscalation", Want::Bool),
     ("readOnlyRootFilesystem", Want::Bool),
     ("runAsNonRoot", Want::Bool),
-    ("runAsUser", Want::Number),
-    ("runAsGroup", Want::Number),
+    ("runAsUser", Want::Int),
+    ("runAsGroup", Want::Int),
     ("procMount", Want::Str),
     ("capabilities", Want::Map(CAPABILITIES)),
     ("seccompProfile", Want::Map(SECCOMP)),
@@ -76,8 +83,11 @@ const CONTAINER: &[(&str, Want)] = &[
     ("name", Want::Str),
     ("image", Want::Str),
     ("securityContext", Want::Map(CONTAINER_SECURITY_CONTEXT)),
-    ("resources", Want::Map(&[("requests", Want::Map(&[])), ("limits", Want::Map(&[]))])),
-    ("ports", Want::List(&[("containerPort", Want::Number), ("hostPort", Want::Number)])),
+    (
+        "resources",
+        Want::Map(&[("requests", Want::QuantityMap), ("limits", Want::QuantityMap)]),
+    ),
+    ("ports", Want::List(&[("containerPort", Want::Int), ("hostPort", Want::Int)])),
     (
         "volumeMounts",
         Want::List(&[("name", Want::Str), ("mountPath", Want::Str), ("readOnly", Want::Bool)]),
@@ -115,14 +125,21 @@ const POD_SPEC: &[(&str, Want)] = &[
     ("os", Want::Map(&[("name", Want::Str)])),
 ];
 
-/// A pod template (`metadata` and `spec`), or a Pod itself.
-const POD_TEMPLATE: &[(&str, Want)] = &[
-    (
-        "metadata",
-        Want::Map(&[("labels", Want::Map(&[])), ("annotations", Want::Map(&[]))]),
-    ),
-    ("spec", Want::Map(POD_SPEC)),
+/// Object metadata: what the hardener reads and changes in it.
+const METADATA: &[(&str, Want)] = &[
+    ("name", Want::Str),
+    ("namespace", Want::Str),
+    ("labels", Want::StringMap),
+    ("annotations", Want::StringMap),
 ];
+
+/// A pod template (`metadata` and `spec`), or a Pod itself.
+const POD_TEMPLATE: &[(&str, Want)] = &[("metadata", Want::Map(METADATA)), ("spec", Want::Map(POD_SPEC))];
+
+/// Check any object's `metadata` (every object has one, as a mapping).
+pub(super) fn check_metadata(body: &Map) -> Result<(), String> {
+    check_fields(body, &[("metadata", Want::Map(METADATA))], "")
+}
 
 /// Check the pod template at `path` in `body` (the fields on the way must be mappings, or
 /// absent). `Err` is the first field of the wrong type: its path from the object's top
@@ -135,7 +152,7 @@ pub(super) fn check_pod_template(body: &Map, path: &[&str]) -> Result<(), String
         match at.get(key) {
             None | Some(Node::Null) => return Ok(()),
             Some(Node::Map(m)) => at = m,
-            Some(other) => return Err(wrong(&where_, other, Want::Map(&[]))),
+            Some(other) => return Err(wrong(&where_, other, Want::Map(&[]).name())),
         }
     }
     check_fields(at, POD_TEMPLATE, &where_)
@@ -148,7 +165,7 @@ fn join(path: &mut String, key: &str) {
     path.push_str(key);
 }
 
-fn wrong(path: &str, found: &Node, want: Want) -> String {
+fn wrong(path: &str, found: &Node, want: &str) -> String {
     let found = match found {
         Node::Null => "null",
         Node::Bool(_) => "a boolean",
@@ -157,7 +174,7 @@ fn wrong(path: &str, found: &Node, want: Want) -> String {
         Node::Seq(_) => "a list",
         Node::Map(_) => "a mapping",
     };
-    format!("{path} is {found}, not {}", want.name())
+    format!("{path} is {found}, not {want}")
 }
 
 fn check_fields(map: &Map, fields: &[(&str, Want)], base: &str) -> Result<(), String> {
@@ -172,11 +189,29 @@ fn check_fields(map: &Map, fields: &[(&str, Want)], base: &str) -> Result<(), St
 
 fn check(node: &Node, want: Want, path: &str) -> Result<(), String> {
     match (want, node) {
-        (_, Node::Null) | (Want::Bool, Node::Bool(_)) | (Want::Number, Node::Num(_)) | (Want::Str, Node::Str(_)) => Ok(()),
+        (_, Node::Null) | (Want::Bool, Node::Bool(_)) | (Want::Str, Node::Str(_)) => Ok(()),
+        (Want::Int, Node::Num(_)) if node.as_i64().is_some() => Ok(()),
+        (Want::StringMap | Want::QuantityMap, Node::Map(m)) => {
+            for (key, value) in m.iter() {
+                let fits = match want {
+                    Want::StringMap => matches!(value, Node::Str(_)),
+                    _ => matches!(value, Node::Str(_) | Node::Num(_)),
+                };
+                if !fits {
+                    let each = if matches!(want, Want::StringMap) {
+                        "a string"
+                    } else {
+                        "a quantity"
+                    };
+                    return Err(wrong(&format!("{path}.{key}"), value, each));
+                }
+            }
+            Ok(())
+        }
         (Want::Strings, Node::Seq(items)) => {
             for (i, item) in items.iter().enumerate() {
                 if !matches!(item, Node::Str(_)) {
-                    return Err(wrong(&format!("{path}[{i}]"), item, Want::Str));
+                    return Err(wrong(&format!("{path}[{i}]"), item, Want::Str.name()));
                 }
             }
             Ok(())
@@ -187,12 +222,12 @@ fn check(node: &Node, want: Want, path: &str) -> Result<(), String> {
                 let at = format!("{path}[{i}]");
                 match item {
                     Node::Map(m) => check_fields(m, fields, &at)?,
-                    other => return Err(wrong(&at, other, Want::Map(&[]))),
+                    other => return Err(wrong(&at, other, Want::Map(&[]).name())),
                 }
             }
             Ok(())
         }
-        (want, other) => Err(wrong(path, other, want)),
+        (want, other) => Err(wrong(path, other, want.name())),
     }
 }
 
@@ -211,6 +246,14 @@ mod tests {
         let text = "spec:\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}\n      containers:\n        - name: a\n          image: x\n          securityContext: {privileged: false, capabilities: {drop: [ALL]}}\n          ports: [{containerPort: 80}]\n          env: null\n";
         assert_eq!(check_yaml(text), Ok(()));
         assert_eq!(check_yaml("spec: {}\n"), Ok(()));
+        // Integral floats are whole numbers (the API gets them as such); quantities may be numbers.
+        let text =
+            "spec: {template: {spec: {securityContext: {runAsUser: 0.0}, containers: [{resources: {limits: {cpu: 1, memory: 1Gi}}}]}}}\n";
+        assert_eq!(check_yaml(text), Ok(()));
+        // Integral floats are whole numbers (the API gets them as such), quantities may be numbers.
+        let text =
+            "spec: {template: {spec: {securityContext: {runAsUser: 0.0}, containers: [{resources: {limits: {cpu: 1, memory: 1Gi}}}]}}}\n";
+        assert_eq!(check_yaml(text), Ok(()));
     }
 
     #[test]
@@ -239,7 +282,19 @@ mod tests {
             ),
             (
                 "spec: {template: {metadata: {annotations: [a]}}}\n",
-                "spec.template.metadata.annotations is a list, not a mapping",
+                "spec.template.metadata.annotations is a list, not a mapping of strings",
+            ),
+            (
+                "spec: {template: {metadata: {annotations: {container.apparmor.security.beta.kubernetes.io/a: 1}}}}\n",
+                "spec.template.metadata.annotations.container.apparmor.security.beta.kubernetes.io/a is a number, not a string",
+            ),
+            (
+                "spec: {template: {spec: {containers: [{resources: {limits: {cpu: [1]}}}]}}}\n",
+                "spec.template.spec.containers[0].resources.limits.cpu is a list, not a quantity",
+            ),
+            (
+                "spec: {template: {spec: {securityContext: {runAsUser: 1.5}}}}\n",
+                "spec.template.spec.securityContext.runAsUser is a number, not a whole number",
             ),
         ];
         for (text, want) in cases {

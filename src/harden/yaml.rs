@@ -133,11 +133,15 @@ impl Node {
             _ => None,
         }
     }
+    /// A whole number: `80`, or a float with no fraction (`80.0`), which the API receives as
+    /// 80 once YAML has gone through JSON.
     pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Node::Num(n) => n.parse().ok(),
-            _ => None,
-        }
+        let Node::Num(n) = self else { return None };
+        n.parse().ok().or_else(|| {
+            let f: f64 = n.parse().ok()?;
+            // Exactly representable and in range: no rounding can change the number.
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+        })
     }
     pub fn as_map(&self) -> Option<&Map> {
         match self {
@@ -212,10 +216,19 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     }
 }
 
+/// YAML 1.2's `c-printable`: the characters a stream may hold as they are.
+fn is_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}') || (c >= '\u{a0}' && c != '\u{fffe}' && c != '\u{ffff}')
+}
+
+/// Characters the writer escapes although YAML allows them raw: a byte-order mark and the
+/// Unicode line breaks, which editors and readers treat inconsistently.
+fn is_ambiguous(c: char) -> bool {
+    matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
 fn check_printable(text: &str) -> Result<(), YamlError> {
-    let printable =
-        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}') || (c >= '\u{a0}' && c != '\u{fffe}' && c != '\u{ffff}');
-    let Some((at, c)) = text.char_indices().find(|&(_, c)| !printable(c)) else {
+    let Some((at, c)) = text.char_indices().find(|&(_, c)| !is_printable(c)) else {
         return Ok(());
     };
     let before = &text[..at];
@@ -635,9 +648,12 @@ fn literal_block(s: &str, block_indent: usize) -> Option<String> {
         Some(b) => ("", b),
         None => ("-", s),
     };
-    let printable = |c: char| c == '\n' || !(c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}');
     // Trailing blanks and control characters are easy to lose in a block; quote those strings.
-    if !body.chars().all(printable) || body.split('\n').any(|l| l.ends_with(' ')) {
+    if !body
+        .chars()
+        .all(|c| c == '\n' || (is_printable(c) && !is_ambiguous(c) && c != '\t' && c != '\r'))
+        || body.split('\n').any(|l| l.ends_with(' '))
+    {
         return None;
     }
     let mut out = format!("|{chomp}\n");
@@ -662,7 +678,7 @@ fn double_quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
+            c if !is_printable(c) || is_ambiguous(c) => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -691,6 +707,11 @@ mod tests {
         let err = parse_documents("a: \"\u{1b}[2J\"\n").unwrap_err();
         assert!(err.reason.contains("U+001B"), "{err}");
         assert!(parse_documents("a: \"tab\there \\u0000 é \u{85}\"\r\n").is_ok());
+        // What the writer writes, the reader takes back: escaped where YAML wants it.
+        let odd = Node::Map(Map(vec![("a".into(), Node::str("\u{fffe}\u{7f}\u{9f}\u{2028}x\ny"))]));
+        let written = emit_documents([&odd]);
+        assert!(written.contains("\\ufffe") && written.contains("\\u007f"), "{written}");
+        assert_eq!(parse_documents(&written).unwrap(), vec![odd]);
     }
 
     #[test]

@@ -378,7 +378,7 @@ pub(super) async fn read_limited(response: reqwest::Response, limit: u64) -> Res
     Ok(body.freeze())
 }
 
-pub(super) fn http_error(what: &'static str, target: &str, failed: Failed, attempts: usize) -> Error {
+fn http_error(what: &'static str, target: &str, failed: Failed, attempts: usize) -> Error {
     Error::Http {
         what,
         target: target.to_string(),

@@ -78,6 +78,20 @@ pub enum Error {
     /// The HTTP client could not be built (bad CA certificate, TLS setup).
     #[error("cannot set up the registry client: {0}")]
     Setup(String),
+    /// Authenticating failed: the registry's challenge or its token service. Kept apart from
+    /// [`Error::Http`] so that a 404 or 401 from the token service is never read as the
+    /// registry's answer about an image (a missing tag, an expired token to fetch again).
+    #[error("{what} `{target}`: {reason} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
+    Auth {
+        /// "authenticating to" (the registry's `/v2/`) or "getting a token from" (its realm).
+        what: &'static str,
+        /// The registry or the token service's URL.
+        target: String,
+        /// What went wrong the last time.
+        reason: String,
+        /// Tries made.
+        attempts: usize,
+    },
     /// A request failed for good: what it was, the registry's status (if it answered) and
     /// words, and how many tries were made.
     #[error("{what} `{target}`: {reason} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
@@ -96,7 +110,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The registry's HTTP status, when the failure was an answer.
+    /// The registry's HTTP status, when the failure was an answer to the request itself (not
+    /// to authenticating for it: see [`Error::Auth`]).
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {

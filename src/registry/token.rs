@@ -8,12 +8,14 @@
 //! ([`TOKEN_RESPONSE_LIMIT`]). Tokens are cached per registry, repository and operation.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use tokio::sync::OnceCell;
 
 use super::auth::RegistryAuth;
-use super::http::{failure, http_error, read_limited};
+use super::http::{failure, read_limited};
 use super::retry::{self, Failed};
 use super::{Error, Registry, Repo};
 
@@ -28,8 +30,9 @@ pub(super) enum Operation {
 /// perhaps a refresh token. A longer body is refused as soon as it passes this.
 pub const TOKEN_RESPONSE_LIMIT: u64 = 64 << 10;
 
-/// Auth headers per (registry, repository, push?).
-pub(super) type TokenCache = tokio::sync::Mutex<HashMap<(String, String, bool), Option<HeaderValue>>>;
+/// Auth headers per (registry, repository, push?). Each is fetched once however many
+/// requests ask at the same moment: the first fills the cell, the others wait for it.
+pub(super) type TokenCache = tokio::sync::Mutex<HashMap<(String, String, bool), Arc<OnceCell<Option<HeaderValue>>>>>;
 
 /// What the registry's `/v2/` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +82,29 @@ fn token_from(body: &[u8]) -> Result<String, String> {
         access_token: Option<String>,
     }
     let answer: Answer = serde_json::from_slice(body).map_err(|e| format!("the token service's answer is not a token: {e}"))?;
-    answer
-        .token
-        .or(answer.access_token)
-        .filter(|t| !t.is_empty())
+    [answer.token, answer.access_token]
+        .into_iter()
+        .flatten()
+        .find(|t| !t.is_empty())
         .ok_or_else(|| "the token service's answer holds no token".to_owned())
+}
+
+/// A failed auth step; the status goes into the words only (see [`Error::Auth`]). A 401 from
+/// the token service means the credentials were refused, and says so.
+fn auth_error(what: &'static str, target: &str, failed: Failed, attempts: usize) -> Error {
+    let reason = match failed.status {
+        Some(401) => format!(
+            "{}: the credentials were refused (check --username and the password, or the auth file)",
+            failed.reason
+        ),
+        _ => failed.reason,
+    };
+    Error::Auth {
+        what,
+        target: target.to_owned(),
+        reason,
+        attempts,
+    }
 }
 
 fn basic_header(auth: &RegistryAuth) -> Option<HeaderValue> {
@@ -109,10 +130,12 @@ impl Registry {
     /// The `Authorization` header for requests about `r`: a bearer token from the registry's
     /// token service, the basic credentials, or none.
     pub(super) async fn auth_header(&self, r: &Repo, op: Operation) -> Result<Option<HeaderValue>, Error> {
-        let key = cache_key(r, op);
-        if let Some(cached) = self.tokens.lock().await.get(&key) {
-            return Ok(cached.clone());
-        }
+        let cell = Arc::clone(self.tokens.lock().await.entry(cache_key(r, op)).or_default());
+        cell.get_or_try_init(|| self.fetch_auth_header(r, op)).await.cloned()
+    }
+
+    /// What [`Self::auth_header`] caches: asks the registry, and its token service.
+    async fn fetch_auth_header(&self, r: &Repo, op: Operation) -> Result<Option<HeaderValue>, Error> {
         let auth = self.credentials.for_registry(r.registry())?;
         let registry = r.resolve_registry();
         let header = match self.challenge(registry).await? {
@@ -121,16 +144,14 @@ impl Registry {
                 let actions = if matches!(op, Operation::Push) { "pull,push" } else { "pull" };
                 let scope = format!("repository:{}:{actions}", r.repository());
                 let token = self.token(&realm, service.as_deref(), &scope, &auth).await?;
-                Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Error::Http {
+                Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Error::Auth {
                     what: "getting a token from",
                     target: realm.clone(),
-                    status: None,
                     reason: "the token holds characters a header cannot".into(),
                     attempts: 1,
                 })?)
             }
         };
-        self.tokens.lock().await.insert(key, header.clone());
         Ok(header)
     }
 
@@ -173,7 +194,7 @@ impl Registry {
             }
         })
         .await;
-        outcome.map_err(|(failed, attempts)| http_error("authenticating to", registry, failed, attempts))
+        outcome.map_err(|(failed, attempts)| auth_error("authenticating to", registry, failed, attempts))
     }
 
     /// A token for `scope` from the token service at `realm` (HTTPS only: credentials and
@@ -184,7 +205,9 @@ impl Registry {
         query.extend(service.map(|s| ("service", s)));
         let url = reqwest::Url::parse_with_params(realm, &query).map_err(|e| fail(format!("the realm is not a URL: {e}")))?;
         if url.scheme() != "https" {
-            return Err(fail("the token service is not HTTPS; credentials are not sent in the clear".into()));
+            return Err(fail(
+                "the token service is not HTTPS, and tokens and credentials are never sent in the clear".into(),
+            ));
         }
         let basic = basic_header(auth);
         let (http, url, basic) = (&self.http, &url, &basic);
@@ -201,7 +224,7 @@ impl Registry {
             token_from(&body).map_err(|reason| Failed::fatal(None, reason))
         })
         .await;
-        outcome.map_err(|(failed, attempts)| http_error("getting a token from", realm, failed, attempts))
+        outcome.map_err(|(failed, attempts)| auth_error("getting a token from", realm, failed, attempts))
     }
 }
 
@@ -232,6 +255,7 @@ mod tests {
     fn a_token_answer_holds_token_or_access_token() {
         assert_eq!(token_from(br#"{"token":"abc","expires_in":300}"#), Ok("abc".into()));
         assert_eq!(token_from(br#"{"access_token":"xyz"}"#), Ok("xyz".into()));
+        assert_eq!(token_from(br#"{"token":"","access_token":"xyz"}"#), Ok("xyz".into()));
         assert!(token_from(br#"{"token":""}"#).is_err());
         assert!(token_from(b"<html>").is_err());
     }

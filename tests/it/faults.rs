@@ -773,6 +773,11 @@ async fn bearer_tokens_are_fetched_per_scope_and_an_endless_token_answer_is_refu
         assert!(scopes.iter().any(|s| s.contains(scope)), "no token asked with {scope}: {scopes:?}");
     }
     assert!(scopes.iter().all(|s| s.ends_with("&service=fault-proxy")), "{scopes:?}");
+    // Tokens are kept, and fetched once even when several requests want one at the same moment:
+    // one per repository and operation in each run (three repositories; `create` pulls, `load`
+    // pulls and pushes), not one per request.
+    println!("{} token requests", scopes.len());
+    assert!(scopes.len() <= 9, "{} token requests: {scopes:?}", scopes.len());
 
     // A token service whose answer never ends: refused at 64 KiB.
     proxy.clear();
