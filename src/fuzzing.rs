@@ -119,6 +119,9 @@ pub fn kubernetes_yaml(data: &[u8]) -> bool {
     };
     for out in &hardened.files {
         if out.path.ends_with(".json") {
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&out.text) {
+                panic!("harden wrote {} that is not JSON ({e}):\n{}", out.path, out.text);
+            }
             continue;
         }
         if let Err(e) = yaml::parse_documents(&out.text) {

@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod bundle;
+pub mod check;
 pub mod create;
 #[doc(hidden)]
 pub mod fuzzing;

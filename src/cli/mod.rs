@@ -3,6 +3,7 @@
 //! failed), 2 usage or environment error.
 
 mod bundle;
+mod check;
 mod db;
 mod harden;
 mod keys;
@@ -43,6 +44,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Verify a bundle, then push its images into a registry.
     Load(load::LoadArgs),
+    /// Check a registry against verified bundles: tags, manifests, blobs, signatures, and no
+    /// unexpected tags. Read-only.
+    Check(Box<check::CheckArgs>),
     /// List an image's packages and the known vulnerabilities in them, offline.
     Scan(Box<scan::ScanArgs>),
     /// The offline vulnerability database.
@@ -105,6 +109,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Bundle(c) => bundle::run(c),
         Command::Verify(a) => verify::run(&a),
         Command::Load(a) => load::run(&a),
+        Command::Check(a) => check::run(&a),
         Command::Db(c) => db::run(c),
         Command::Scan(a) => scan::run(&a),
         Command::Harden(a) => harden::run(&a),

@@ -11,7 +11,7 @@ pub const DEFAULT_REGISTRY: &str = "docker.io";
 
 /// A parsed image reference. At least one of `tag` and `digest` is set; a reference that names
 /// neither is given the tag `latest`, as every container tool does.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Reference {
     /// Registry host with optional port, e.g. `docker.io`, `127.0.0.1:5000`.
     pub registry: String,

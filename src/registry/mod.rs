@@ -9,6 +9,7 @@
 mod auth;
 mod http;
 pub mod retry;
+mod tags;
 mod token;
 mod upload;
 

@@ -172,6 +172,18 @@ impl Registry {
         }
     }
 
+    /// Can `registry` be reached, and does it answer as a distribution registry? (`GET /v2/`,
+    /// retried; a 401 is an answer.)
+    pub async fn ping(&self, registry: &str) -> Result<(), Error> {
+        let host = Repo::of(&crate::oci::Reference {
+            registry: registry.to_owned(),
+            repository: String::new(),
+            tag: None,
+            digest: None,
+        });
+        self.challenge(host.resolve_registry()).await.map(|_| ())
+    }
+
     /// `GET https://<registry>/v2/`, retried: the challenge of a 401, or none.
     async fn challenge(&self, registry: &str) -> Result<Challenge, Error> {
         let url = format!("https://{registry}/v2/");

@@ -51,3 +51,5 @@ mod apis;
 mod faults;
 // The fuzz targets' committed seeds and regression inputs, once each, on stable Rust.
 mod fuzz_corpus;
+// `sealift check`: the site registry against verified bundles, one status per kind of change.
+mod check;

@@ -1,0 +1,161 @@
+//! The check report, schema `sealift-check/1`: which bundles set the expectations, and one
+//! item per thing checked with its status. Only `ok` is ok.
+
+use serde::Serialize;
+
+use crate::verify::VerifiedBundle;
+
+/// The report's schema name and version.
+pub const SCHEMA: &str = "sealift-check/1";
+
+/// What one check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// As signed.
+    Ok,
+    /// The tag resolves to another digest.
+    Drifted,
+    /// The tag or the manifest is not there.
+    Missing,
+    /// The manifest is there by digest, but other bytes are served for it.
+    Altered,
+    /// The blob is not there.
+    BlobMissing,
+    /// The blob's bytes do not hash to its digest (`--deep`).
+    BlobAltered,
+    /// A tag no bundle has.
+    Unexpected,
+    /// The bundle's signature object is not in the registry.
+    SignatureMissing,
+    /// The check could not be made (the reason says why); never counts as ok.
+    Error,
+}
+
+impl Status {
+    /// The name used in reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Drifted => "drifted",
+            Status::Missing => "missing",
+            Status::Altered => "altered",
+            Status::BlobMissing => "blob-missing",
+            Status::BlobAltered => "blob-altered",
+            Status::Unexpected => "unexpected",
+            Status::SignatureMissing => "signature-missing",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// What an item checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// A tag and the digest it resolves to.
+    Tag,
+    /// A manifest or index by digest.
+    Manifest,
+    /// A config or layer blob.
+    Blob,
+    /// A release signature object.
+    Signature,
+    /// A repository's tag list.
+    Tags,
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// What was checked.
+    #[serde(rename = "check")]
+    pub kind: ItemKind,
+    /// The image (`host/repository:tag`) whose expectation asked for it, or the repository.
+    pub image: String,
+    /// The tag, digest or signature object checked.
+    pub subject: String,
+    pub status: Status,
+    /// What was found, in words (registry text included: escape it before printing).
+    pub detail: String,
+    /// The bundle the expectation comes from (empty for a repository's tag list).
+    pub bundle: String,
+}
+
+/// A bundle that set expectations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleRef {
+    /// How the bundle was given (its path).
+    pub file: String,
+    /// Its name and creation time, from its verified `bundle.json`.
+    pub name: String,
+    pub created: String,
+    /// Images it carries.
+    pub images: usize,
+}
+
+impl BundleRef {
+    pub(super) fn of(file: &str, bundle: &VerifiedBundle) -> Self {
+        Self {
+            file: file.to_owned(),
+            name: bundle.index().name.clone(),
+            created: bundle.index().created.clone(),
+            images: bundle.index().images.len(),
+        }
+    }
+}
+
+/// How many items have each status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub items: usize,
+    pub ok: usize,
+    /// Items that are not ok, errors included.
+    pub findings: usize,
+    pub errors: usize,
+}
+
+/// Everything one run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    pub registry: String,
+    /// When the check ran (RFC 3339, UTC).
+    pub checked_at: String,
+    /// Blobs were streamed and hashed, not only asked for.
+    pub deep: bool,
+    pub bundles: Vec<BundleRef>,
+    pub summary: Summary,
+    pub items: Vec<Item>,
+}
+
+impl CheckReport {
+    pub(super) fn new(registry: &str, deep: bool, bundles: Vec<BundleRef>, items: Vec<Item>) -> Self {
+        let ok = items.iter().filter(|i| i.status == Status::Ok).count();
+        let errors = items.iter().filter(|i| i.status == Status::Error).count();
+        Self {
+            schema: SCHEMA,
+            registry: registry.to_owned(),
+            checked_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            deep,
+            bundles,
+            summary: Summary {
+                items: items.len(),
+                ok,
+                findings: items.len() - ok,
+                errors,
+            },
+            items,
+        }
+    }
+
+    /// Every item is ok (and there is at least one).
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        !self.items.is_empty() && self.summary.findings == 0
+    }
+}

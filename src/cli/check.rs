@@ -1,0 +1,99 @@
+//! `sealift check`: verify the bundles, then check the site registry against them (read-only).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use sealift::check::{CheckOptions, CheckReport, Status, check};
+use sealift::registry::Registry;
+
+use super::output::{Progress, escape};
+use super::{Format, Outcome, RegistryArgs, secrets, verify};
+
+#[derive(clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The site registry to check, HOST[:PORT].
+    #[arg(long)]
+    registry: String,
+    /// A bundle whose images the registry must hold; repeatable. Where two name the same
+    /// repository and tag, the one created last is expected.
+    #[arg(long = "bundle", value_name = "FILE", required = true)]
+    bundles: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: verify::TrustArgs,
+    #[command(flatten)]
+    connection: RegistryArgs,
+    /// Stream and hash every blob (finds storage rot), instead of asking whether it is there.
+    #[arg(long)]
+    deep: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Also write the JSON report to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let options = secrets::registry_options(&args.connection)?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut verified = Vec::new();
+    for path in &args.bundles {
+        let (report, bundle) = verify::verify_bundle(path, &args.trust, now)?;
+        let Some(bundle) = bundle else {
+            verify::render_table(&report);
+            anyhow::bail!(
+                "{} does not verify: a bundle that cannot be trusted sets no expectations, so nothing was checked",
+                path.display()
+            );
+        };
+        verified.push((path.display().to_string(), bundle));
+    }
+    let client = Registry::new(&options)?;
+    let check_options = CheckOptions {
+        registry: args.registry.clone(),
+        deep: args.deep,
+    };
+    let report = super::runtime()?.block_on(check(&verified, &client, &check_options, &Progress::new()))?;
+    if let Some(path) = &args.output {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => render_table(&report),
+    }
+    Ok(if report.passed() { Outcome::Success } else { Outcome::No })
+}
+
+fn render_table(report: &CheckReport) {
+    let s = &report.summary;
+    let verdict = if report.passed() { "OK" } else { "FINDINGS" };
+    println!(
+        "{verdict} {}: {} item(s) checked{}, {} ok, {} finding(s) ({} error(s))",
+        escape(&report.registry),
+        s.items,
+        if report.deep { " (deep)" } else { "" },
+        s.ok,
+        s.findings,
+        s.errors
+    );
+    for b in &report.bundles {
+        println!(
+            "  bundle: {} ({}, created {}, {} image(s))",
+            escape(&b.file),
+            escape(&b.name),
+            b.created,
+            b.images
+        );
+    }
+    for item in report.items.iter().filter(|i| i.status != Status::Ok) {
+        println!(
+            "  {:<17} {:<9} {}  {}: {}",
+            item.status.as_str(),
+            format!("{:?}", item.kind).to_lowercase(),
+            escape(&item.image),
+            escape(&item.subject),
+            escape(&item.detail)
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! `sealift check` against `docker-registry` after a real `load`: a clean registry is all ok,
+//! and each kind of tampering, done the way it happens (through the registry API, or on the
+//! registry's storage directory), gives its own status and exit 1.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// `sealift check` of `target` against `bundle` as JSON: the exit code and the report.
+fn check(release: &Release, target: &TestRegistry, bundle: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let ca = target.ca();
+    let mut args = vec![
+        "check",
+        "--registry",
+        &target.host,
+        "--bundle",
+        bundle,
+        "--key",
+        "keys/sealift.pub",
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = sealift(release.dir.path(), &args);
+    let report = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), report, text(&o))
+}
+
+/// The items whose status is not `ok`, as (status, check, subject).
+fn findings(report: &Value) -> Vec<(String, String, String)> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] != "ok")
+        .map(|i| {
+            (
+                i["status"].as_str().unwrap().to_owned(),
+                i["check"].as_str().unwrap().to_owned(),
+                i["subject"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `curl` against the registry itself with the test credentials; the HTTP status.
+fn curl(target: &TestRegistry, method: &str, path: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--cacert"])
+        .arg(target.ca())
+        .args(["-u", &format!("{USER}:{PASSWORD}")])
+        .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json"])
+        .arg(format!("https://{}/v2/{path}", target.backend))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Where docker-registry keeps a blob's bytes.
+fn blob_file(target: &TestRegistry, digest: &str) -> PathBuf {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    target
+        .dir
+        .path()
+        .join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let target = TestRegistry::start();
+    let o = load(&release, "release.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Clean: every item ok, exit 0. Tags (two tagged images), manifests, blobs, signatures in
+    // both formats and the three repositories' tag lists are all among the items.
+    let (code, report, out) = check(&release, &target, "release.tar", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(report["schema"], "sealift-check/1");
+    assert!(findings(&report).is_empty(), "{:?}", findings(&report));
+    println!("clean: {}", report["summary"]);
+    let kinds: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["check"].as_str().unwrap())
+        .collect();
+    for kind in ["tag", "manifest", "blob", "signature", "tags"] {
+        assert!(kinds.contains(&kind), "no {kind} item: {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == "tag").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "tags").count(), 3);
+    let signatures = kinds.iter().filter(|k| **k == "signature").count();
+    assert!(signatures >= 6, "{signatures} signature items for three images in two formats");
+    // --deep streams every blob and still finds nothing.
+    let (code, _, out) = check(&release, &target, "release.tar", &["--deep"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    let bundle = release.bundle_json("release.tar");
+    let alpha = bundle.images.iter().find(|i| i.repository == "app/alpha").unwrap();
+    let multi = bundle.images.iter().find(|i| i.repository == "app/multi").unwrap();
+    let beta = bundle.images.iter().find(|i| i.repository == "app/beta").unwrap();
+    let client = target.client();
+    let at = |repo: &str, tag: &str| -> sealift::oci::Reference { format!("{}/{repo}:{tag}", target.host).parse().unwrap() };
+
+    // An extra tag pushed around sealift: unexpected.
+    let alpha_manifest = client.fetch_manifest(&at("app/alpha", "1.0")).await.unwrap();
+    client
+        .push_manifest(&at("app/alpha", "hotfix"), &alpha_manifest.bytes, &alpha_manifest.media_type)
+        .await
+        .unwrap();
+    // The multi-platform tag moved to one of its own platform manifests: drifted.
+    let child = &multi.platforms[0].digest;
+    let child_manifest = client
+        .fetch_manifest(&at("app/multi", "3.0").with_digest(child.clone()))
+        .await
+        .unwrap();
+    client
+        .push_manifest(&at("app/multi", "3.0"), &child_manifest.bytes, &child_manifest.media_type)
+        .await
+        .unwrap();
+    // beta's manifest deleted through the registry API: missing.
+    assert_eq!(curl(&target, "DELETE", &format!("app/beta/manifests/{}", beta.digest)), "202");
+    // alpha's own layer deleted from storage (not the layer it shares): blob-missing.
+    let alpha_layer = {
+        let doc: Value = serde_json::from_slice(&alpha_manifest.bytes).unwrap();
+        doc["layers"][1]["digest"].as_str().unwrap().to_owned()
+    };
+    std::fs::remove_file(blob_file(&target, &alpha_layer)).unwrap();
+    // The release signature's `.sig` manifest deleted: signature-missing.
+    let sig_tag = format!("{}.sig", alpha.digest.to_string().replace(':', "-"));
+    let sig = client.fetch_manifest(&at("app/alpha", &sig_tag)).await.unwrap();
+    assert_eq!(curl(&target, "DELETE", &format!("app/alpha/manifests/{}", sig.digest)), "202");
+
+    let (code, report, out) = check(&release, &target, "release.tar", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let found = findings(&report);
+    println!("findings after tampering: {found:?}");
+    println!("summary: {}", report["summary"]);
+    let has = |status: &str, check: &str, subject: &str| found.iter().any(|(s, c, sub)| s == status && c == check && sub.contains(subject));
+    assert!(has("unexpected", "tags", "hotfix"), "{found:?}");
+    assert!(has("drifted", "tag", "3.0"), "{found:?}");
+    assert!(has("missing", "manifest", &beta.digest.to_string()), "{found:?}");
+    assert!(has("blob-missing", "blob", &alpha_layer), "{found:?}");
+    assert!(has("signature-missing", "signature", &alpha.digest.to_string()), "{found:?}");
+    let drifted = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["status"] == "drifted")
+        .unwrap();
+    assert!(drifted["detail"].as_str().unwrap().contains(&child.to_string()), "{drifted}");
+
+    // Bytes of a blob changed on disk (same length): only --deep sees it.
+    let victim = &multi.platforms[1];
+    let victim_manifest = client
+        .fetch_manifest(&at("app/multi", "x").with_digest(victim.digest.clone()))
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&victim_manifest.bytes).unwrap();
+    let layer = doc["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let path = blob_file(&target, &layer);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let (_, report, _) = check(&release, &target, "release.tar", &[]);
+    assert!(!findings(&report).iter().any(|(s, _, sub)| s == "blob-altered" && *sub == layer));
+    let (code, report, out) = check(&release, &target, "release.tar", &["--deep"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        findings(&report).iter().any(|(s, _, sub)| s == "blob-altered" && *sub == layer),
+        "{:?}",
+        findings(&report)
+    );
+
+    // Nothing listens on port 9 of the loopback: exit 2, naming the registry.
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "--registry",
+            "127.0.0.1:9",
+            "--bundle",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--retries",
+            "0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("127.0.0.1:9"), "{}", text(&o));
+}
+
+#[test]
+fn an_unverifiable_bundle_is_exit_2_before_any_registry_request() {
+    let release = Release::with_yaml("name: x\nimages:\n  - example.test/app:1\n");
+    std::fs::write(release.path("junk.tar"), b"not a bundle").unwrap();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "--registry",
+            "127.0.0.1:9",
+            "--bundle",
+            "junk.tar",
+            "--key",
+            "keys/sealift.pub",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("junk.tar") && !text(&o).contains("127.0.0.1:9"), "{}", text(&o));
+}
