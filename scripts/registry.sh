@@ -4,6 +4,9 @@
 #
 #   scripts/registry.sh start DIR [USER PASSWORD]   prints the port; CA at DIR/ca.crt
 #   scripts/registry.sh stop DIR
+#
+# With SEALIFT_REGISTRY_READONLY=1 the registry serves DIR's data read-only (Distribution's
+# storage.maintenance.readonly): every write is refused.
 set -euo pipefail
 
 cmd=${1:?usage: registry.sh start|stop DIR [USER PASSWORD]}
@@ -33,12 +36,15 @@ if [ ! -f ca.crt ]; then
         -extfile ext.cnf -out server.crt 2>/dev/null
 fi
 htpasswd -Bbn "$user" "$password" > htpasswd
+readonly=false
+[ "${SEALIFT_REGISTRY_READONLY:-}" = 1 ] && readonly=true
 cat > config.yml <<YAML
 version: 0.1
 log: {level: warn}
 storage:
   filesystem: {rootdirectory: $dir/data}
   delete: {enabled: true}
+  maintenance: {readonly: {enabled: ${readonly}}}
 http:
   addr: 127.0.0.1:$port
   secret: sealift-test-only

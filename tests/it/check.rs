@@ -200,6 +200,24 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
     assert!(text(&o).contains("127.0.0.1:9"), "{}", text(&o));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn check_passes_a_read_only_registry_so_it_never_writes() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let mut target = TestRegistry::start();
+    let o = load(&release, "release.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    target.restart_read_only();
+    // The registry refuses writes now: a second load fails.
+    let o = load(&release, "release.tar", &target, &["--retries", "0"]);
+    assert!(!o.status.success(), "a read-only registry took a load: {}", text(&o));
+    let (code, report, out) = check(&release, &target, "release.tar", &["--deep"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(findings(&report).is_empty(), "{:?}", findings(&report));
+}
+
 #[test]
 fn an_unverifiable_bundle_is_exit_2_before_any_registry_request() {
     let release = Release::with_yaml("name: x\nimages:\n  - example.test/app:1\n");

@@ -59,6 +59,27 @@ impl TestRegistry {
         }
     }
 
+    /// Stop the registry and serve the same data again, read-only (Distribution's
+    /// `storage.maintenance.readonly`), on a new port.
+    pub fn restart_read_only(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
+        let stop = Command::new("bash").arg(&script).arg("stop").arg(self.dir.path()).status().unwrap();
+        assert!(stop.success());
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(self.dir.path())
+            .arg(USER)
+            .arg(PASSWORD)
+            .env("SEALIFT_REGISTRY_READONLY", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "registry did not restart: {}", String::from_utf8_lossy(&out.stderr));
+        let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        self.host = format!("127.0.0.1:{port}");
+        self.backend = self.host.clone();
+    }
+
     /// A registry with the OCI 1.1 referrers API: `docker-registry` behind [`ReferrersApi`].
     pub fn with_referrers_api() -> Self {
         let mut reg = Self::start();
