@@ -2,22 +2,13 @@
 
 use futures_util::StreamExt as _;
 
-use super::Work;
 use super::report::{Item, ItemKind, Status};
+use super::{CheckOptions, Work, signatures};
 use crate::oci::{DigestCounter, Reference};
 use crate::registry::{self, Registry};
-use crate::sign::artifact;
-use crate::verify::VerifiedBundle;
 
 /// Run `work` (asked by `image`, expected by the bundle labelled `bundle`).
-pub(super) async fn run(
-    client: &Registry,
-    source: Option<&VerifiedBundle>,
-    work: &Work,
-    image: String,
-    bundle: String,
-    deep: bool,
-) -> Vec<Item> {
+pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, image: String, bundle: String) -> Vec<Item> {
     let item = |kind: ItemKind, subject: String, status: Status, detail: String| Item {
         kind,
         image: image.clone(),
@@ -55,7 +46,7 @@ pub(super) async fn run(
             vec![item(ItemKind::Manifest, digest.to_string(), status, detail)]
         }
         Work::Blob { repo, digest, size } => {
-            let (status, detail) = if deep {
+            let (status, detail) = if options.deep {
                 deep_blob(client, repo, digest, *size).await
             } else {
                 match client.blob_exists(repo, digest).await {
@@ -66,21 +57,13 @@ pub(super) async fn run(
             };
             vec![item(ItemKind::Blob, digest.to_string(), status, detail)]
         }
-        Work::Signature {
-            repo,
-            subject,
-            manifest,
-            legacy,
-        } => {
-            let ours = source.and_then(|b| b.manifest(manifest));
-            let (status, detail) = match ours {
-                None => (
-                    Status::Error,
-                    format!("signature manifest {manifest} is not in the verified bundle"),
-                ),
-                Some(ours) if *legacy => legacy_signature(client, repo, subject, ours).await,
-                Some(_) => referrer_signature(client, repo, subject, manifest).await,
+        Work::Signature { repo, subject, legacy } => {
+            let verdict = if *legacy {
+                signatures::legacy(client, repo, subject, &options.trust, options.at).await
+            } else {
+                signatures::referrers(client, repo, subject, &options.trust, options.at).await
             };
+            let (status, detail) = verdict.unwrap_or_else(|e| (Status::Error, e));
             let subject = format!("{} of {subject}", if *legacy { "cosign .sig" } else { "sigstore bundle" });
             vec![item(ItemKind::Signature, subject, status, detail)]
         }
@@ -144,53 +127,5 @@ async fn deep_blob(client: &Registry, repo: &Reference, digest: &crate::oci::Dig
             Status::BlobAltered,
             format!("the registry serves {read} bytes that hash to {found}"),
         )
-    }
-}
-
-/// The `.sig` image must hold every layer of the bundle's signature object (the signed payload
-/// by digest, with the same signature annotation).
-async fn legacy_signature(client: &Registry, repo: &Reference, subject: &crate::oci::Digest, ours: &[u8]) -> (Status, String) {
-    let at = Reference {
-        tag: Some(artifact::legacy_tag(subject)),
-        ..repo.clone()
-    };
-    match client.fetch_manifest(&at).await {
-        Err(e) if e.is_not_found() => (Status::SignatureMissing, format!("no {} tag", artifact::legacy_tag(subject))),
-        Err(e) => (Status::Error, error_text(&e)),
-        Ok(found) => match artifact::merge_legacy(&found.bytes, ours) {
-            Ok(None) => (Status::Ok, format!("in {}", artifact::legacy_tag(subject))),
-            Ok(Some(_)) => (
-                Status::SignatureMissing,
-                format!("{} does not hold this bundle's signature", artifact::legacy_tag(subject)),
-            ),
-            Err(e) => (
-                Status::SignatureMissing,
-                format!("{} is not a signature image: {e}", artifact::legacy_tag(subject)),
-            ),
-        },
-    }
-}
-
-/// The referrer must be listed for the subject and be there by digest, byte for byte.
-async fn referrer_signature(
-    client: &Registry,
-    repo: &Reference,
-    subject: &crate::oci::Digest,
-    manifest: &crate::oci::Digest,
-) -> (Status, String) {
-    match client.referrers(repo, subject).await {
-        Err(e) => (Status::Error, error_text(&e)),
-        Ok(listed) if !listed.iter().any(|d| d.digest == *manifest) => {
-            (Status::SignatureMissing, format!("{subject} lists no referrer {manifest}"))
-        }
-        Ok(_) => match client.fetch_manifest(&repo.with_digest(manifest.clone())).await {
-            Ok(_) => (Status::Ok, format!("referrer {manifest}")),
-            Err(e) if e.is_not_found() => (Status::SignatureMissing, format!("referrer {manifest} is listed but not there")),
-            Err(registry::Error::DigestMismatch { found, .. }) => (
-                Status::SignatureMissing,
-                format!("referrer {manifest} is served as other bytes ({found})"),
-            ),
-            Err(e) => (Status::Error, error_text(&e)),
-        },
     }
 }

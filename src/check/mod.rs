@@ -11,6 +11,7 @@
 pub mod expect;
 mod items;
 mod report;
+mod signatures;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +20,7 @@ use futures_util::StreamExt as _;
 use crate::oci::{Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{self, Registry};
+use crate::sign::TrustPolicy;
 use crate::sign::artifact;
 use crate::verify::VerifiedBundle;
 
@@ -46,6 +48,10 @@ pub struct CheckOptions {
     pub registry: String,
     /// Stream and hash every blob instead of asking whether it is there.
     pub deep: bool,
+    /// The pinned keys the registry's signatures must verify with.
+    pub trust: TrustPolicy,
+    /// When the keys are judged (normally now).
+    pub at: time::OffsetDateTime,
 }
 
 /// One unit of work: what to ask the registry, and for which image and bundle.
@@ -57,13 +63,8 @@ enum Work {
     Manifest { repo: Reference, digest: Digest, size: u64 },
     /// The blob must be there (and, deep, hash to its digest).
     Blob { repo: Reference, digest: Digest, size: u64 },
-    /// The signature object `manifest` (legacy `.sig` layers, or a referrer) must be there.
-    Signature {
-        repo: Reference,
-        subject: Digest,
-        manifest: Digest,
-        legacy: bool,
-    },
+    /// The registry's signature objects of `subject` in one format must verify.
+    Signature { repo: Reference, subject: Digest, legacy: bool },
     /// The repository's tags must all be expected.
     Tags { repo: Reference, expected: BTreeSet<String> },
 }
@@ -133,12 +134,13 @@ pub async fn check(
             } else {
                 artifact::fallback_tag(&rec.subject)
             });
-            add(Work::Signature {
-                repo: repo.clone(),
-                subject: rec.subject.clone(),
-                manifest: rec.manifest.clone(),
-                legacy,
-            });
+            if rec.origin == crate::bundle::SignatureOrigin::Release {
+                add(Work::Signature {
+                    repo: repo.clone(),
+                    subject: rec.subject.clone(),
+                    legacy,
+                });
+            }
         }
     }
     // Tags of older bundles for the same repository are expected too.
@@ -161,11 +163,9 @@ pub async fn check(
     }
 
     let labels: Vec<&str> = bundles.iter().map(|(l, _)| l.as_str()).collect();
-    let deep = options.deep;
     let mut items: Vec<Item> = futures_util::stream::iter(work.into_iter().map(|(w, (image, bundle))| {
         let label = labels.get(bundle).copied().unwrap_or("").to_owned();
-        let source = bundles.get(bundle).map(|(_, b)| b);
-        async move { items::run(client, source, &w, image, label, deep).await }
+        async move { items::run(client, options, &w, image, label).await }
     }))
     .buffer_unordered(client.jobs())
     .collect::<Vec<Vec<Item>>>()
@@ -177,7 +177,8 @@ pub async fn check(
     reporter.note(&format!("checked {} item(s)", items.len()));
     Ok(CheckReport::new(
         &options.registry,
-        deep,
+        options.deep,
+        options.at,
         bundles.iter().map(|(label, b)| BundleRef::of(label, b)).collect(),
         items,
     ))

@@ -26,8 +26,12 @@ pub enum Status {
     BlobAltered,
     /// A tag no bundle has.
     Unexpected,
-    /// The bundle's signature object is not in the registry.
+    /// No signature object of this format for the subject in the registry.
     SignatureMissing,
+    /// Signature objects are there, but none verifies with a pinned key.
+    SignatureInvalid,
+    /// The only valid signatures are by pinned keys that are not valid at check time.
+    KeyExpired,
     /// The check could not be made (the reason says why); never counts as ok.
     Error,
 }
@@ -45,6 +49,8 @@ impl Status {
             Status::BlobAltered => "blob-altered",
             Status::Unexpected => "unexpected",
             Status::SignatureMissing => "signature-missing",
+            Status::SignatureInvalid => "signature-invalid",
+            Status::KeyExpired => "key-expired",
             Status::Error => "error",
         }
     }
@@ -124,6 +130,8 @@ pub struct CheckReport {
     pub registry: String,
     /// When the check ran (RFC 3339, UTC).
     pub checked_at: String,
+    /// The time keys were judged at (RFC 3339): the check time, unless `--at` said otherwise.
+    pub judged_at: String,
     /// Blobs were streamed and hashed, not only asked for.
     pub deep: bool,
     pub bundles: Vec<BundleRef>,
@@ -132,7 +140,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub(super) fn new(registry: &str, deep: bool, bundles: Vec<BundleRef>, items: Vec<Item>) -> Self {
+    pub(super) fn new(registry: &str, deep: bool, judged_at: time::OffsetDateTime, bundles: Vec<BundleRef>, items: Vec<Item>) -> Self {
         let ok = items.iter().filter(|i| i.status == Status::Ok).count();
         let errors = items.iter().filter(|i| i.status == Status::Error).count();
         Self {
@@ -141,6 +149,7 @@ impl CheckReport {
             checked_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+            judged_at: judged_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             deep,
             bundles,
             summary: Summary {

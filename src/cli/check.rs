@@ -26,6 +26,10 @@ pub(crate) struct CheckArgs {
     /// Stream and hash every blob (finds storage rot), instead of asking whether it is there.
     #[arg(long)]
     deep: bool,
+    /// Judge the keys of the registry's signatures at this time instead of now (RFC 3339, or
+    /// YYYY-MM-DD for the start of that day, UTC).
+    #[arg(long, value_name = "TIME", value_parser = verify::parse_time)]
+    at: Option<time::OffsetDateTime>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -36,10 +40,16 @@ pub(crate) struct CheckArgs {
 
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let options = secrets::registry_options(&args.connection)?;
-    let now = time::OffsetDateTime::now_utc();
+    let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let mut verified = Vec::new();
     for path in &args.bundles {
-        let (report, bundle) = verify::verify_bundle(path, &args.trust, now)?;
+        // A bundle is verified as of when it was made: whether its keys are still valid is
+        // judged on the registry's signatures (`key-expired`), not by refusing the inventory.
+        let made = made_at(path)?;
+        if made > at {
+            anyhow::bail!("{} says it was created at {made}, after the check time {at}", path.display());
+        }
+        let (report, bundle) = verify::verify_bundle(path, &args.trust, made)?;
         let Some(bundle) = bundle else {
             verify::render_table(&report);
             anyhow::bail!(
@@ -53,6 +63,8 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let check_options = CheckOptions {
         registry: args.registry.clone(),
         deep: args.deep,
+        trust: args.trust.policy()?,
+        at,
     };
     let report = super::runtime()?.block_on(check(&verified, &client, &check_options, &Progress::new()))?;
     if let Some(path) = &args.output {
@@ -63,6 +75,16 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         Format::Table => render_table(&report),
     }
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
+}
+
+/// The creation time `bundle.json` states (not yet verified: verification at that time then
+/// checks the signatures over it).
+fn made_at(path: &std::path::Path) -> anyhow::Result<time::OffsetDateTime> {
+    let peek = sealift::bundle::UnverifiedBundle::open(path)?
+        .peek()
+        .with_context(|| format!("reading {}", path.display()))?;
+    time::OffsetDateTime::parse(&peek.index.created, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("{}: `created` is not an RFC 3339 time", path.display()))
 }
 
 fn render_table(report: &CheckReport) {

@@ -26,7 +26,7 @@ pub(crate) struct VerifyArgs {
     format: Format,
 }
 
-fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+pub(crate) fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
     if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         return Ok(t);
     }

@@ -140,6 +140,11 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
     let sig = client.fetch_manifest(&at("app/alpha", &sig_tag)).await.unwrap();
     assert_eq!(curl(&target, "DELETE", &format!("app/alpha/manifests/{}", sig.digest)), "202");
 
+    // The index's `.sig` replaced by one a stranger's key made: signature-invalid.
+    let stranger = sealift::sign::SigningKey::generate(sealift::sign::Algorithm::EcdsaP256).unwrap();
+    let forged = sealift::sign::artifact::legacy_signature(&stranger, &format!("{}/app/multi", target.host), &multi.digest);
+    publish(&client, &at("app/multi", "x"), &multi.digest, &forged, false).await;
+
     let (code, report, out) = check(&release, &target, "release.tar", &[]);
     assert_eq!(code, Some(1), "{out}");
     let found = findings(&report);
@@ -151,6 +156,15 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
     assert!(has("missing", "manifest", &beta.digest.to_string()), "{found:?}");
     assert!(has("blob-missing", "blob", &alpha_layer), "{found:?}");
     assert!(has("signature-missing", "signature", &alpha.digest.to_string()), "{found:?}");
+    assert!(
+        has("signature-invalid", "signature", &format!("cosign .sig of {}", multi.digest)),
+        "{found:?}"
+    );
+    // The other format of the same subject still verifies.
+    assert!(
+        !has("signature-invalid", "signature", &format!("sigstore bundle of {}", multi.digest)),
+        "{found:?}"
+    );
     let drifted = report["items"]
         .as_array()
         .unwrap()
@@ -216,6 +230,51 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     let (code, report, out) = check(&release, &target, "release.tar", &["--deep"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(findings(&report).is_empty(), "{:?}", findings(&report));
+
+    // The release key's validity ends in 2030: judged in 2031, every release signature in the
+    // registry is key-expired (the bundle, made while the key was valid, still sets the
+    // expectations); judged in 2029, all is well.
+    release.write(
+        "trust.yaml",
+        "keys:\n  - name: release\n    path: keys/sealift.pub\n    notAfter: 2030-01-01T00:00:00Z\n",
+    );
+    let ca = target.ca();
+    let args = |at: &'static str| {
+        vec![
+            "check".to_owned(),
+            "--registry".into(),
+            target.host.clone(),
+            "--bundle".into(),
+            "release.tar".into(),
+            "--trust".into(),
+            "trust.yaml".into(),
+            "--ca-file".into(),
+            ca.display().to_string(),
+            "--format".into(),
+            "json".into(),
+            "--at".into(),
+            at.into(),
+        ]
+    };
+    let run = |at| {
+        let a = args(at);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = sealift(release.dir.path(), &a);
+        (
+            o.status.code(),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap_or(Value::Null),
+            text(&o),
+        )
+    };
+    let (code, report, out) = run("2031-01-01");
+    assert_eq!(code, Some(1), "{out}");
+    let found = findings(&report);
+    assert!(
+        !found.is_empty() && found.iter().all(|(s, c, _)| s == "key-expired" && c == "signature"),
+        "{found:?}"
+    );
+    let (code, _, out) = run("2029-01-01");
+    assert_eq!(code, Some(0), "{out}");
 }
 
 #[test]

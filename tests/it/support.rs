@@ -74,7 +74,11 @@ impl TestRegistry {
             .env("SEALIFT_REGISTRY_READONLY", "1")
             .output()
             .unwrap();
-        assert!(out.status.success(), "registry did not restart: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "registry did not restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         self.host = format!("127.0.0.1:{port}");
         self.backend = self.host.clone();
