@@ -11,6 +11,7 @@
 pub mod expect;
 mod items;
 mod report;
+mod rescan;
 mod signatures;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,7 @@ use futures_util::StreamExt as _;
 use crate::oci::{Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{self, Registry};
+use crate::scan::db::Database;
 use crate::sign::TrustPolicy;
 use crate::sign::artifact;
 use crate::verify::VerifiedBundle;
@@ -50,7 +52,7 @@ pub struct CheckOptions {
     pub deep: bool,
     /// The pinned keys the registry's signatures must verify with.
     pub trust: TrustPolicy,
-    /// When the keys are judged (normally now).
+    /// When the keys and the vulnerability allowances are judged (normally now).
     pub at: time::OffsetDateTime,
 }
 
@@ -69,11 +71,13 @@ enum Work {
     Tags { repo: Reference, expected: BTreeSet<String> },
 }
 
-/// Check `bundles` (verified, with a label each for the report) against the registry.
+/// Check `bundles` (verified, with a label each for the report) against the registry, and with
+/// `db` re-scan the packages their scans carry.
 pub async fn check(
     bundles: &[(String, VerifiedBundle)],
     client: &Registry,
     options: &CheckOptions,
+    db: Option<&Database>,
     reporter: &dyn Reporter,
 ) -> Result<CheckReport, Error> {
     if options.registry.is_empty() || options.registry.contains('/') {
@@ -173,6 +177,11 @@ pub async fn check(
     .into_iter()
     .flatten()
     .collect();
+    if let Some(db) = db {
+        for (label, bundle) in bundles {
+            items.extend(rescan::rescan(bundle, label, db, options.at));
+        }
+    }
     items.sort_by(|a, b| (&a.image, a.kind, &a.subject).cmp(&(&b.image, b.kind, &b.subject)));
     reporter.note(&format!("checked {} item(s)", items.len()));
     Ok(CheckReport::new(

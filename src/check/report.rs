@@ -32,6 +32,11 @@ pub enum Status {
     SignatureInvalid,
     /// The only valid signatures are by pinned keys that are not valid at check time.
     KeyExpired,
+    /// Matched against a newer database, the image's packages have findings the bundle's own
+    /// policy blocks today.
+    Vulnerable,
+    /// Could not be judged, and the reason says why (never counts as ok).
+    NotChecked,
     /// The check could not be made (the reason says why); never counts as ok.
     Error,
 }
@@ -51,6 +56,8 @@ impl Status {
             Status::SignatureMissing => "signature-missing",
             Status::SignatureInvalid => "signature-invalid",
             Status::KeyExpired => "key-expired",
+            Status::Vulnerable => "vulnerable",
+            Status::NotChecked => "not-checked",
             Status::Error => "error",
         }
     }
@@ -70,6 +77,8 @@ pub enum ItemKind {
     Signature,
     /// A repository's tag list.
     Tags,
+    /// An image manifest's carried packages against a newer vulnerability database.
+    Vulnerabilities,
 }
 
 /// One check and its outcome.

@@ -30,6 +30,13 @@ pub(crate) struct CheckArgs {
     /// YYYY-MM-DD for the start of that day, UTC).
     #[arg(long, value_name = "TIME", value_parser = verify::parse_time)]
     at: Option<time::OffsetDateTime>,
+    /// Match the package inventories the bundles' scans carry against this (newer)
+    /// vulnerability database, and judge each bundle's policy again at check time.
+    #[arg(long, value_name = "DIR")]
+    vuln_db: Option<PathBuf>,
+    /// Refuse a database whose newest record is older than this many days.
+    #[arg(long, value_name = "DAYS", requires = "vuln_db")]
+    max_db_age: Option<u32>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -59,6 +66,13 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         };
         verified.push((path.display().to_string(), bundle));
     }
+    let db = match &args.vuln_db {
+        Some(dir) => {
+            let max_age = args.max_db_age.map(|d| time::Duration::days(i64::from(d)));
+            Some(sealift::scan::db::Database::open(dir, max_age, time::OffsetDateTime::now_utc())?)
+        }
+        None => None,
+    };
     let client = Registry::new(&options)?;
     let check_options = CheckOptions {
         registry: args.registry.clone(),
@@ -66,7 +80,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         trust: args.trust.policy()?,
         at,
     };
-    let report = super::runtime()?.block_on(check(&verified, &client, &check_options, &Progress::new()))?;
+    let report = super::runtime()?.block_on(check(&verified, &client, &check_options, db.as_ref(), &Progress::new()))?;
     if let Some(path) = &args.output {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -296,3 +296,84 @@ fn an_unverifiable_bundle_is_exit_2_before_any_registry_request() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("junk.tar") && !text(&o).contains("127.0.0.1:9"), "{}", text(&o));
 }
+
+/// An OSV record the shared data does not have: minimist 1.2.0 is critically affected.
+const NEW_ADVISORY: &str = r#"{"id": "GHSA-test-new0-0001", "modified": "2026-11-01T00:00:00Z", "aliases": ["CVE-2099-0001"],
+ "affected": [{"package": {"ecosystem": "npm", "name": "minimist"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.9"}]}]}],
+ "database_specific": {"severity": "CRITICAL"}}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_database_or_an_expired_allowance_makes_an_image_vulnerable() {
+    use crate::shapes::{LOCKFILE, gz_layer, npm_db, push_image, repo_ref};
+    let source = TestRegistry::start();
+    let layer = gz_layer(&[("srv/shop/package-lock.json", LOCKFILE)]);
+    let m = push_image(&source, "app/shop", "linux", "amd64", &[&layer]).await;
+    push_manifest(&source.client(), &repo_ref(&source, "app/shop"), &m, Some("1")).await;
+    // The bundle's scan: minimist 1.2.0's critical GHSA-xvch-5gv4-984h is allowed until mid-2030.
+    let release = Release::with_yaml(&format!(
+        "name: shop\nimages:\n  - {}/app/shop:1\nscan:\n  vuln-db: vulndb\n  fail-on: critical\n  allow:\n    - {{id: GHSA-xvch-5gv4-984h, reason: not reachable, expires: 2030-06-30}}\n",
+        source.host
+    ));
+    npm_db(&release);
+    create_bundle(&release, &source, "shop.tar");
+    let target = TestRegistry::start();
+    let o = load(&release, "shop.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let vulnerabilities = |report: &Value| -> Vec<Value> {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["check"] == "vulnerabilities")
+            .cloned()
+            .collect()
+    };
+    // The same database: nothing new, the allowance holds, exit 0.
+    let (code, report, out) = check(&release, &target, "shop.tar", &["--vuln-db", "vulndb"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(vulnerabilities(&report).len(), 1, "{report}");
+
+    // A newer database with one more advisory for a package the image has: vulnerable, and
+    // the new advisory is named.
+    let extra = release.path("osv-extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("GHSA-test-new0-0001.json"), NEW_ADVISORY).unwrap();
+    let npm = shared("vulndata/osv/npm");
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "db",
+            "build",
+            "--from",
+            npm.to_str().unwrap(),
+            "--from",
+            extra.to_str().unwrap(),
+            "-o",
+            "vulndb-new",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, report, out) = check(&release, &target, "shop.tar", &["--vuln-db", "vulndb-new"]);
+    assert_eq!(code, Some(1), "{out}");
+    let items = vulnerabilities(&report);
+    assert_eq!(items[0]["status"], "vulnerable", "{items:?}");
+    let detail = items[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("1 new") && detail.contains("GHSA-test-new0-0001"), "{detail}");
+
+    // The old database, judged after the allowance expired: vulnerable again, saying why.
+    let (code, report, out) = check(&release, &target, "shop.tar", &["--vuln-db", "vulndb", "--at", "2031-01-01"]);
+    assert_eq!(code, Some(1), "{out}");
+    let detail = vulnerabilities(&report)[0]["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("GHSA-xvch-5gv4-984h (allowance expired 2030-06-30)"), "{detail}");
+    // Every other item is still ok: the registry did not change.
+    assert!(
+        findings(&report).iter().all(|(s, _, _)| s == "vulnerable"),
+        "{:?}",
+        findings(&report)
+    );
+
+    // A stale database is refused before anything is checked.
+    let (code, _, out) = check(&release, &target, "shop.tar", &["--vuln-db", "vulndb", "--max-db-age", "1"]);
+    assert_eq!(code, Some(2), "{out}");
+}
