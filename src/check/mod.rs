@@ -8,10 +8,12 @@
 //! release signature object the bundle carries is in the registry. Per repository: no tag
 //! that no bundle expects.
 
+pub mod attest;
 pub mod expect;
 mod items;
 mod report;
 mod rescan;
+pub mod sarif;
 mod signatures;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,7 +28,7 @@ use crate::sign::TrustPolicy;
 use crate::sign::artifact;
 use crate::verify::VerifiedBundle;
 
-pub use report::{BundleRef, CheckReport, Item, ItemKind, SCHEMA, Status, Summary};
+pub use report::{BundleRef, CheckReport, CheckedImage, Item, ItemKind, SCHEMA, Status, Summary};
 
 /// Errors that stop a check before any item is judged.
 #[derive(Debug, thiserror::Error)]
@@ -184,10 +186,21 @@ pub async fn check(
     }
     items.sort_by(|a, b| (&a.image, a.kind, &a.subject).cmp(&(&b.image, b.kind, &b.subject)));
     reporter.note(&format!("checked {} item(s)", items.len()));
+    let images = expected
+        .iter()
+        .map(|e| CheckedImage {
+            name: match &e.image.tag {
+                Some(t) => format!("{}/{}:{t}", options.registry, e.image.repository),
+                None => format!("{}/{}", options.registry, e.image.repository),
+            },
+            digest: e.image.digest.clone(),
+        })
+        .collect();
     Ok(CheckReport::new(
         &options.registry,
         options.deep,
         options.at,
+        images,
         bundles.iter().map(|(label, b)| BundleRef::of(label, b)).collect(),
         items,
     ))

@@ -103,6 +103,8 @@ pub struct Item {
 pub struct BundleRef {
     /// How the bundle was given (its path).
     pub file: String,
+    /// The SHA-256 of its signed `bundle.json`, which names the release.
+    pub digest: String,
     /// Its name and creation time, from its verified `bundle.json`.
     pub name: String,
     pub created: String,
@@ -114,11 +116,21 @@ impl BundleRef {
     pub(super) fn of(file: &str, bundle: &VerifiedBundle) -> Self {
         Self {
             file: file.to_owned(),
+            digest: bundle.index_digest().to_string(),
             name: bundle.index().name.clone(),
             created: bundle.index().created.clone(),
             images: bundle.index().images.len(),
         }
     }
+}
+
+/// An image the bundles expect, as the registry should hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckedImage {
+    /// `registry/repository:tag` (or without a tag).
+    pub name: String,
+    /// The signed manifest digest.
+    pub digest: crate::oci::Digest,
 }
 
 /// How many items have each status.
@@ -144,12 +156,21 @@ pub struct CheckReport {
     /// Blobs were streamed and hashed, not only asked for.
     pub deep: bool,
     pub bundles: Vec<BundleRef>,
+    /// The images the bundles expect.
+    pub images: Vec<CheckedImage>,
     pub summary: Summary,
     pub items: Vec<Item>,
 }
 
 impl CheckReport {
-    pub(super) fn new(registry: &str, deep: bool, judged_at: time::OffsetDateTime, bundles: Vec<BundleRef>, items: Vec<Item>) -> Self {
+    pub(super) fn new(
+        registry: &str,
+        deep: bool,
+        judged_at: time::OffsetDateTime,
+        images: Vec<CheckedImage>,
+        bundles: Vec<BundleRef>,
+        items: Vec<Item>,
+    ) -> Self {
         let ok = items.iter().filter(|i| i.status == Status::Ok).count();
         let errors = items.iter().filter(|i| i.status == Status::Error).count();
         Self {
@@ -161,6 +182,7 @@ impl CheckReport {
             judged_at: judged_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             deep,
             bundles,
+            images,
             summary: Summary {
                 items: items.len(),
                 ok,

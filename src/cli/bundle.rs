@@ -78,7 +78,7 @@ pub(crate) fn created_time() -> anyhow::Result<u64> {
     }
 }
 
-fn open_key(path: &Path) -> anyhow::Result<SigningKey> {
+pub(crate) fn open_key(path: &Path) -> anyhow::Result<SigningKey> {
     let pem = sealift::bounded::read_to_string(path, sealift::bounded::KEY_FILE)
         .with_context(|| format!("reading private key {}", path.display()))?;
     let passphrase = secrets::passphrase(false)?;

@@ -8,7 +8,19 @@ use sealift::check::{CheckOptions, CheckReport, Status, check};
 use sealift::registry::Registry;
 
 use super::output::{Progress, escape};
-use super::{Format, Outcome, RegistryArgs, secrets, verify};
+use super::{Outcome, RegistryArgs, secrets, verify};
+
+/// How the report is printed.
+#[derive(Clone, Copy, clap::ValueEnum, Default, PartialEq, Eq)]
+pub(crate) enum CheckFormat {
+    /// Human-readable table.
+    #[default]
+    Table,
+    /// The `sealift-check/1` JSON report.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
 
 #[derive(clap::Args)]
 pub(crate) struct CheckArgs {
@@ -39,14 +51,20 @@ pub(crate) struct CheckArgs {
     max_db_age: Option<u32>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: CheckFormat,
     /// Also write the JSON report to this file.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Sign the report: FILE.dsse.json beside the report, a DSSE envelope over an in-toto
+    /// statement with a SLSA verification summary (passphrase from SEALIFT_PASSWORD).
+    #[arg(long, value_name = "KEY", requires = "output")]
+    report_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let options = secrets::registry_options(&args.connection)?;
+    // The signing key is opened first: a wrong passphrase stops the run before any request.
+    let report_key = args.report_key.as_deref().map(super::bundle::open_key).transpose()?;
     let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let mut verified = Vec::new();
     for path in &args.bundles {
@@ -82,11 +100,18 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     };
     let report = super::runtime()?.block_on(check(&verified, &client, &check_options, db.as_ref(), &Progress::new()))?;
     if let Some(path) = &args.output {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+        if let Some(key) = &report_key {
+            let envelope = sealift::check::attest::sign(&report, &json, key);
+            let signed = PathBuf::from(format!("{}.dsse.json", path.display()));
+            std::fs::write(&signed, serde_json::to_vec_pretty(&envelope)?).with_context(|| format!("writing {}", signed.display()))?;
+        }
     }
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Table => render_table(&report),
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sealift::check::sarif::sarif(&report))?),
+        CheckFormat::Table => render_table(&report),
     }
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }

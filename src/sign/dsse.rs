@@ -79,10 +79,16 @@ impl Envelope {
             predicate: serde_json::json!({}),
         };
         let body = serde_json::to_vec(&statement).unwrap_or_default();
-        let sig = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &body));
+        Self::sign(key, IN_TOTO_PAYLOAD_TYPE, &body)
+    }
+
+    /// Sign `body` of `payload_type`: one signature over the PAE, without a key hint.
+    #[must_use]
+    pub fn sign(key: &SigningKey, payload_type: &str, body: &[u8]) -> Self {
+        let sig = key.sign(&pae(payload_type, body));
         Self {
-            payload: STANDARD.encode(&body),
-            payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
+            payload: STANDARD.encode(body),
+            payload_type: payload_type.to_owned(),
             signatures: vec![EnvelopeSignature {
                 sig: STANDARD.encode(sig),
                 keyid: String::new(),

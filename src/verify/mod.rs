@@ -219,6 +219,7 @@ pub fn verify(
     let verified = VerifiedBundle::new(
         bundle,
         index,
+        state.index_digest.take().unwrap_or_else(|| crate::oci::Digest::of(b"")),
         report.counted_signers(),
         state.verified,
         state.manifests,
@@ -232,6 +233,8 @@ pub fn verify(
 struct Walk {
     position: usize,
     index_bytes: Option<Vec<u8>>,
+    /// The digest of `bundle.json` as signed.
+    index_digest: Option<crate::oci::Digest>,
     signatures: Vec<(String, Vec<u8>)>,
     signatures_done: bool,
     index: Option<BundleIndex>,
@@ -329,6 +332,7 @@ impl Walk {
 
     fn trust_index(&mut self, trust: &TrustPolicy, now: time::OffsetDateTime, report: &mut VerifyReport) -> bool {
         let bytes = self.index_bytes.take().unwrap_or_default();
+        self.index_digest = Some(crate::oci::Digest::of(&bytes));
         if self.signatures.is_empty() {
             report.failures.push(Failure::new(
                 FailureCode::SignatureMissing,

@@ -26,6 +26,7 @@ pub struct VerifiedEntry {
 pub struct VerifiedBundle {
     bundle: UnverifiedBundle,
     index: BundleIndex,
+    index_digest: Digest,
     signed_by: Vec<KeyId>,
     entries: BTreeMap<String, VerifiedEntry>,
     manifests: BTreeMap<Digest, Vec<u8>>,
@@ -37,6 +38,7 @@ impl VerifiedBundle {
     pub(super) fn new(
         bundle: UnverifiedBundle,
         index: BundleIndex,
+        index_digest: Digest,
         signed_by: Vec<KeyId>,
         entries: BTreeMap<String, VerifiedEntry>,
         manifests: BTreeMap<Digest, Vec<u8>>,
@@ -46,12 +48,20 @@ impl VerifiedBundle {
         Self {
             bundle,
             index,
+            index_digest,
             signed_by,
             entries,
             manifests,
             layout_index,
             graph,
         }
+    }
+
+    /// The SHA-256 of `bundle.json` exactly as signed: it names every entry by digest, so it
+    /// names this release.
+    #[must_use]
+    pub fn index_digest(&self) -> &Digest {
+        &self.index_digest
     }
 
     /// Every manifest of the layout, classified: derived again by verification from the

@@ -22,9 +22,10 @@ fn check(release: &Release, target: &TestRegistry, bundle: &str, extra: &[&str])
         "keys/sealift.pub",
         "--ca-file",
         ca.to_str().unwrap(),
-        "--format",
-        "json",
     ];
+    if !extra.contains(&"--format") {
+        args.extend(["--format", "json"]);
+    }
     args.extend_from_slice(extra);
     let o = sealift(release.dir.path(), &args);
     let report = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
@@ -230,6 +231,75 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     let (code, report, out) = check(&release, &target, "release.tar", &["--deep"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(findings(&report).is_empty(), "{:?}", findings(&report));
+
+    // The signed report: a DSSE envelope over an in-toto statement with a SLSA verification
+    // summary, checked by openssl over the PAE, and by sigstore-types and sigstore-crypto.
+    let (code, sarif, out) = check(
+        &release,
+        &target,
+        "release.tar",
+        &["--format", "sarif", "-o", "report.json", "--report-key", "keys/sealift.key"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 0);
+    let report_json = std::fs::read(release.path("report.json")).unwrap();
+    let envelope_json = std::fs::read(release.path("report.json.dsse.json")).unwrap();
+    let envelope: sigstore_types::DsseEnvelope = serde_json::from_slice(&envelope_json).unwrap();
+    let pem = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
+    let key = sigstore_types::DerPublicKey::from_pem(&pem).unwrap();
+    sigstore_crypto::verify_signature(
+        &key,
+        &envelope.pae(),
+        &envelope.signature.sig,
+        sigstore_crypto::SigningScheme::EcdsaP256Sha256,
+    )
+    .expect("sigstore-crypto verifies the report's signature");
+    assert!(crate::oracles::openssl_verifies(
+        release.dir.path(),
+        &release.path("keys/sealift.pub"),
+        &envelope.pae(),
+        envelope.signature.sig.as_bytes()
+    ));
+    let statement: Value = serde_json::from_slice(envelope.payload.as_bytes()).unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/verification_summary/v1");
+    let predicate = &statement["predicate"];
+    assert_eq!(predicate["verificationResult"], "PASSED");
+    assert_eq!(
+        predicate["sealiftReport"]["digest"]["sha256"],
+        sealift::oci::Digest::of(&report_json).hex(),
+        "the statement names the report it signs"
+    );
+    let report: Value = serde_json::from_slice(&report_json).unwrap();
+    let subjects: Vec<&str> = statement["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["digest"]["sha256"].as_str().unwrap())
+        .collect();
+    let images: Vec<String> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["digest"].as_str().unwrap().replace("sha256:", ""))
+        .collect();
+    assert_eq!(subjects.len(), 3);
+    assert_eq!(subjects, images.iter().map(String::as_str).collect::<Vec<_>>());
+    let bundle_digest = report["bundles"][0]["digest"].as_str().unwrap();
+    assert_eq!(
+        predicate["inputAttestations"][0]["digest"]["sha256"],
+        bundle_digest.trim_start_matches("sha256:")
+    );
+    // A changed byte in the statement breaks the signature.
+    let mut forged = envelope.pae();
+    let at = forged.len() - 3;
+    forged[at] ^= 1;
+    assert!(!crate::oracles::openssl_verifies(
+        release.dir.path(),
+        &release.path("keys/sealift.pub"),
+        &forged,
+        envelope.signature.sig.as_bytes()
+    ));
 
     // The release key's validity ends in 2030: judged in 2031, every release signature in the
     // registry is key-expired (the bundle, made while the key was valid, still sets the
