@@ -218,8 +218,7 @@ pub fn verify(
     }
     let verified = VerifiedBundle::new(
         bundle,
-        index,
-        state.index_digest.take().unwrap_or_else(|| crate::oci::Digest::of(b"")),
+        (index, state.index_digest.take().unwrap_or_else(|| crate::oci::Digest::of(b""))),
         report.counted_signers(),
         state.verified,
         state.manifests,

@@ -37,8 +37,7 @@ pub struct VerifiedBundle {
 impl VerifiedBundle {
     pub(super) fn new(
         bundle: UnverifiedBundle,
-        index: BundleIndex,
-        index_digest: Digest,
+        (index, index_digest): (BundleIndex, Digest),
         signed_by: Vec<KeyId>,
         entries: BTreeMap<String, VerifiedEntry>,
         manifests: BTreeMap<Digest, Vec<u8>>,
