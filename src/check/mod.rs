@@ -11,6 +11,7 @@
 pub mod attest;
 pub mod expect;
 mod items;
+pub mod merge;
 mod report;
 mod rescan;
 pub mod sarif;
@@ -28,7 +29,7 @@ use crate::sign::TrustPolicy;
 use crate::sign::artifact;
 use crate::verify::VerifiedBundle;
 
-pub use report::{BundleRef, CheckReport, CheckedImage, Item, ItemKind, SCHEMA, Status, Summary};
+pub use report::{BundleRef, CheckReport, CheckedImage, Item, ItemKind, SCHEMA, Shard, Status, Summary};
 
 /// Errors that stop a check before any item is judged.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,26 @@ pub struct CheckOptions {
     pub trust: TrustPolicy,
     /// When the keys and the vulnerability allowances are judged (normally now).
     pub at: time::OffsetDateTime,
+    /// Check only this share of the items.
+    pub shard: Option<Shard>,
+}
+
+impl Work {
+    /// What decides the shard an item falls in: the digest it is about (a blob or signature
+    /// per repository), or the repository for its tag list.
+    fn shard_key(&self) -> String {
+        match self {
+            Work::Tag { digest, .. } | Work::Manifest { digest, .. } => digest.to_string(),
+            Work::Blob { repo, digest, .. } => format!("{}@{digest}", repo.name()),
+            Work::Signature { repo, subject, legacy } => format!("{}@{subject} {legacy}", repo.name()),
+            Work::Tags { repo, .. } => repo.name(),
+        }
+    }
+}
+
+/// The order items are reported in: image, what was checked, subject.
+pub(crate) fn sort_items(items: &mut [Item]) {
+    items.sort_by(|a, b| (&a.image, a.kind, &a.subject, &a.bundle).cmp(&(&b.image, b.kind, &b.subject, &b.bundle)));
 }
 
 /// One unit of work: what to ask the registry, and for which image and bundle.
@@ -168,6 +189,9 @@ pub async fn check(
         work.insert(Work::Tags { repo, expected }, (name, usize::MAX));
     }
 
+    if let Some(shard) = options.shard {
+        work.retain(|w, _| shard.holds(&w.shard_key()));
+    }
     let labels: Vec<&str> = bundles.iter().map(|(l, _)| l.as_str()).collect();
     let mut items: Vec<Item> = futures_util::stream::iter(work.into_iter().map(|(w, (image, bundle))| {
         let label = labels.get(bundle).copied().unwrap_or("").to_owned();
@@ -181,10 +205,14 @@ pub async fn check(
     .collect();
     if let Some(db) = db {
         for (label, bundle) in bundles {
-            items.extend(rescan::rescan(bundle, label, db, options.at));
+            let mut found = rescan::rescan(bundle, label, db, options.at);
+            if let Some(shard) = options.shard {
+                found.retain(|i| shard.holds(&i.subject));
+            }
+            items.extend(found);
         }
     }
-    items.sort_by(|a, b| (&a.image, a.kind, &a.subject).cmp(&(&b.image, b.kind, &b.subject)));
+    sort_items(&mut items);
     reporter.note(&format!("checked {} item(s)", items.len()));
     let images = expected
         .iter()
@@ -196,12 +224,14 @@ pub async fn check(
             digest: e.image.digest.clone(),
         })
         .collect();
-    Ok(CheckReport::new(
+    let mut report = CheckReport::new(
         &options.registry,
         options.deep,
         options.at,
         images,
         bundles.iter().map(|(label, b)| BundleRef::of(label, b)).collect(),
         items,
-    ))
+    );
+    report.shard = options.shard;
+    Ok(report)
 }

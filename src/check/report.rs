@@ -1,7 +1,7 @@
 //! The check report, schema `sealift-check/1`: which bundles set the expectations, and one
 //! item per thing checked with its status. Only `ok` is ok.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::verify::VerifiedBundle;
 
@@ -9,7 +9,7 @@ use crate::verify::VerifiedBundle;
 pub const SCHEMA: &str = "sealift-check/1";
 
 /// What one check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// As signed.
@@ -64,7 +64,7 @@ impl Status {
 }
 
 /// What an item checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ItemKind {
     /// A tag and the digest it resolves to.
@@ -82,7 +82,7 @@ pub enum ItemKind {
 }
 
 /// One check and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     /// What was checked.
     #[serde(rename = "check")]
@@ -99,7 +99,7 @@ pub struct Item {
 }
 
 /// A bundle that set expectations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleRef {
     /// How the bundle was given (its path).
     pub file: String,
@@ -125,7 +125,7 @@ impl BundleRef {
 }
 
 /// An image the bundles expect, as the registry should hold it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckedImage {
     /// `registry/repository:tag` (or without a tag).
     pub name: String,
@@ -133,8 +133,37 @@ pub struct CheckedImage {
     pub digest: crate::oci::Digest,
 }
 
+/// One deterministic share of the items: shard `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// `I/N`, with `I < N`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("shard `{text}`: expected I/N with 0 <= I < N");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.parse::<u32>().map_err(|_| bad())?, n.parse::<u32>().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Does `key` (what the item is about: a digest, a repository) fall in this shard? The
+    /// first eight bytes of its SHA-256, modulo the count: the same on every machine.
+    #[must_use]
+    pub fn holds(&self, key: &str) -> bool {
+        let digest = crate::oci::Digest::of(key.as_bytes());
+        let first = u64::from_str_radix(&digest.hex()[..16], 16).unwrap_or(0);
+        first % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
 /// How many items have each status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub items: usize,
     pub ok: usize,
@@ -143,11 +172,26 @@ pub struct Summary {
     pub errors: usize,
 }
 
+impl Summary {
+    /// The counts of `items`.
+    #[must_use]
+    pub fn of(items: &[Item]) -> Self {
+        let ok = items.iter().filter(|i| i.status == Status::Ok).count();
+        Self {
+            items: items.len(),
+            ok,
+            findings: items.len() - ok,
+            errors: items.iter().filter(|i| i.status == Status::Error).count(),
+        }
+    }
+}
+
 /// Everything one run found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckReport {
     /// [`SCHEMA`].
-    pub schema: &'static str,
+    pub schema: String,
     pub registry: String,
     /// When the check ran (RFC 3339, UTC).
     pub checked_at: String,
@@ -155,6 +199,9 @@ pub struct CheckReport {
     pub judged_at: String,
     /// Blobs were streamed and hashed, not only asked for.
     pub deep: bool,
+    /// `I/N` when this run checked one shard of the items; `None` for all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     pub bundles: Vec<BundleRef>,
     /// The images the bundles expect.
     pub images: Vec<CheckedImage>,
@@ -171,24 +218,18 @@ impl CheckReport {
         bundles: Vec<BundleRef>,
         items: Vec<Item>,
     ) -> Self {
-        let ok = items.iter().filter(|i| i.status == Status::Ok).count();
-        let errors = items.iter().filter(|i| i.status == Status::Error).count();
         Self {
-            schema: SCHEMA,
+            schema: SCHEMA.to_owned(),
             registry: registry.to_owned(),
             checked_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             judged_at: judged_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             deep,
+            shard: None,
             bundles,
             images,
-            summary: Summary {
-                items: items.len(),
-                ok,
-                findings: items.len() - ok,
-                errors,
-            },
+            summary: Summary::of(&items),
             items,
         }
     }

@@ -23,10 +23,13 @@ pub(crate) enum CheckFormat {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct CheckArgs {
+    #[command(subcommand)]
+    command: Option<CheckCommand>,
     /// The site registry to check, HOST[:PORT].
-    #[arg(long)]
-    registry: String,
+    #[arg(long, required = true)]
+    registry: Option<String>,
     /// A bundle whose images the registry must hold; repeatable. Where two name the same
     /// repository and tag, the one created last is expected.
     #[arg(long = "bundle", value_name = "FILE", required = true)]
@@ -59,9 +62,43 @@ pub(crate) struct CheckArgs {
     /// statement with a SLSA verification summary (passphrase from SEALIFT_PASSWORD).
     #[arg(long, value_name = "KEY", requires = "output")]
     report_key: Option<PathBuf>,
+    /// Check only shard I of N (0-based): a deterministic share of the items by digest, for
+    /// a Kubernetes Indexed Job (`I` is `JOB_COMPLETION_INDEX`). Merge the parts with
+    /// `sealift check merge`.
+    #[arg(long, value_name = "I/N", value_parser = sealift::check::Shard::parse)]
+    shard: Option<sealift::check::Shard>,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum CheckCommand {
+    /// Combine the JSON reports of every shard of one check into one report.
+    Merge {
+        /// The shards' JSON reports (`-o` of each `check --shard I/N`).
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Where to write the merged JSON report.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Sign the merged report (FILE.dsse.json), as `check --report-key` does.
+        #[arg(long, value_name = "KEY")]
+        report_key: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: CheckFormat,
+    },
 }
 
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
+    if let Some(CheckCommand::Merge {
+        parts,
+        output,
+        report_key,
+        format,
+    }) = &args.command
+    {
+        return merge(parts, output, report_key.as_deref(), *format);
+    }
+    let registry = args.registry.clone().context("--registry is required")?;
     let options = secrets::registry_options(&args.connection)?;
     // The signing key is opened first: a wrong passphrase stops the run before any request.
     let report_key = args.report_key.as_deref().map(super::bundle::open_key).transpose()?;
@@ -93,26 +130,17 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     };
     let client = Registry::new(&options)?;
     let check_options = CheckOptions {
-        registry: args.registry.clone(),
+        registry,
         deep: args.deep,
         trust: args.trust.policy()?,
         at,
+        shard: args.shard,
     };
     let report = super::runtime()?.block_on(check(&verified, &client, &check_options, db.as_ref(), &Progress::new()))?;
     if let Some(path) = &args.output {
-        let json = serde_json::to_vec_pretty(&report)?;
-        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
-        if let Some(key) = &report_key {
-            let envelope = sealift::check::attest::sign(&report, &json, key);
-            let signed = PathBuf::from(format!("{}.dsse.json", path.display()));
-            std::fs::write(&signed, serde_json::to_vec_pretty(&envelope)?).with_context(|| format!("writing {}", signed.display()))?;
-        }
+        write_report(&report, path, report_key.as_ref())?;
     }
-    match args.format {
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sealift::check::sarif::sarif(&report))?),
-        CheckFormat::Table => render_table(&report),
-    }
+    print(&report, args.format)?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
 
@@ -124,6 +152,41 @@ fn made_at(path: &std::path::Path) -> anyhow::Result<time::OffsetDateTime> {
         .with_context(|| format!("reading {}", path.display()))?;
     time::OffsetDateTime::parse(&peek.index.created, &time::format_description::well_known::Rfc3339)
         .with_context(|| format!("{}: `created` is not an RFC 3339 time", path.display()))
+}
+
+/// The JSON report to `path`, and with `key` its signed statement to `path.dsse.json`.
+fn write_report(report: &CheckReport, path: &std::path::Path, key: Option<&sealift::sign::SigningKey>) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(report)?;
+    std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(key) = key {
+        let envelope = sealift::check::attest::sign(report, &json, key);
+        let signed = PathBuf::from(format!("{}.dsse.json", path.display()));
+        std::fs::write(&signed, serde_json::to_vec_pretty(&envelope)?).with_context(|| format!("writing {}", signed.display()))?;
+    }
+    Ok(())
+}
+
+fn print(report: &CheckReport, format: CheckFormat) -> anyhow::Result<()> {
+    match format {
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sealift::check::sarif::sarif(report))?),
+        CheckFormat::Table => render_table(report),
+    }
+    Ok(())
+}
+
+/// `check merge`: read every part (a JSON report, at most 256 MiB), merge, write, sign.
+fn merge(parts: &[PathBuf], output: &std::path::Path, key: Option<&std::path::Path>, format: CheckFormat) -> anyhow::Result<Outcome> {
+    let key = key.map(super::bundle::open_key).transpose()?;
+    let mut reports = Vec::new();
+    for p in parts {
+        let bytes = sealift::bounded::read(p, 256 << 20).with_context(|| format!("reading {}", p.display()))?;
+        reports.push(serde_json::from_slice(&bytes).with_context(|| format!("{} is not a sealift-check/1 report", p.display()))?);
+    }
+    let report = sealift::check::merge::merge(reports)?;
+    write_report(&report, output, key.as_ref())?;
+    print(&report, format)?;
+    Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
 
 fn render_table(report: &CheckReport) {

@@ -301,6 +301,69 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
         envelope.signature.sig.as_bytes()
     ));
 
+    // Three shards cover every item exactly once, and merged they are the unsharded report
+    // (timestamps aside); the merged report is signed like any other.
+    let mut seen = 0;
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let out_file = format!("part-{i}.json");
+        let (code, part, out) = check(&release, &target, "release.tar", &["--shard", &shard, "-o", &out_file]);
+        assert_eq!(code, Some(0), "{out}");
+        let n = part["items"].as_array().unwrap().len();
+        assert!(
+            n > 0 && n < report["items"].as_array().unwrap().len(),
+            "shard {shard} has {n} items"
+        );
+        seen += n;
+    }
+    assert_eq!(seen, report["items"].as_array().unwrap().len());
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "merge",
+            "part-2.json",
+            "part-0.json",
+            "part-1.json",
+            "-o",
+            "merged.json",
+            "--report-key",
+            "keys/sealift.key",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let merged: Value = serde_json::from_slice(&std::fs::read(release.path("merged.json")).unwrap()).unwrap();
+    let strip = |mut v: Value| {
+        for k in ["checked_at", "judged_at"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let whole: Value = serde_json::from_slice(&report_json).unwrap();
+    assert_eq!(strip(merged), strip(whole), "merged shards differ from the unsharded report");
+    let envelope: sigstore_types::DsseEnvelope =
+        serde_json::from_slice(&std::fs::read(release.path("merged.json.dsse.json")).unwrap()).unwrap();
+    assert!(crate::oracles::openssl_verifies(
+        release.dir.path(),
+        &release.path("keys/sealift.pub"),
+        &envelope.pae(),
+        envelope.signature.sig.as_bytes()
+    ));
+    // A shard missing, or given twice: refused.
+    let o = sealift(
+        release.dir.path(),
+        &["check", "merge", "part-0.json", "part-1.json", "-o", "x.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("shards missing: 2/3"), "{}", text(&o));
+    let o = sealift(
+        release.dir.path(),
+        &["check", "merge", "part-0.json", "part-0.json", "part-1.json", "-o", "x.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
     // The release key's validity ends in 2030: judged in 2031, every release signature in the
     // registry is key-expired (the bundle, made while the key was valid, still sets the
     // expectations); judged in 2029, all is well.
