@@ -12,24 +12,23 @@ pub mod attest;
 pub mod expect;
 mod items;
 pub mod merge;
+mod plan;
 mod report;
 mod rescan;
 pub mod sarif;
 mod signatures;
+pub mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use futures_util::StreamExt as _;
-
-use crate::oci::{Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{self, Registry};
 use crate::scan::db::Database;
 use crate::sign::TrustPolicy;
-use crate::sign::artifact;
 use crate::verify::VerifiedBundle;
 
 pub use report::{BundleRef, CheckReport, CheckedImage, Item, ItemKind, SCHEMA, Shard, Status, Summary};
+pub use state::State;
+
+use plan::Work;
 
 /// Errors that stop a check before any item is judged.
 #[derive(Debug, thiserror::Error)]
@@ -61,46 +60,21 @@ pub struct CheckOptions {
     pub shard: Option<Shard>,
 }
 
-impl Work {
-    /// What decides the shard an item falls in: the digest it is about (a blob or signature
-    /// per repository), or the repository for its tag list.
-    fn shard_key(&self) -> String {
-        match self {
-            Work::Tag { digest, .. } | Work::Manifest { digest, .. } => digest.to_string(),
-            Work::Blob { repo, digest, .. } => format!("{}@{digest}", repo.name()),
-            Work::Signature { repo, subject, legacy } => format!("{}@{subject} {legacy}", repo.name()),
-            Work::Tags { repo, .. } => repo.name(),
-        }
-    }
-}
-
 /// The order items are reported in: image, what was checked, subject.
 pub(crate) fn sort_items(items: &mut [Item]) {
     items.sort_by(|a, b| (&a.image, a.kind, &a.subject, &a.bundle).cmp(&(&b.image, b.kind, &b.subject, &b.bundle)));
 }
 
-/// One unit of work: what to ask the registry, and for which image and bundle.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Work {
-    /// The tag must resolve to `digest`.
-    Tag { repo: Reference, tag: String, digest: Digest },
-    /// The manifest must be there by digest, byte for byte (`size` bytes at most).
-    Manifest { repo: Reference, digest: Digest, size: u64 },
-    /// The blob must be there (and, deep, hash to its digest).
-    Blob { repo: Reference, digest: Digest, size: u64 },
-    /// The registry's signature objects of `subject` in one format must verify.
-    Signature { repo: Reference, subject: Digest, legacy: bool },
-    /// The repository's tags must all be expected.
-    Tags { repo: Reference, expected: BTreeSet<String> },
-}
-
 /// Check `bundles` (verified, with a label each for the report) against the registry, and with
-/// `db` re-scan the packages their scans carry.
+/// `db` re-scan the packages their scans carry. With `state`, items found ok before are not
+/// asked again while their inputs are unchanged and their image's tag still resolves to the
+/// signed digest; results are recorded there as they come.
 pub async fn check(
     bundles: &[(String, VerifiedBundle)],
     client: &Registry,
     options: &CheckOptions,
     db: Option<&Database>,
+    state: Option<&State>,
     reporter: &dyn Reporter,
 ) -> Result<CheckReport, Error> {
     if options.registry.is_empty() || options.registry.contains('/') {
@@ -111,98 +85,15 @@ pub async fn check(
         source,
     })?;
     let expected = expect::expectations(bundles.iter().map(|(_, b)| b));
-    // Work, each piece once, with the expectation (image, bundle) that asked for it first.
-    let mut work: BTreeMap<Work, (String, usize)> = BTreeMap::new();
-    let mut tags: BTreeMap<Reference, BTreeSet<String>> = BTreeMap::new();
-    for e in &expected {
-        let bundle = &bundles[e.bundle].1;
-        let image = e.image;
-        let repo = Reference {
-            registry: options.registry.clone(),
-            repository: image.repository.clone(),
-            tag: None,
-            digest: None,
-        };
-        let name = match &image.tag {
-            Some(t) => format!("{}:{t}", repo.name()),
-            None => format!("{}@{}", repo.name(), image.digest),
-        };
-        let mut add = |w: Work| {
-            work.entry(w).or_insert_with(|| (name.clone(), e.bundle));
-        };
-        if let Some(tag) = &image.tag {
-            add(Work::Tag {
-                repo: repo.clone(),
-                tag: tag.clone(),
-                digest: image.digest.clone(),
-            });
-        }
-        let graph = bundle.graph();
-        for node in graph.children_first(&image.digest) {
-            add(Work::Manifest {
-                repo: repo.clone(),
-                digest: node.descriptor.digest.clone(),
-                size: node.descriptor.size,
-            });
-        }
-        for blob in graph.blobs(&image.digest) {
-            add(Work::Blob {
-                repo: repo.clone(),
-                digest: blob.digest.clone(),
-                size: blob.size,
-            });
-        }
-        let expected_tags = tags.entry(repo.clone()).or_default();
-        expected_tags.extend(image.tag.clone());
-        for rec in &image.signatures {
-            let legacy = rec.format == artifact::SignatureFormat::CosignLegacy;
-            expected_tags.insert(if legacy {
-                artifact::legacy_tag(&rec.subject)
-            } else {
-                artifact::fallback_tag(&rec.subject)
-            });
-            if rec.origin == crate::bundle::SignatureOrigin::Release {
-                add(Work::Signature {
-                    repo: repo.clone(),
-                    subject: rec.subject.clone(),
-                    legacy,
-                });
-            }
-        }
-    }
-    // Tags of older bundles for the same repository are expected too.
-    for (_, bundle) in bundles {
-        for image in &bundle.index().images {
-            let repo = Reference {
-                registry: options.registry.clone(),
-                repository: image.repository.clone(),
-                tag: None,
-                digest: None,
-            };
-            if let Some(set) = tags.get_mut(&repo) {
-                set.extend(image.tag.clone());
-            }
-        }
-    }
-    for (repo, expected) in tags {
-        let name = repo.name();
-        work.insert(Work::Tags { repo, expected }, (name, usize::MAX));
-    }
-
+    let mut work = plan::plan(bundles, &expected, &options.registry);
     if let Some(shard) = options.shard {
         work.retain(|w, _| shard.holds(&w.shard_key()));
     }
-    let labels: Vec<&str> = bundles.iter().map(|(l, _)| l.as_str()).collect();
-    let mut items: Vec<Item> = futures_util::stream::iter(work.into_iter().map(|(w, (image, bundle))| {
-        let label = labels.get(bundle).copied().unwrap_or("").to_owned();
-        async move { items::run(client, options, &w, image, label).await }
-    }))
-    .buffer_unordered(client.jobs())
-    .collect::<Vec<Vec<Item>>>()
-    .await
-    .into_iter()
-    .flatten()
-    .collect();
+    let labels: Vec<String> = bundles.iter().map(|(l, _)| l.clone()).collect();
+    let mut items = match state {
+        Some(state) => plan::run_with_state(client, options, &labels, work, state).await,
+        None => plan::run(client, options, &labels, work.into_iter().collect(), None).await,
+    };
     if let Some(db) = db {
         for (label, bundle) in bundles {
             let mut found = rescan::rescan(bundle, label, db, options.at);

@@ -67,6 +67,13 @@ pub(crate) struct CheckArgs {
     /// `sealift check merge`.
     #[arg(long, value_name = "I/N", value_parser = sealift::check::Shard::parse)]
     shard: Option<sealift::check::Shard>,
+    /// Keep each item's result here, and do not ask again for what was ok and has not
+    /// changed (while its image's tag still resolves to the signed digest).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// With --state: ignore what it holds and check everything (it is then rewritten).
+    #[arg(long, requires = "state")]
+    full: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -128,6 +135,10 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    let state = match &args.state {
+        Some(dir) => Some(sealift::check::State::open(dir, args.full).with_context(|| format!("state directory {}", dir.display()))?),
+        None => None,
+    };
     let client = Registry::new(&options)?;
     let check_options = CheckOptions {
         registry,
@@ -136,7 +147,14 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         at,
         shard: args.shard,
     };
-    let report = super::runtime()?.block_on(check(&verified, &client, &check_options, db.as_ref(), &Progress::new()))?;
+    let report = super::runtime()?.block_on(check(
+        &verified,
+        &client,
+        &check_options,
+        db.as_ref(),
+        state.as_ref(),
+        &Progress::new(),
+    ))?;
     if let Some(path) = &args.output {
         write_report(&report, path, report_key.as_ref())?;
     }

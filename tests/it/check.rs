@@ -510,3 +510,86 @@ async fn a_newer_database_or_an_expired_allowance_makes_an_image_vulnerable() {
     let (code, _, out) = check(&release, &target, "shop.tar", &["--vuln-db", "vulndb", "--max-db-age", "1"]);
     assert_eq!(code, Some(2), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_with_state_asks_far_less_and_reports_the_same() {
+    use crate::faults::FaultProxy;
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let target = TestRegistry::start();
+    let o = load(&release, "release.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The proxy counts the requests check makes.
+    let proxy = FaultProxy::start(&target);
+    let via_proxy = |extra: &[&str]| {
+        let ca = target.ca();
+        let mut args = vec![
+            "check",
+            "--registry",
+            &proxy.host,
+            "--bundle",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--format",
+            "json",
+            "--state",
+            "state",
+        ];
+        args.extend_from_slice(extra);
+        let o = sealift(release.dir.path(), &args);
+        let mut report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        for k in ["checked_at", "judged_at"] {
+            report.as_object_mut().unwrap().remove(k);
+        }
+        (o.status.code(), report, text(&o))
+    };
+    let (code, first, out) = via_proxy(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    let first_requests = proxy.seen().len();
+    proxy.clear();
+    let (code, second, out) = via_proxy(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    let second_requests = proxy.seen().len();
+    println!("requests: {first_requests} without state, {second_requests} with it");
+    assert_eq!(first, second, "the report changed");
+    assert!(
+        second_requests * 3 < first_requests,
+        "{second_requests} requests with state, {first_requests} without"
+    );
+
+    // A moved tag is still found, and that image's items are asked again.
+    let client = target.client();
+    let at = |tag: &str| -> sealift::oci::Reference { format!("{}/app/multi:{tag}", target.host).parse().unwrap() };
+    let multi = release
+        .bundle_json("release.tar")
+        .images
+        .into_iter()
+        .find(|i| i.repository == "app/multi")
+        .unwrap();
+    let child = client
+        .fetch_manifest(&at("x").with_digest(multi.platforms[0].digest.clone()))
+        .await
+        .unwrap();
+    client.push_manifest(&at("3.0"), &child.bytes, &child.media_type).await.unwrap();
+    proxy.clear();
+    let (code, third, out) = via_proxy(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        findings(&third)
+            .iter()
+            .any(|(s, c, sub)| s == "drifted" && c == "tag" && sub == "3.0"),
+        "{:?}",
+        findings(&third)
+    );
+    assert!(proxy.seen().len() > second_requests, "the moved image was not asked again");
+    // --full asks for everything again.
+    proxy.clear();
+    let (code, _, out) = via_proxy(&["--full"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(proxy.seen().len() >= first_requests, "--full asked {} times", proxy.seen().len());
+}
