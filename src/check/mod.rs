@@ -9,6 +9,7 @@
 //! that no bundle expects.
 
 pub mod attest;
+pub mod cronjob;
 pub mod expect;
 mod items;
 pub mod merge;

@@ -60,7 +60,7 @@ pub(crate) struct CheckArgs {
     output: Option<PathBuf>,
     /// Sign the report: FILE.dsse.json beside the report, a DSSE envelope over an in-toto
     /// statement with a SLSA verification summary (passphrase from SEALIFT_PASSWORD).
-    #[arg(long, value_name = "KEY", requires = "output")]
+    #[arg(long, value_name = "KEY")]
     report_key: Option<PathBuf>,
     /// Check only shard I of N (0-based): a deterministic share of the items by digest, for
     /// a Kubernetes Indexed Job (`I` is `JOB_COMPLETION_INDEX`). Merge the parts with
@@ -74,6 +74,26 @@ pub(crate) struct CheckArgs {
     /// With --state: ignore what it holds and check everything (it is then rewritten).
     #[arg(long, requires = "state")]
     full: bool,
+    /// Check nothing: print the Kubernetes objects that run this check on a schedule (an
+    /// Indexed-Job CronJob of --shards pods, a merge CronJob, a NetworkPolicy), with the
+    /// bundles and keys named as files of their volume and Secret.
+    #[arg(long, requires_all = ["schedule", "image"])]
+    print_cronjob: bool,
+    /// With --print-cronjob: when to check (cron syntax).
+    #[arg(long, value_name = "CRON")]
+    schedule: Option<String>,
+    /// With --print-cronjob: when to merge the shards' reports (cron syntax).
+    #[arg(long, value_name = "CRON")]
+    merge_schedule: Option<String>,
+    /// With --print-cronjob: pods per run, each checking one shard.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    shards: u32,
+    /// With --print-cronjob: the sealift image, pinned by digest.
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// With --print-cronjob: the namespace of the objects.
+    #[arg(long, value_name = "NS", default_value = "sealift")]
+    namespace: String,
 }
 
 #[derive(clap::Subcommand)]
@@ -106,6 +126,12 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         return merge(parts, output, report_key.as_deref(), *format);
     }
     let registry = args.registry.clone().context("--registry is required")?;
+    if args.print_cronjob {
+        return print_cronjob(args, &registry);
+    }
+    if args.report_key.is_some() && args.output.is_none() {
+        anyhow::bail!("--report-key signs the report written with -o FILE: give -o");
+    }
     let options = secrets::registry_options(&args.connection)?;
     // The signing key is opened first: a wrong passphrase stops the run before any request.
     let report_key = args.report_key.as_deref().map(super::bundle::open_key).transpose()?;
@@ -170,6 +196,34 @@ fn made_at(path: &std::path::Path) -> anyhow::Result<time::OffsetDateTime> {
         .with_context(|| format!("reading {}", path.display()))?;
     time::OffsetDateTime::parse(&peek.index.created, &time::format_description::well_known::Rfc3339)
         .with_context(|| format!("{}: `created` is not an RFC 3339 time", path.display()))
+}
+
+fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
+    let file_name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut extra = Vec::new();
+    if args.deep {
+        extra.push("--deep".to_owned());
+    }
+    if let Some(db) = &args.vuln_db {
+        extra.extend(["--vuln-db".to_owned(), format!("/bundles/{}", file_name(db))]);
+    }
+    if let Some(days) = args.max_db_age {
+        extra.extend(["--max-db-age".to_owned(), days.to_string()]);
+    }
+    let spec = sealift::check::cronjob::CronJobSpec {
+        namespace: args.namespace.clone(),
+        schedule: args.schedule.clone().unwrap_or_default(),
+        merge_schedule: args.merge_schedule.clone(),
+        shards: args.shards,
+        image: args.image.clone().unwrap_or_default(),
+        registry: registry.to_owned(),
+        bundles: args.bundles.iter().map(file_name).collect(),
+        keys: args.trust.key_paths().iter().map(file_name).collect(),
+        report_key: args.report_key.as_ref().map(file_name),
+        extra,
+    };
+    print!("{}", sealift::check::cronjob::render(&spec)?);
+    Ok(Outcome::Success)
 }
 
 /// The JSON report to `path`, and with `key` its signed statement to `path.dsse.json`.

@@ -48,6 +48,11 @@ pub(crate) struct TrustArgs {
 }
 
 impl TrustArgs {
+    /// The `--key` files given.
+    pub(crate) fn key_paths(&self) -> &[PathBuf] {
+        &self.keys
+    }
+
     /// The policy the flags describe.
     pub(crate) fn policy(&self) -> anyhow::Result<TrustPolicy> {
         let keys = self

@@ -593,3 +593,95 @@ async fn a_rerun_with_state_asks_far_less_and_reports_the_same() {
     assert_eq!(code, Some(1), "{out}");
     assert!(proxy.seen().len() >= first_requests, "--full asked {} times", proxy.seen().len());
 }
+
+#[test]
+fn the_printed_cronjob_is_valid_kubernetes_and_restricted() {
+    use sealift::harden::pss::{KubeVersion, Level, evaluate};
+    use sealift::harden::yaml::parse_documents;
+    let release = Release::with_yaml("name: x\nimages:\n  - example.test/app:1\n");
+    let image = format!("registry.site.example/sealift@sha256:{}", "ab".repeat(32));
+    for shards in ["1", "4"] {
+        let o = sealift(
+            release.dir.path(),
+            &[
+                "check",
+                "--registry",
+                "10.0.0.5:5000",
+                "--bundle",
+                "bundles/release.tar",
+                "--key",
+                "keys/sealift.pub",
+                "--report-key",
+                "keys/site.key",
+                "--print-cronjob",
+                "--schedule",
+                "0 3 * * *",
+                "--merge-schedule",
+                "0 5 * * *",
+                "--shards",
+                shards,
+                "--image",
+                &image,
+                "--deep",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let yaml = String::from_utf8(o.stdout).unwrap();
+        let file = release.path(&format!("cronjob-{shards}.yaml"));
+        std::fs::write(&file, &yaml).unwrap();
+        let out = std::process::Command::new(crate::harden::kubernetes_validate())
+            .args(["--strict", "-k", "1.35", "--quiet"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubernetes-validate: {}{}\n{yaml}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let docs = parse_documents(&yaml).unwrap();
+        let kinds: Vec<&str> = docs.iter().map(|d| d.at(&["kind"]).and_then(|k| k.as_str()).unwrap()).collect();
+        let expect: &[&str] = if shards == "1" {
+            &["CronJob", "NetworkPolicy"]
+        } else {
+            &["CronJob", "NetworkPolicy", "CronJob"]
+        };
+        assert_eq!(kinds, expect);
+        for doc in docs.iter().filter(|d| d.at(&["kind"]).and_then(|k| k.as_str()) == Some("CronJob")) {
+            let template = doc.at(&["spec", "jobTemplate", "spec", "template"]).unwrap();
+            let meta = template.at(&["metadata"]).unwrap().as_map().unwrap();
+            let spec = template.at(&["spec"]).unwrap().as_map().unwrap();
+            let violations = evaluate(meta, spec, Level::Restricted, KubeVersion::DEFAULT);
+            assert!(violations.is_empty(), "{violations:?}");
+            assert_eq!(spec.get("automountServiceAccountToken").and_then(|v| v.as_bool()), Some(false));
+        }
+        if shards == "4" {
+            assert!(
+                yaml.contains("completionMode: Indexed") && yaml.contains("\"$(JOB_COMPLETION_INDEX)/4\""),
+                "{yaml}"
+            );
+            assert!(yaml.contains("/reports/part-3.json"), "the merge names every part: {yaml}");
+        }
+        assert!(yaml.contains("cidr: \"10.0.0.5/32\"") && yaml.contains("port: 5000"), "{yaml}");
+    }
+    // An image by tag is refused: the job must run what was pinned.
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "--registry",
+            "r:5000",
+            "--bundle",
+            "b.tar",
+            "--key",
+            "k.pub",
+            "--print-cronjob",
+            "--schedule",
+            "0 3 * * *",
+            "--image",
+            "sealift:latest",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
