@@ -40,7 +40,7 @@ readonly=false
 [ "${SEALIFT_REGISTRY_READONLY:-}" = 1 ] && readonly=true
 cat > config.yml <<YAML
 version: 0.1
-log: {level: warn}
+log: {level: ${SEALIFT_REGISTRY_LOG:-warn}}
 storage:
   filesystem: {rootdirectory: $dir/data}
   delete: {enabled: true}
