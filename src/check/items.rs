@@ -67,6 +67,32 @@ pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, 
             let subject = format!("{} of {subject}", if *legacy { "cosign .sig" } else { "sigstore bundle" });
             vec![item(ItemKind::Signature, subject, status, detail)]
         }
+        Work::Catalog { registry, expected } => match client.list_repositories(registry).await {
+            Err(e) => vec![item(ItemKind::Repositories, registry.clone(), Status::Error, error_text(&e))],
+            Ok(found) => {
+                let extra: Vec<&String> = found.iter().filter(|r| !expected.contains(*r)).collect();
+                if extra.is_empty() {
+                    vec![item(
+                        ItemKind::Repositories,
+                        registry.clone(),
+                        Status::Ok,
+                        format!("{} repositories, all named by a bundle", found.len()),
+                    )]
+                } else {
+                    extra
+                        .into_iter()
+                        .map(|r| {
+                            item(
+                                ItemKind::Repositories,
+                                r.clone(),
+                                Status::Unexpected,
+                                "no bundle names this repository".to_owned(),
+                            )
+                        })
+                        .collect()
+                }
+            }
+        },
         Work::Tags { repo, expected } => match client.list_tags(repo).await {
             Err(e) => vec![item(ItemKind::Tags, repo.name(), Status::Error, error_text(&e))],
             Ok(found) => {

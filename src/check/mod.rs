@@ -59,6 +59,8 @@ pub struct CheckOptions {
     pub at: time::OffsetDateTime,
     /// Check only this share of the items.
     pub shard: Option<Shard>,
+    /// Also list the registry's repositories, and report those no bundle names.
+    pub catalog: bool,
 }
 
 /// The order items are reported in: image, what was checked, subject.
@@ -86,7 +88,7 @@ pub async fn check(
         source,
     })?;
     let expected = expect::expectations(bundles.iter().map(|(_, b)| b));
-    let mut work = plan::plan(bundles, &expected, &options.registry);
+    let mut work = plan::plan(bundles, &expected, &options.registry, options.catalog);
     if let Some(shard) = options.shard {
         work.retain(|w, _| shard.holds(&w.shard_key()));
     }

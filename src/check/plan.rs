@@ -27,6 +27,8 @@ pub(super) enum Work {
     Signature { repo: Reference, subject: Digest, legacy: bool },
     /// The repository's tags must all be expected.
     Tags { repo: Reference, expected: BTreeSet<String> },
+    /// Every repository of the registry must be one a bundle names (`--catalog`).
+    Catalog { registry: String, expected: BTreeSet<String> },
 }
 
 /// Who asked for a piece of work, and what must still hold for a stored result to stand.
@@ -56,7 +58,7 @@ impl Work {
     /// `None` for what is always asked again (tags and tag lists).
     pub(super) fn state_key(&self, options: &CheckOptions) -> Option<String> {
         let inputs = match self {
-            Work::Tag { .. } | Work::Tags { .. } => return None,
+            Work::Tag { .. } | Work::Tags { .. } | Work::Catalog { .. } => return None,
             Work::Manifest { .. } => format!("{self:?}"),
             Work::Blob { .. } => format!("{self:?} deep={}", options.deep),
             Work::Signature { .. } => {
@@ -81,12 +83,18 @@ impl Work {
             Work::Blob { repo, digest, .. } => format!("{}@{digest}", repo.name()),
             Work::Signature { repo, subject, legacy } => format!("{}@{subject} {legacy}", repo.name()),
             Work::Tags { repo, .. } => repo.name(),
+            Work::Catalog { registry, .. } => registry.clone(),
         }
     }
 }
 
 /// Everything to ask for `expected` (from `bundles`) in `registry`.
-pub(super) fn plan(bundles: &[(String, VerifiedBundle)], expected: &[Expected<'_>], registry: &str) -> BTreeMap<Work, Planned> {
+pub(super) fn plan(
+    bundles: &[(String, VerifiedBundle)],
+    expected: &[Expected<'_>],
+    registry: &str,
+    catalog: bool,
+) -> BTreeMap<Work, Planned> {
     // Work, each piece once, with the expectation (image, bundle) that asked for it first.
     let mut work: BTreeMap<Work, Planned> = BTreeMap::new();
     let mut tags: BTreeMap<Reference, BTreeSet<String>> = BTreeMap::new();
@@ -171,6 +179,20 @@ pub(super) fn plan(bundles: &[(String, VerifiedBundle)], expected: &[Expected<'_
                 set.extend(image.tag.clone());
             }
         }
+    }
+    if catalog {
+        let names = tags.keys().map(|r| r.repository.clone()).collect();
+        work.insert(
+            Work::Catalog {
+                registry: registry.to_owned(),
+                expected: names,
+            },
+            Planned {
+                image: registry.to_owned(),
+                bundle: usize::MAX,
+                gate: None,
+            },
+        );
     }
     for (repo, expected) in tags {
         let name = repo.name();

@@ -24,7 +24,7 @@ pub enum Status {
     BlobMissing,
     /// The blob's bytes do not hash to its digest (`--deep`).
     BlobAltered,
-    /// A tag no bundle has.
+    /// A tag (or, with `--catalog`, a repository) no bundle has.
     Unexpected,
     /// No signature object of this format for the subject in the registry.
     SignatureMissing,
@@ -77,6 +77,8 @@ pub enum ItemKind {
     Signature,
     /// A repository's tag list.
     Tags,
+    /// The registry's repository list (`--catalog`).
+    Repositories,
     /// An image manifest's carried packages against a newer vulnerability database.
     Vulnerabilities,
 }

@@ -62,6 +62,10 @@ pub(crate) struct CheckArgs {
     /// statement with a SLSA verification summary (passphrase from SEALIFT_PASSWORD).
     #[arg(long, value_name = "KEY")]
     report_key: Option<PathBuf>,
+    /// Also list the registry's repositories (its `_catalog`) and report those no bundle
+    /// names as unexpected.
+    #[arg(long)]
+    catalog: bool,
     /// Check only shard I of N (0-based): a deterministic share of the items by digest, for
     /// a Kubernetes Indexed Job (`I` is `JOB_COMPLETION_INDEX`). Merge the parts with
     /// `sealift check merge`.
@@ -172,6 +176,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         trust: args.trust.policy()?,
         at,
         shard: args.shard,
+        catalog: args.catalog,
     };
     let report = super::runtime()?.block_on(check(
         &verified,
@@ -206,6 +211,9 @@ fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
     }
     if let Some(db) = &args.vuln_db {
         extra.extend(["--vuln-db".to_owned(), format!("/bundles/{}", file_name(db))]);
+    }
+    if args.catalog {
+        extra.push("--catalog".to_owned());
     }
     if let Some(days) = args.max_db_age {
         extra.extend(["--max-db-age".to_owned(), days.to_string()]);

@@ -20,19 +20,21 @@ use super::retry::{self, Failed};
 use super::{Error, Registry, Repo};
 
 /// What a request does, which decides the token's scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Operation {
     Pull,
     Push,
+    /// Listing the registry's repositories.
+    Catalog,
 }
 
 /// Largest token-service response read: a JSON object with a token (a JWT of a few KiB) and
 /// perhaps a refresh token. A longer body is refused as soon as it passes this.
 pub const TOKEN_RESPONSE_LIMIT: u64 = 64 << 10;
 
-/// Auth headers per (registry, repository, push?). Each is fetched once however many
+/// Auth headers per (registry, repository, operation). Each is fetched once however many
 /// requests ask at the same moment: the first fills the cell, the others wait for it.
-pub(super) type TokenCache = tokio::sync::Mutex<HashMap<(String, String, bool), Arc<OnceCell<Option<HeaderValue>>>>>;
+pub(super) type TokenCache = tokio::sync::Mutex<HashMap<(String, String, Operation), Arc<OnceCell<Option<HeaderValue>>>>>;
 
 /// What the registry's `/v2/` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,12 +120,8 @@ fn basic_header(auth: &RegistryAuth) -> Option<HeaderValue> {
     }
 }
 
-fn cache_key(r: &Repo, op: Operation) -> (String, String, bool) {
-    (
-        r.resolve_registry().to_string(),
-        r.repository().to_string(),
-        matches!(op, Operation::Push),
-    )
+fn cache_key(r: &Repo, op: Operation) -> (String, String, Operation) {
+    (r.resolve_registry().to_string(), r.repository().to_string(), op)
 }
 
 impl Registry {
@@ -141,8 +139,11 @@ impl Registry {
         let header = match self.challenge(registry).await? {
             Challenge::None | Challenge::Basic => basic_header(&auth),
             Challenge::Bearer { realm, service } => {
-                let actions = if matches!(op, Operation::Push) { "pull,push" } else { "pull" };
-                let scope = format!("repository:{}:{actions}", r.repository());
+                let scope = match op {
+                    Operation::Pull => format!("repository:{}:pull", r.repository()),
+                    Operation::Push => format!("repository:{}:pull,push", r.repository()),
+                    Operation::Catalog => "registry:catalog:*".to_owned(),
+                };
                 let token = self.token(&realm, service.as_deref(), &scope, &auth).await?;
                 Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Error::Auth {
                     what: "getting a token from",

@@ -174,6 +174,19 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
         .unwrap();
     assert!(drifted["detail"].as_str().unwrap().contains(&child.to_string()), "{drifted}");
 
+    // An image pushed into a repository no bundle names: only --catalog sees it.
+    let rogue = crate::shapes::gz_layer(&[("x", b"rogue")]);
+    crate::shapes::push_image(&target, "app/rogue", "linux", "amd64", &[&rogue]).await;
+    assert!(!findings(&report).iter().any(|(_, _, sub)| sub == "app/rogue"));
+    let (_, report, _) = check(&release, &target, "release.tar", &["--catalog"]);
+    assert!(
+        findings(&report)
+            .iter()
+            .any(|(s, c, sub)| s == "unexpected" && c == "repositories" && sub == "app/rogue"),
+        "{:?}",
+        findings(&report)
+    );
+
     // Bytes of a blob changed on disk (same length): only --deep sees it.
     let victim = &multi.platforms[1];
     let victim_manifest = client
