@@ -358,6 +358,13 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     assert_eq!(strip(merged), strip(whole), "merged shards differ from the unsharded report");
     let envelope: sigstore_types::DsseEnvelope =
         serde_json::from_slice(&std::fs::read(release.path("merged.json.dsse.json")).unwrap()).unwrap();
+    sigstore_crypto::verify_signature(
+        &key,
+        &envelope.pae(),
+        &envelope.signature.sig,
+        sigstore_crypto::SigningScheme::EcdsaP256Sha256,
+    )
+    .expect("sigstore-crypto verifies the merged report's signature");
     assert!(crate::oracles::openssl_verifies(
         release.dir.path(),
         &release.path("keys/sealift.pub"),
