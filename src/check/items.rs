@@ -59,9 +59,9 @@ pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, 
         }
         Work::Signature { repo, subject, legacy } => {
             let verdict = if *legacy {
-                signatures::legacy(client, repo, subject, &options.trust, options.at).await
+                signatures::legacy(client, repo, subject, options).await
             } else {
-                signatures::referrers(client, repo, subject, &options.trust, options.at).await
+                signatures::referrers(client, repo, subject, options).await
             };
             let (status, detail) = verdict.unwrap_or_else(|e| (Status::Error, e));
             let subject = format!("{} of {subject}", if *legacy { "cosign .sig" } else { "sigstore bundle" });
@@ -117,14 +117,7 @@ pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, 
 
 /// The error's whole chain, for the report.
 fn error_text(e: &registry::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    registry::retry::chain(e)
 }
 
 /// Stream the blob and hash it.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt as _;
 
+use super::CheckOptions;
 use super::report::Status;
 use crate::oci::{Descriptor, Digest, DigestCounter, Manifest, Reference, media_type};
 use crate::registry::Registry;
@@ -119,13 +120,25 @@ fn judge(found: Vec<Result<Signers, String>>, what: &str) -> (Status, String) {
     (Status::SignatureInvalid, format!("{what}: {}", why.join("; ")))
 }
 
+/// One signature object: its blobs fetched, its signatures checked with the pinned keys.
+async fn verify_object(
+    client: &Registry,
+    repo: &Reference,
+    format: SignatureFormat,
+    manifest: &[u8],
+    subject: &Digest,
+    options: &CheckOptions,
+) -> Result<Signers, String> {
+    let blobs = blobs_of(client, repo, manifest).await?;
+    signers(format, manifest, subject, &blobs, &options.trust, options.at)
+}
+
 /// The legacy `.sig` image of `subject`.
 pub(super) async fn legacy(
     client: &Registry,
     repo: &Reference,
     subject: &Digest,
-    trust: &TrustPolicy,
-    now: time::OffsetDateTime,
+    options: &CheckOptions,
 ) -> Result<(Status, String), String> {
     let tag = artifact::legacy_tag(subject);
     let at = Reference {
@@ -138,10 +151,7 @@ pub(super) async fn legacy(
         Err(e) if e.is_not_found() => return Ok((Status::SignatureMissing, format!("no {tag} tag"))),
         Err(e) => return Err(e.to_string()),
     };
-    let verdict = match blobs_of(client, repo, &manifest.bytes).await {
-        Ok(blobs) => signers(SignatureFormat::CosignLegacy, &manifest.bytes, subject, &blobs, trust, now),
-        Err(e) => Err(e),
-    };
+    let verdict = verify_object(client, repo, SignatureFormat::CosignLegacy, &manifest.bytes, subject, options).await;
     Ok(judge(vec![verdict], &format!("cosign signature image {tag}")))
 }
 
@@ -150,8 +160,7 @@ pub(super) async fn referrers(
     client: &Registry,
     repo: &Reference,
     subject: &Digest,
-    trust: &TrustPolicy,
-    now: time::OffsetDateTime,
+    options: &CheckOptions,
 ) -> Result<(Status, String), String> {
     let listed = client.referrers(repo, subject).await.map_err(|e| e.to_string())?;
     let mut found = Vec::new();
@@ -161,10 +170,7 @@ pub(super) async fn referrers(
             .is_some_and(|t| t.starts_with(media_type::SIGSTORE_BUNDLE_PREFIX))
     }) {
         let verdict = match client.fetch_manifest_sized(&repo.with_digest(d.digest.clone()), Some(d.size)).await {
-            Ok(m) => match blobs_of(client, repo, &m.bytes).await {
-                Ok(blobs) => signers(SignatureFormat::SigstoreBundle, &m.bytes, subject, &blobs, trust, now),
-                Err(e) => Err(e),
-            },
+            Ok(m) => verify_object(client, repo, SignatureFormat::SigstoreBundle, &m.bytes, subject, options).await,
             Err(e) => Err(format!("referrer {}: {e}", d.digest)),
         };
         found.push(verdict);

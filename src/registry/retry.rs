@@ -135,15 +135,22 @@ fn error_detail(body: &[u8]) -> String {
     }
 }
 
-/// A reqwest error with its causes, and plain words for the TLS failures people meet.
-fn describe(e: &reqwest::Error) -> String {
+/// An error and its causes, `: `-separated.
+#[must_use]
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
+    text
+}
+
+/// A reqwest error with its causes, and plain words for the TLS failures people meet.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = chain(e);
     if text.contains("CaUsedAsEndEntity") {
         text.push_str(" (the server presents a CA certificate as its own: give it a server certificate signed by that CA)");
     } else if text.contains("UnknownIssuer") {

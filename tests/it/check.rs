@@ -62,6 +62,24 @@ fn curl(target: &TestRegistry, method: &str, path: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The DSSE envelope in `file`, verified with the release key by sigstore-types and
+/// sigstore-crypto and by openssl over the pre-authentication encoding.
+fn signed_report(release: &Release, file: &str) -> sigstore_types::DsseEnvelope {
+    let envelope: sigstore_types::DsseEnvelope = serde_json::from_slice(&std::fs::read(release.path(file)).unwrap()).unwrap();
+    let pem = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
+    let key = sigstore_types::DerPublicKey::from_pem(&pem).unwrap();
+    let scheme = sigstore_crypto::SigningScheme::EcdsaP256Sha256;
+    sigstore_crypto::verify_signature(&key, &envelope.pae(), &envelope.signature.sig, scheme).expect("sigstore-crypto verifies the report");
+    let public = release.path("keys/sealift.pub");
+    assert!(crate::oracles::openssl_verifies(
+        release.dir.path(),
+        &public,
+        &envelope.pae(),
+        envelope.signature.sig.as_bytes()
+    ));
+    envelope
+}
+
 /// Where docker-registry keeps a blob's bytes.
 fn blob_file(target: &TestRegistry, digest: &str) -> PathBuf {
     let hex = digest.strip_prefix("sha256:").unwrap();
@@ -257,23 +275,7 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 0);
     let report_json = std::fs::read(release.path("report.json")).unwrap();
-    let envelope_json = std::fs::read(release.path("report.json.dsse.json")).unwrap();
-    let envelope: sigstore_types::DsseEnvelope = serde_json::from_slice(&envelope_json).unwrap();
-    let pem = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
-    let key = sigstore_types::DerPublicKey::from_pem(&pem).unwrap();
-    sigstore_crypto::verify_signature(
-        &key,
-        &envelope.pae(),
-        &envelope.signature.sig,
-        sigstore_crypto::SigningScheme::EcdsaP256Sha256,
-    )
-    .expect("sigstore-crypto verifies the report's signature");
-    assert!(crate::oracles::openssl_verifies(
-        release.dir.path(),
-        &release.path("keys/sealift.pub"),
-        &envelope.pae(),
-        envelope.signature.sig.as_bytes()
-    ));
+    let envelope = signed_report(&release, "report.json.dsse.json");
     let statement: Value = serde_json::from_slice(envelope.payload.as_bytes()).unwrap();
     assert_eq!(statement["predicateType"], "https://slsa.dev/verification_summary/v1");
     let predicate = &statement["predicate"];
@@ -356,21 +358,7 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     };
     let whole: Value = serde_json::from_slice(&report_json).unwrap();
     assert_eq!(strip(merged), strip(whole), "merged shards differ from the unsharded report");
-    let envelope: sigstore_types::DsseEnvelope =
-        serde_json::from_slice(&std::fs::read(release.path("merged.json.dsse.json")).unwrap()).unwrap();
-    sigstore_crypto::verify_signature(
-        &key,
-        &envelope.pae(),
-        &envelope.signature.sig,
-        sigstore_crypto::SigningScheme::EcdsaP256Sha256,
-    )
-    .expect("sigstore-crypto verifies the merged report's signature");
-    assert!(crate::oracles::openssl_verifies(
-        release.dir.path(),
-        &release.path("keys/sealift.pub"),
-        &envelope.pae(),
-        envelope.signature.sig.as_bytes()
-    ));
+    signed_report(&release, "merged.json.dsse.json");
     // A shard missing, or given twice: refused.
     let o = sealift(
         release.dir.path(),
