@@ -80,6 +80,18 @@ fn signed_report(release: &Release, file: &str) -> sigstore_types::DsseEnvelope 
     envelope
 }
 
+/// The three source images bundled as `release.tar` and loaded into a registry of their own.
+async fn loaded() -> (Release, TestRegistry) {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let target = TestRegistry::start();
+    let o = load(&release, "release.tar", &target, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    (release, target)
+}
+
 /// Where docker-registry keeps a blob's bytes.
 fn blob_file(target: &TestRegistry, digest: &str) -> PathBuf {
     let hex = digest.strip_prefix("sha256:").unwrap();
@@ -91,13 +103,7 @@ fn blob_file(target: &TestRegistry, digest: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
-    let source = TestRegistry::start();
-    let images = push_source_images(&source).await;
-    let release = Release::new(&source, &images);
-    create_bundle(&release, &source, "release.tar");
-    let target = TestRegistry::start();
-    let o = load(&release, "release.tar", &target, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    let (release, target) = loaded().await;
 
     // Clean: every item ok, exit 0. Tags (two tagged images), manifests, blobs, signatures in
     // both formats and the three repositories' tag lists are all among the items.
@@ -248,13 +254,7 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_passes_a_read_only_registry_so_it_never_writes() {
-    let source = TestRegistry::start();
-    let images = push_source_images(&source).await;
-    let release = Release::new(&source, &images);
-    create_bundle(&release, &source, "release.tar");
-    let mut target = TestRegistry::start();
-    let o = load(&release, "release.tar", &target, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    let (release, mut target) = loaded().await;
     target.restart_read_only();
     // The registry refuses writes now: a second load fails.
     let o = load(&release, "release.tar", &target, &["--retries", "0"]);
@@ -522,13 +522,7 @@ async fn a_newer_database_or_an_expired_allowance_makes_an_image_vulnerable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rerun_with_state_asks_far_less_and_reports_the_same() {
     use crate::faults::FaultProxy;
-    let source = TestRegistry::start();
-    let images = push_source_images(&source).await;
-    let release = Release::new(&source, &images);
-    create_bundle(&release, &source, "release.tar");
-    let target = TestRegistry::start();
-    let o = load(&release, "release.tar", &target, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    let (release, target) = loaded().await;
     // The proxy counts the requests check makes.
     let proxy = FaultProxy::start(&target);
     let via_proxy = |extra: &[&str]| {
