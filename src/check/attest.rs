@@ -29,7 +29,7 @@ pub fn statement(report: &CheckReport, report_json: &[u8]) -> Value {
     let inputs: Vec<Value> = report
         .bundles
         .iter()
-        .map(|b| json!({"uri": format!("bundle.json of {} ({})", b.name, b.file), "digest": {"sha256": b.digest.trim_start_matches("sha256:")}}))
+        .map(|b| json!({"name": format!("bundle.json of {} ({})", b.name, b.file), "digest": {"sha256": b.digest.trim_start_matches("sha256:")}}))
         .collect();
     let passed = report.passed();
     json!({
@@ -43,7 +43,7 @@ pub fn statement(report: &CheckReport, report_json: &[u8]) -> Value {
             "policy": {"uri": format!("urn:sealift:check:{}", super::SCHEMA), "digest": {"sha256": policy.hex()}},
             "inputAttestations": inputs,
             "verificationResult": if passed { "PASSED" } else { "FAILED" },
-            "verifiedLevels": if passed { vec!["SEALIFT_REGISTRY_MATCHES_BUNDLES"] } else { Vec::new() },
+            "verifiedLevels": [if passed { "SEALIFT_REGISTRY_MATCHES_BUNDLES" } else { "FAILED" }],
             "sealiftReport": {
                 "schema": super::SCHEMA,
                 "digest": {"sha256": Digest::of(report_json).hex()},

@@ -31,8 +31,13 @@ pub struct CronJobSpec {
     pub bundles: Vec<String>,
     /// Public key file names in the keys Secret.
     pub keys: Vec<String>,
+    /// The trust policy's file name in the keys Secret (its `path:` entries must name files
+    /// there too, relative to it).
+    pub trust: Option<String>,
     /// The report-signing key's file name in the keys Secret.
     pub report_key: Option<String>,
+    /// Keep state between runs (`--state` on the reports volume).
+    pub state: bool,
     /// Extra `check` flags (`--deep`, `--vuln-db /bundles/vulndb`, …).
     pub extra: Vec<String>,
 }
@@ -59,10 +64,10 @@ pub fn render(spec: &CronJobSpec) -> Result<String, CronJobError> {
     if !spec.image.contains("@sha256:") {
         return invalid("--image must be pinned by digest (name@sha256:…): a tag could move under the job");
     }
-    if spec.bundles.is_empty() || spec.keys.is_empty() {
-        return invalid("at least one --bundle and one --key are needed");
+    if spec.bundles.is_empty() || (spec.keys.is_empty() && spec.trust.is_none()) {
+        return invalid("at least one --bundle, and --key or --trust, are needed");
     }
-    for name in spec.bundles.iter().chain(&spec.keys).chain(&spec.report_key) {
+    for name in spec.bundles.iter().chain(&spec.keys).chain(&spec.trust).chain(&spec.report_key) {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return invalid(&format!("`{name}`: give file names in the volume, not paths"));
         }
@@ -141,18 +146,19 @@ fn check_cronjob(spec: &CronJobSpec) -> Value {
     for k in &spec.keys {
         args.extend(["--key".into(), format!("/keys/{k}")]);
     }
+    if let Some(t) = &spec.trust {
+        args.extend(["--trust".into(), format!("/keys/{t}")]);
+    }
     // The Job controller sets JOB_COMPLETION_INDEX in every pod of an Indexed Job.
     let part = if n > 1 {
         "part-$(JOB_COMPLETION_INDEX)".to_owned()
     } else {
         "report".to_owned()
     };
-    args.extend([
-        "--state".into(),
-        format!("/reports/state-{part}"),
-        "-o".into(),
-        format!("/reports/{part}.json"),
-    ]);
+    if spec.state {
+        args.extend(["--state".into(), format!("/reports/state-{part}")]);
+    }
+    args.extend(["-o".into(), format!("/reports/{part}.json")]);
     if n > 1 {
         args.extend(["--shard".into(), format!("$(JOB_COMPLETION_INDEX)/{n}")]);
     } else if let Some(k) = &spec.report_key {
@@ -181,6 +187,11 @@ fn check_cronjob(spec: &CronJobSpec) -> Value {
                 "parallelism": n,
                 "backoffLimitPerIndex": 2,
                 "maxFailedIndexes": n,
+                // Exit 1 (findings) and 2 (cannot check) are answers: running the shard again
+                // would give the same one. Only a crash or an eviction is retried.
+                "podFailurePolicy": {"rules": [
+                    {"action": "FailIndex", "onExitCodes": {"containerName": "check", "operator": "In", "values": [1, 2]}},
+                ]},
                 "activeDeadlineSeconds": 6 * 3600,
                 "ttlSecondsAfterFinished": 7 * 86400,
                 "template": pod(spec, "check", args, env),
@@ -218,9 +229,10 @@ fn merge_cronjob(spec: &CronJobSpec) -> Value {
 /// Egress to the registry's port and to DNS only; no ingress at all.
 fn network_policy(spec: &CronJobSpec) -> Value {
     let (host, port) = match spec.registry.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse::<u16>().unwrap_or(443)),
+        Some((h, p)) if p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')) => (h, p.parse::<u16>().unwrap_or(443)),
         _ => (spec.registry.as_str(), 443),
     };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let mut to = json!({"ports": [{"protocol": "TCP", "port": port}]});
     if host.parse::<std::net::IpAddr>().is_ok() {
         let prefix = if host.contains(':') { 128 } else { 32 };

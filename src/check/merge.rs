@@ -17,16 +17,39 @@ pub enum MergeError {
     Coverage(String),
 }
 
-/// Merge `parts` (in any order). The result has no shard, the latest `checked_at`, and the
-/// earliest `judged_at`.
-pub fn merge(parts: Vec<CheckReport>) -> Result<CheckReport, MergeError> {
+/// Most shards one check may have.
+pub const MAX_SHARDS: u32 = 1000;
+
+/// Merge `parts` (in any order), each checked no earlier than `oldest` (so a shard that failed
+/// to write today's part cannot pass with yesterday's). The result has no shard, the latest
+/// `checked_at`, and the earliest `judged_at`.
+pub fn merge(parts: Vec<CheckReport>, oldest: time::OffsetDateTime) -> Result<CheckReport, MergeError> {
     let first = parts.first().ok_or(MergeError::Empty)?.clone();
     let count = first.shard.map_or(1, |s| s.count);
+    if count == 0 || count > MAX_SHARDS {
+        return Err(MergeError::Mismatch {
+            part: 0,
+            reason: format!("{count} shards (at most {MAX_SHARDS})"),
+        });
+    }
     let mut seen = vec![false; count as usize];
     for (i, p) in parts.iter().enumerate() {
         let mismatch = |reason: String| MergeError::Mismatch { part: i, reason };
         if p.schema != SCHEMA {
             return Err(mismatch(format!("schema `{}`, expected `{SCHEMA}`", p.schema)));
+        }
+        let checked = time::OffsetDateTime::parse(&p.checked_at, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| mismatch(format!("checked_at `{}` is not an RFC 3339 time", p.checked_at)))?;
+        if checked < oldest {
+            return Err(mismatch(format!(
+                "checked at {}, before {oldest}: a part of an earlier run",
+                p.checked_at
+            )));
+        }
+        if p.settings != first.settings {
+            return Err(mismatch(
+                "checked with other settings (keys, database, depth, catalog or day) than the first part".into(),
+            ));
         }
         if p.registry != first.registry || p.deep != first.deep {
             return Err(mismatch(format!(
@@ -40,7 +63,7 @@ pub fn merge(parts: Vec<CheckReport>) -> Result<CheckReport, MergeError> {
         let Some(shard) = p.shard else {
             return Err(mismatch("not a shard (it has no `shard`)".into()));
         };
-        if shard.count != count {
+        if shard.count != count || shard.index >= count {
             return Err(mismatch(format!(
                 "shard {}/{}, the first part is of {count}",
                 shard.index, shard.count

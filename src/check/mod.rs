@@ -68,6 +68,64 @@ pub(crate) fn sort_items(items: &mut [Item]) {
     items.sort_by(|a, b| (&a.image, a.kind, &a.subject, &a.bundle).cmp(&(&b.image, b.kind, &b.subject, &b.bundle)));
 }
 
+/// One item per bundle: the keys that signed its `bundle.json` (verified as of its creation)
+/// judged at check time. A bundle whose signers have all expired since is `key-expired` (a key
+/// past its date could otherwise make a bundle dated inside it, and set expectations); one
+/// signed by a revoked key is `signature-invalid`.
+fn bundle_signers(bundles: &[(String, VerifiedBundle)], options: &CheckOptions) -> Vec<Item> {
+    use crate::sign::KeyStatus;
+    bundles
+        .iter()
+        .map(|(label, bundle)| {
+            let statuses: Vec<(String, KeyStatus)> = bundle
+                .signed_by()
+                .iter()
+                .filter_map(|id| options.trust.keys.iter().find(|k| k.key.id() == id))
+                .map(|k| (format!("{} ({})", k.name, k.key.id().as_str()), options.trust.status(k, options.at)))
+                .collect();
+            let valid = statuses.iter().filter(|(_, s)| *s == KeyStatus::Valid).count();
+            let words: Vec<String> = statuses.iter().map(|(k, s)| format!("{k}: {s}")).collect();
+            let status = if valid >= options.trust.threshold.max(1) {
+                Status::Ok
+            } else if statuses.iter().any(|(_, s)| *s == KeyStatus::Revoked) {
+                Status::SignatureInvalid
+            } else {
+                Status::KeyExpired
+            };
+            Item {
+                kind: ItemKind::Bundle,
+                image: bundle.index().name.clone(),
+                subject: bundle.index_digest().to_string(),
+                status,
+                detail: format!("bundle.json signed by {} (threshold {})", words.join(", "), options.trust.threshold),
+                bundle: label.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The digest of what every shard of one check must share.
+fn settings(options: &CheckOptions, db: Option<&Database>) -> String {
+    let mut keys: Vec<String> = options
+        .trust
+        .keys
+        .iter()
+        .map(|k| format!("{}:{:?}:{:?}", k.key.id().as_str(), k.not_before, k.not_after))
+        .collect();
+    keys.sort();
+    let text = format!(
+        "registry={} deep={} catalog={} keys={} threshold={} db={} day={}",
+        options.registry,
+        options.deep,
+        options.catalog,
+        keys.join(","),
+        options.trust.threshold,
+        db.map_or("", |d| d.metadata.digest.as_str()),
+        options.at.date(),
+    );
+    crate::oci::Digest::of(text.as_bytes()).to_string()
+}
+
 /// Check `bundles` (verified, with a label each for the report) against the registry, and with
 /// `db` re-scan the packages their scans carry. With `state`, items found ok before are not
 /// asked again while their inputs are unchanged and their image's tag still resolves to the
@@ -97,6 +155,11 @@ pub async fn check(
         Some(state) => plan::run_with_state(client, options, &labels, work, state).await,
         None => plan::run(client, options, &labels, work.into_iter().collect(), None).await,
     };
+    let mut signers = bundle_signers(bundles, options);
+    if let Some(shard) = options.shard {
+        signers.retain(|i| shard.holds(&i.subject));
+    }
+    items.extend(signers);
     if let Some(db) = db {
         for (label, bundle) in bundles {
             let mut found = rescan::rescan(bundle, label, db, options.at);
@@ -127,5 +190,6 @@ pub async fn check(
         items,
     );
     report.shard = options.shard;
+    report.settings = settings(options, db);
     Ok(report)
 }

@@ -60,7 +60,9 @@ impl Work {
         let inputs = match self {
             Work::Tag { .. } | Work::Tags { .. } | Work::Catalog { .. } => return None,
             Work::Manifest { .. } => format!("{self:?}"),
-            Work::Blob { .. } => format!("{self:?} deep={}", options.deep),
+            // A deep check is there to read every byte again: nothing is spared.
+            Work::Blob { .. } if options.deep => return None,
+            Work::Blob { .. } => format!("{self:?}"),
             Work::Signature { .. } => {
                 let mut keys: Vec<String> = options
                     .trust
@@ -208,6 +210,36 @@ pub(super) fn plan(
     work
 }
 
+/// What the registry shows of a signature's objects now: the `.sig` tag's manifest digest, or
+/// the subject's referrers; `None` for other work, or when it cannot be told.
+async fn seen(client: &Registry, work: &Work) -> Option<String> {
+    let Work::Signature { repo, subject, legacy } = work else {
+        return None;
+    };
+    if *legacy {
+        let at = Reference {
+            tag: Some(artifact::legacy_tag(subject)),
+            digest: None,
+            ..repo.clone()
+        };
+        match client.fetch_manifest(&at).await {
+            Ok(m) => Some(m.digest.to_string()),
+            Err(e) if e.is_not_found() => Some("absent".into()),
+            Err(_) => None,
+        }
+    } else {
+        let mut listed: Vec<String> = client
+            .referrers(repo, subject)
+            .await
+            .ok()?
+            .into_iter()
+            .map(|d| d.digest.to_string())
+            .collect();
+        listed.sort();
+        Some(listed.join(","))
+    }
+}
+
 /// Run `units` (at most `jobs` at once); with `state`, record each result as it comes.
 pub(super) async fn run(
     client: &Registry,
@@ -222,7 +254,7 @@ pub(super) async fn run(
             let found = items::run(client, options, &w, p.image, label).await;
             if let (Some(state), [one]) = (state, found.as_slice()) {
                 if let Some(key) = w.state_key(options) {
-                    state.record(&key, one);
+                    state.record(&key, one, seen(client, &w).await);
                 }
             }
             found
@@ -246,12 +278,29 @@ pub(super) async fn run_with_state(
     work: BTreeMap<Work, Planned>,
     state: &State,
 ) -> Vec<Item> {
+    // Each unit with a stored ok result and a gate is a candidate; a signature result stands
+    // only while the registry shows the very objects it was made from (asked now, at once).
+    let judged: Vec<(Work, Planned, Option<Item>)> = futures_util::stream::iter(work.into_iter().map(|(w, p)| async move {
+        let stored = w
+            .state_key(options)
+            .and_then(|k| state.get(&k))
+            .filter(|(s, _)| s.status == Status::Ok);
+        let stands = match (&stored, &p.gate) {
+            (Some(_), None) | (None, _) => false,
+            (Some((_, then)), Some(_)) if matches!(w, Work::Signature { .. }) => then.is_some() && seen(client, &w).await == *then,
+            (Some(_), Some(_)) => true,
+        };
+        let stored = stored.filter(|_| stands).map(|(item, _)| item);
+        (w, p, stored)
+    }))
+    .buffer_unordered(client.jobs())
+    .collect()
+    .await;
     let (mut spared, mut first) = (Vec::new(), Vec::new());
-    for (w, p) in work {
-        let stored = w.state_key(options).and_then(|k| state.get(&k)).filter(|s| s.status == Status::Ok);
-        match (stored, &p.gate) {
-            (Some(stored), Some(_)) => spared.push((w, p, stored)),
-            _ => first.push((w, p)),
+    for (w, p, stored) in judged {
+        match stored {
+            Some(stored) => spared.push((w, p, stored)),
+            None => first.push((w, p)),
         }
     }
     let gates: BTreeSet<Work> = spared.iter().filter_map(|(_, p, _)| p.gate.clone()).collect();

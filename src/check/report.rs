@@ -79,6 +79,8 @@ pub enum ItemKind {
     Tags,
     /// The registry's repository list (`--catalog`).
     Repositories,
+    /// A bundle's own signature: are the keys that signed it valid at check time?
+    Bundle,
     /// An image manifest's carried packages against a newer vulnerability database.
     Vulnerabilities,
 }
@@ -201,6 +203,11 @@ pub struct CheckReport {
     pub judged_at: String,
     /// Blobs were streamed and hashed, not only asked for.
     pub deep: bool,
+    /// The SHA-256 of the settings every shard of one check must share (depth, catalog, the
+    /// pinned keys and their validity, the vulnerability database, the day judged on):
+    /// `check merge` refuses parts that differ.
+    #[serde(default)]
+    pub settings: String,
     /// `I/N` when this run checked one shard of the items; `None` for all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
@@ -228,6 +235,7 @@ impl CheckReport {
                 .unwrap_or_default(),
             judged_at: judged_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             deep,
+            settings: String::new(),
             shard: None,
             bundles,
             images,

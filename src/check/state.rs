@@ -23,12 +23,16 @@ const MAX_STATE: u64 = 1 << 30;
 struct Line {
     key: String,
     item: Item,
+    /// What the registry showed of the object when the result was made (a signature tag's
+    /// manifest digest, a referrers list): the result stands only while it still shows that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen: Option<String>,
 }
 
 /// Results of earlier runs, and the file new ones are appended to.
 pub struct State {
     path: PathBuf,
-    known: BTreeMap<String, Item>,
+    known: BTreeMap<String, (Item, Option<String>)>,
     file: Mutex<std::fs::File>,
 }
 
@@ -42,7 +46,7 @@ impl State {
             let bytes = crate::bounded::read(&path, MAX_STATE)?;
             for line in bytes.split(|b| *b == b'\n') {
                 if let Ok(l) = serde_json::from_slice::<Line>(line) {
-                    known.insert(l.key, l.item);
+                    known.insert(l.key, (l.item, l.seen));
                 }
             }
         }
@@ -57,17 +61,18 @@ impl State {
         })
     }
 
-    /// The stored result for `key`.
-    pub(super) fn get(&self, key: &str) -> Option<Item> {
+    /// The stored result for `key`, with what the registry showed then.
+    pub(super) fn get(&self, key: &str) -> Option<(Item, Option<String>)> {
         self.known.get(key).cloned()
     }
 
     /// Append a result. A failure to write costs only the reuse next time, so it is not an
     /// error of the check.
-    pub(super) fn record(&self, key: &str, item: &Item) {
+    pub(super) fn record(&self, key: &str, item: &Item, seen: Option<String>) {
         let Ok(mut line) = serde_json::to_vec(&Line {
             key: key.to_owned(),
             item: item.clone(),
+            seen,
         }) else {
             return;
         };

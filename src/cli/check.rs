@@ -113,6 +113,10 @@ pub(crate) enum CheckCommand {
         /// Sign the merged report (FILE.dsse.json), as `check --report-key` does.
         #[arg(long, value_name = "KEY")]
         report_key: Option<PathBuf>,
+        /// Refuse a part checked more than this many hours ago (a shard that failed today
+        /// must not pass with yesterday's part).
+        #[arg(long, value_name = "HOURS", default_value_t = 12)]
+        max_part_age: u32,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: CheckFormat,
@@ -124,10 +128,12 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         parts,
         output,
         report_key,
+        max_part_age,
         format,
     }) = &args.command
     {
-        return merge(parts, output, report_key.as_deref(), *format);
+        let oldest = time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(*max_part_age));
+        return merge(parts, output, report_key.as_deref(), oldest, *format);
     }
     let registry = args.registry.clone().context("--registry is required")?;
     if args.print_cronjob {
@@ -135,6 +141,9 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     }
     if args.report_key.is_some() && args.output.is_none() {
         anyhow::bail!("--report-key signs the report written with -o FILE: give -o");
+    }
+    if args.report_key.is_some() && args.shard.is_some() {
+        anyhow::bail!("a shard checks part of the items: sign the merged report (`check merge --report-key`), not a part");
     }
     let options = secrets::registry_options(&args.connection)?;
     // The signing key is opened first: a wrong passphrase stops the run before any request.
@@ -227,7 +236,9 @@ fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
         registry: registry.to_owned(),
         bundles: args.bundles.iter().map(file_name).collect(),
         keys: args.trust.key_paths().iter().map(file_name).collect(),
+        trust: args.trust.trust_path().map(|p| file_name(&p.to_path_buf())),
         report_key: args.report_key.as_ref().map(file_name),
+        state: args.state.is_some(),
         extra,
     };
     print!("{}", sealift::check::cronjob::render(&spec)?);
@@ -237,12 +248,24 @@ fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
 /// The JSON report to `path`, and with `key` its signed statement to `path.dsse.json`.
 fn write_report(report: &CheckReport, path: &std::path::Path, key: Option<&sealift::sign::SigningKey>) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(report)?;
-    std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
     if let Some(key) = key {
         let envelope = sealift::check::attest::sign(report, &json, key);
         let signed = PathBuf::from(format!("{}.dsse.json", path.display()));
-        std::fs::write(&signed, serde_json::to_vec_pretty(&envelope)?).with_context(|| format!("writing {}", signed.display()))?;
+        write_whole(&signed, &serde_json::to_vec_pretty(&envelope)?)?;
     }
+    write_whole(path, &json)
+}
+
+/// Write `bytes` to `path` whole or not at all (a temporary file renamed into place), so a
+/// killed run never leaves half a report for `check merge` to read.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing beside {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -256,14 +279,20 @@ fn print(report: &CheckReport, format: CheckFormat) -> anyhow::Result<()> {
 }
 
 /// `check merge`: read every part (a JSON report, at most 256 MiB), merge, write, sign.
-fn merge(parts: &[PathBuf], output: &std::path::Path, key: Option<&std::path::Path>, format: CheckFormat) -> anyhow::Result<Outcome> {
+fn merge(
+    parts: &[PathBuf],
+    output: &std::path::Path,
+    key: Option<&std::path::Path>,
+    oldest: time::OffsetDateTime,
+    format: CheckFormat,
+) -> anyhow::Result<Outcome> {
     let key = key.map(super::bundle::open_key).transpose()?;
     let mut reports = Vec::new();
     for p in parts {
         let bytes = sealift::bounded::read(p, 256 << 20).with_context(|| format!("reading {}", p.display()))?;
         reports.push(serde_json::from_slice(&bytes).with_context(|| format!("{} is not a sealift-check/1 report", p.display()))?);
     }
-    let report = sealift::check::merge::merge(reports)?;
+    let report = sealift::check::merge::merge(reports, oldest)?;
     write_report(&report, output, key.as_ref())?;
     print(&report, format)?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
@@ -286,7 +315,7 @@ fn render_table(report: &CheckReport) {
             "  bundle: {} ({}, created {}, {} image(s))",
             escape(&b.file),
             escape(&b.name),
-            b.created,
+            escape(&b.created),
             b.images
         );
     }

@@ -98,11 +98,13 @@ pub(crate) fn size(bytes: u64) -> String {
 }
 
 /// Text from a bundle or a registry, with control characters escaped (`\u{1b}` for ESC), so it
-/// cannot move the cursor or fake a line on a terminal.
+/// cannot move the cursor or fake a line on a terminal; bidirectional overrides and invisible
+/// format characters too, so it cannot reorder or hide what is printed around it.
 pub(crate) fn escape(text: &str) -> String {
+    let hidden = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
     text.chars()
         .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-            if c.is_control() {
+            if c.is_control() || hidden(c) {
                 Box::new(c.escape_unicode())
             } else {
                 Box::new(std::iter::once(c))

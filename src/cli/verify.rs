@@ -53,6 +53,11 @@ impl TrustArgs {
         &self.keys
     }
 
+    /// The `--trust` file given.
+    pub(crate) fn trust_path(&self) -> Option<&Path> {
+        self.trust.as_deref()
+    }
+
     /// The policy the flags describe.
     pub(crate) fn policy(&self) -> anyhow::Result<TrustPolicy> {
         let keys = self

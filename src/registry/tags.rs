@@ -99,8 +99,11 @@ impl Registry {
         };
         let mut url = format!("https://{host}{path}");
         let mut out: Vec<String> = Vec::new();
-        for _ in 0..MAX_PAGES {
+        for page_number in 0..MAX_PAGES {
             let (http, page_url, auth) = (&self.http, &url, &auth);
+            // A repository that does not exist has no tags; a page after the first that is
+            // not there is a listing cut short, an error.
+            let absent_is_empty = field == "tags" && page_number == 0;
             let outcome = retry::run(&self.retry, move || async move {
                 let mut request = http.get(page_url).header(ACCEPT, "application/json");
                 if let Some(a) = auth {
@@ -108,7 +111,7 @@ impl Registry {
                 }
                 let response = request.send().await.map_err(|e| Failed::network(&e))?;
                 match response.status() {
-                    StatusCode::NOT_FOUND if field == "tags" => Ok(None),
+                    StatusCode::NOT_FOUND if absent_is_empty => Ok(None),
                     s if s.is_success() => {
                         let next = response.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
                         let body = read_limited(response, PAGE_LIMIT).await?;

@@ -198,6 +198,19 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
         .unwrap();
     assert!(drifted["detail"].as_str().unwrap().contains(&child.to_string()), "{drifted}");
 
+    // The signed report of a failed check says so.
+    let (code, _, out) = check(
+        &release,
+        &target,
+        "release.tar",
+        &["-o", "failed.json", "--report-key", "keys/sealift.key"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let envelope = signed_report(&release, "failed.json.dsse.json");
+    let statement: Value = serde_json::from_slice(envelope.payload.as_bytes()).unwrap();
+    assert_eq!(statement["predicate"]["verificationResult"], "FAILED");
+    assert_eq!(statement["predicate"]["verifiedLevels"], serde_json::json!(["FAILED"]));
+
     // An image pushed into a repository no bundle names: only --catalog sees it.
     let rogue = crate::shapes::gz_layer(&[("x", b"rogue")]);
     crate::shapes::push_image(&target, "app/rogue", "linux", "amd64", &[&rogue]).await;
@@ -359,6 +372,33 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     let whole: Value = serde_json::from_slice(&report_json).unwrap();
     assert_eq!(strip(merged), strip(whole), "merged shards differ from the unsharded report");
     signed_report(&release, "merged.json.dsse.json");
+    // A part of an earlier run, or one checked with other settings: refused.
+    let mut stale: Value = serde_json::from_slice(&std::fs::read(release.path("part-2.json")).unwrap()).unwrap();
+    stale["checked_at"] = "2026-01-01T00:00:00Z".into();
+    std::fs::write(release.path("stale-2.json"), serde_json::to_vec(&stale).unwrap()).unwrap();
+    let o = sealift(
+        release.dir.path(),
+        &["check", "merge", "part-0.json", "part-1.json", "stale-2.json", "-o", "x.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("an earlier run"), "{}", text(&o));
+    let (code, _, out) = check(&release, &target, "release.tar", &["--shard", "2/3", "--deep", "-o", "deep-2.json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let o = sealift(
+        release.dir.path(),
+        &["check", "merge", "part-0.json", "part-1.json", "deep-2.json", "-o", "x.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("other settings"), "{}", text(&o));
+    // A part is not signed on its own.
+    let (code, _, out) = check(
+        &release,
+        &target,
+        "release.tar",
+        &["--shard", "0/3", "-o", "p.json", "--report-key", "keys/sealift.key"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+
     // A shard missing, or given twice: refused.
     let o = sealift(
         release.dir.path(),
@@ -411,7 +451,13 @@ async fn check_passes_a_read_only_registry_so_it_never_writes() {
     assert_eq!(code, Some(1), "{out}");
     let found = findings(&report);
     assert!(
-        !found.is_empty() && found.iter().all(|(s, c, _)| s == "key-expired" && c == "signature"),
+        found
+            .iter()
+            .all(|(s, c, _)| s == "key-expired" && (c == "signature" || c == "bundle")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|(_, c, _)| c == "signature") && found.iter().any(|(_, c, _)| c == "bundle"),
         "{found:?}"
     );
     let (code, _, out) = run("2029-01-01");
@@ -559,9 +605,31 @@ async fn a_rerun_with_state_asks_far_less_and_reports_the_same() {
     let second_requests = proxy.seen().len();
     println!("requests: {first_requests} without state, {second_requests} with it");
     assert_eq!(first, second, "the report changed");
+    // Signatures are still asked (their tag's manifest, their referrers list) each time.
     assert!(
-        second_requests * 3 < first_requests,
+        second_requests * 2 < first_requests,
         "{second_requests} requests with state, {first_requests} without"
+    );
+
+    // A signature replaced under an unchanged tag: the state does not hide it.
+    let stranger = sealift::sign::SigningKey::generate(sealift::sign::Algorithm::EcdsaP256).unwrap();
+    let alpha = release
+        .bundle_json("release.tar")
+        .images
+        .into_iter()
+        .find(|i| i.repository == "app/alpha")
+        .unwrap();
+    let forged = sealift::sign::artifact::legacy_signature(&stranger, &format!("{}/app/alpha", target.host), &alpha.digest);
+    let alpha_repo: sealift::oci::Reference = format!("{}/app/alpha:x", target.host).parse().unwrap();
+    publish(&target.client(), &alpha_repo, &alpha.digest, &forged, false).await;
+    let (code, replaced, out) = via_proxy(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        findings(&replaced)
+            .iter()
+            .any(|(s, _, sub)| s == "signature-invalid" && sub.contains(&alpha.digest.to_string())),
+        "{:?}",
+        findings(&replaced)
     );
 
     // A moved tag is still found, and that image's items are asked again.
@@ -667,6 +735,27 @@ fn the_printed_cronjob_is_valid_kubernetes_and_restricted() {
         }
         assert!(yaml.contains("cidr: \"10.0.0.5/32\"") && yaml.contains("port: 5000"), "{yaml}");
     }
+    // A trust policy goes into the job as a file of the keys Secret.
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "--registry",
+            "r:5000",
+            "--bundle",
+            "b.tar",
+            "--trust",
+            "policy/trust.yaml",
+            "--print-cronjob",
+            "--schedule",
+            "0 3 * * *",
+            "--image",
+            &image,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let yaml = String::from_utf8(o.stdout).unwrap();
+    assert!(yaml.contains("- \"--trust\"\n") && yaml.contains("- /keys/trust.yaml"), "{yaml}");
     // An image by tag is refused: the job must run what was pinned.
     let o = sealift(
         release.dir.path(),
