@@ -67,9 +67,15 @@ pub fn render(spec: &CronJobSpec) -> Result<String, CronJobError> {
     if spec.bundles.is_empty() || (spec.keys.is_empty() && spec.trust.is_none()) {
         return invalid("at least one --bundle, and --key or --trust, are needed");
     }
+    let mut seen = std::collections::BTreeSet::new();
     for name in spec.bundles.iter().chain(&spec.keys).chain(&spec.trust).chain(&spec.report_key) {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return invalid(&format!("`{name}`: give file names in the volume, not paths"));
+        }
+        if !seen.insert(name) {
+            return invalid(&format!(
+                "two files are named `{name}`: in the job they share one volume or Secret, so give them different names"
+            ));
         }
     }
     let mut docs = vec![check_cronjob(spec), network_policy(spec)];

@@ -16,6 +16,7 @@ pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, 
         status,
         detail,
         bundle: bundle.clone(),
+        from_state: false,
     };
     match work {
         Work::Tag { repo, tag, digest } => {

@@ -41,6 +41,7 @@ pub fn merge(parts: Vec<CheckReport>, oldest: time::OffsetDateTime) -> Result<Ch
         let checked = time::OffsetDateTime::parse(&p.checked_at, &time::format_description::well_known::Rfc3339)
             .map_err(|_| mismatch(format!("checked_at `{}` is not an RFC 3339 time", p.checked_at)))?;
         if checked < oldest {
+            let oldest = oldest.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
             return Err(mismatch(format!(
                 "checked at {}, before {oldest}: a part of an earlier run",
                 p.checked_at

@@ -20,6 +20,7 @@ pub mod sarif;
 mod signatures;
 pub mod state;
 
+use crate::oci::Reference;
 use crate::progress::Reporter;
 use crate::registry::{self, Registry};
 use crate::scan::db::Database;
@@ -37,6 +38,14 @@ pub enum Error {
     /// The registry cannot be reached or does not answer as a registry.
     #[error("registry `{registry}` cannot be checked")]
     Unreachable {
+        registry: String,
+        #[source]
+        source: registry::Error,
+    },
+    /// The registry refuses the credentials: every item would be an error, and the cause is
+    /// the job's secret, not the registry's content.
+    #[error("registry `{registry}` refuses the credentials (check the user name and password, or the auth file)")]
+    Unauthorized {
         registry: String,
         #[source]
         source: registry::Error,
@@ -99,6 +108,7 @@ fn bundle_signers(bundles: &[(String, VerifiedBundle)], options: &CheckOptions) 
                 status,
                 detail: format!("bundle.json signed by {} (threshold {})", words.join(", "), options.trust.threshold),
                 bundle: label.clone(),
+                from_state: false,
             }
         })
         .collect()
@@ -146,6 +156,24 @@ pub async fn check(
         source,
     })?;
     let expected = expect::expectations(bundles.iter().map(|(_, b)| b));
+    // One authenticated request first: refused credentials are an environment error (exit 2),
+    // not a finding on every item.
+    if let Some(first) = expected.first() {
+        let repo = Reference {
+            registry: options.registry.clone(),
+            repository: first.image.repository.clone(),
+            tag: None,
+            digest: None,
+        };
+        if let Err(e) = client.list_tags(&repo).await {
+            if matches!(e.status(), Some(401 | 403)) || matches!(e, registry::Error::Auth { .. }) {
+                return Err(Error::Unauthorized {
+                    registry: options.registry.clone(),
+                    source: e,
+                });
+            }
+        }
+    }
     let mut work = plan::plan(bundles, &expected, &options.registry, options.catalog);
     if let Some(shard) = options.shard {
         work.retain(|w, _| shard.holds(&w.shard_key()));

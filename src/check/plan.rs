@@ -325,6 +325,7 @@ pub(super) async fn run_with_state(
             reused.push(Item {
                 image: p.image,
                 bundle: label,
+                from_state: true,
                 ..stored
             });
         } else {

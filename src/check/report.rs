@@ -100,6 +100,9 @@ pub struct Item {
     pub detail: String,
     /// The bundle the expectation comes from (empty for a repository's tag list).
     pub bundle: String,
+    /// Taken from `--state`: found ok by an earlier run and not asked again in this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_state: bool,
 }
 
 /// A bundle that set expectations.

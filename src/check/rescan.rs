@@ -25,6 +25,7 @@ pub(super) fn rescan(bundle: &VerifiedBundle, label: &str, db: &Database, at: ti
         status,
         detail,
         bundle: label.to_owned(),
+        from_state: false,
     };
     let Some(scan) = &index.scan else {
         return vec![item(

@@ -109,7 +109,7 @@ fn judge(found: Vec<Result<Signers, String>>, what: &str) -> (Status, String) {
     if !expired.is_empty() && problems.is_empty() && !expired.iter().any(|e| e.ends_with(" is revoked")) {
         return (
             Status::KeyExpired,
-            format!("{what} only by keys not valid now: {}", expired.join(", ")),
+            format!("{what} only by keys not valid at the check time: {}", expired.join(", ")),
         );
     }
     let mut why = problems;

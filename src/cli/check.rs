@@ -213,8 +213,14 @@ fn made_at(path: &std::path::Path) -> anyhow::Result<time::OffsetDateTime> {
 }
 
 fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
+    if args.at.is_some() {
+        anyhow::bail!("--at judges one run at a fixed time; a scheduled job judges at each run's own time: leave --at out");
+    }
     let file_name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut extra = Vec::new();
+    let mut extra = args.connection.request_flags();
+    for ca in args.connection.ca_files() {
+        extra.extend(["--ca-file".to_owned(), format!("/keys/{}", file_name(ca))]);
+    }
     if args.deep {
         extra.push("--deep".to_owned());
     }
@@ -270,12 +276,21 @@ fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn print(report: &CheckReport, format: CheckFormat) -> anyhow::Result<()> {
-    match format {
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sealift::check::sarif::sarif(report))?),
+    let text = match format {
+        CheckFormat::Json => serde_json::to_string_pretty(report)? + "\n",
+        CheckFormat::Sarif => serde_json::to_string_pretty(&sealift::check::sarif::sarif(report))? + "\n",
         CheckFormat::Table => render_table(report),
+    };
+    emit(&text)
+}
+
+/// Write to standard output; a reader that went away (`| head`) ends the output, not the run.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
 /// `check merge`: read every part (a JSON report, at most 256 MiB), merge, write, sign.
@@ -292,26 +307,48 @@ fn merge(
         let bytes = sealift::bounded::read(p, 256 << 20).with_context(|| format!("reading {}", p.display()))?;
         reports.push(serde_json::from_slice(&bytes).with_context(|| format!("{} is not a sealift-check/1 report", p.display()))?);
     }
-    let report = sealift::check::merge::merge(reports, oldest)?;
+    let report = sealift::check::merge::merge(reports, oldest).map_err(|e| match e {
+        sealift::check::merge::MergeError::Mismatch { part, reason } => {
+            anyhow::anyhow!(
+                "{}: {reason}",
+                parts.get(part).map_or_else(String::new, |p| p.display().to_string())
+            )
+        }
+        other => other.into(),
+    })?;
     write_report(&report, output, key.as_ref())?;
     print(&report, format)?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
 
-fn render_table(report: &CheckReport) {
+fn render_table(report: &CheckReport) -> String {
+    use std::fmt::Write as _;
     let s = &report.summary;
+    let mut out = String::new();
     let verdict = if report.passed() { "OK" } else { "FINDINGS" };
-    println!(
-        "{verdict} {}: {} item(s) checked{}, {} ok, {} finding(s) ({} error(s))",
+    let shard = report
+        .shard
+        .map(|s| format!(" in shard {}/{}", s.index, s.count))
+        .unwrap_or_default();
+    let spared = report.items.iter().filter(|i| i.from_state).count();
+    let _ = writeln!(
+        out,
+        "{verdict} {}: {} item(s){shard}{}, {} ok, {} finding(s) ({} error(s)){}",
         escape(&report.registry),
         s.items,
         if report.deep { " (deep)" } else { "" },
         s.ok,
         s.findings,
-        s.errors
+        s.errors,
+        if spared > 0 {
+            format!("; {spared} ok from --state, not asked again")
+        } else {
+            String::new()
+        }
     );
     for b in &report.bundles {
-        println!(
+        let _ = writeln!(
+            out,
             "  bundle: {} ({}, created {}, {} image(s))",
             escape(&b.file),
             escape(&b.name),
@@ -319,9 +356,16 @@ fn render_table(report: &CheckReport) {
             b.images
         );
     }
-    for item in report.items.iter().filter(|i| i.status != Status::Ok) {
-        println!(
-            "  {:<17} {:<9} {}  {}: {}",
+    let findings: Vec<_> = report.items.iter().filter(|i| i.status != Status::Ok).collect();
+    if findings.is_empty() {
+        let _ = writeln!(out, "  every item ok (--format json lists them)");
+        return out;
+    }
+    let _ = writeln!(out, "  {:<17} {:<15} {:<40} SUBJECT: DETAIL", "STATUS", "CHECK", "IMAGE");
+    for item in findings {
+        let _ = writeln!(
+            out,
+            "  {:<17} {:<15} {:<40} {}: {}",
             item.status.as_str(),
             format!("{:?}", item.kind).to_lowercase(),
             escape(&item.image),
@@ -329,4 +373,5 @@ fn render_table(report: &CheckReport) {
             escape(&item.detail)
         );
     }
+    out
 }

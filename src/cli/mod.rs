@@ -90,6 +90,25 @@ pub(crate) struct RegistryArgs {
     retry_max_time: u64,
 }
 
+impl RegistryArgs {
+    /// `--ca-file`s given.
+    pub(crate) fn ca_files(&self) -> &[PathBuf] {
+        &self.ca_files
+    }
+
+    /// The flags that shape how requests are made (jobs and retries), as given.
+    pub(crate) fn request_flags(&self) -> Vec<String> {
+        vec![
+            "--jobs".into(),
+            self.jobs.to_string(),
+            "--retries".into(),
+            self.retries.to_string(),
+            "--retry-max-time".into(),
+            self.retry_max_time.to_string(),
+        ]
+    }
+}
+
 /// How a command ended.
 pub(crate) enum Outcome {
     Success,
