@@ -191,8 +191,14 @@ fn decode_record(rec: &[u8]) -> Result<Vec<Value>, String> {
     while pos < header_len {
         let (serial, n) = varint(rec, pos)?;
         pos += n;
+        // A serial type may claim a length near 2^63: every end is computed with a check.
+        let span = |len: usize, body: usize| -> Result<&[u8], String> {
+            body.checked_add(len)
+                .and_then(|end| rec.get(body..end))
+                .ok_or_else(|| "value overruns the record".to_owned())
+        };
         let int = |len: usize, body: usize| -> Result<i64, String> {
-            let bytes = rec.get(body..body + len).ok_or("value overruns the record")?;
+            let bytes = span(len, body)?;
             let mut v: i64 = if bytes.first().is_some_and(|b| b & 0x80 != 0) { -1 } else { 0 };
             for b in bytes {
                 v = (v << 8) | i64::from(*b);
@@ -211,12 +217,12 @@ fn decode_record(rec: &[u8]) -> Result<Vec<Value>, String> {
             10 | 11 => return Err(format!("reserved serial type {serial}")),
             s => {
                 let len = usize::try_from((s - 12) / 2).map_err(|e| e.to_string())?;
-                let bytes = rec.get(body..body + len).ok_or("value overruns the record")?.to_vec();
+                let bytes = span(len, body)?.to_vec();
                 (if s % 2 == 0 { Value::Blob(bytes) } else { Value::Text(bytes) }, len)
             }
         };
         values.push(value);
-        body += len;
+        body = body.checked_add(len).ok_or("value overruns the record")?;
     }
     Ok(values)
 }
@@ -237,6 +243,11 @@ mod tests {
             vec![Value::Null, Value::Int(-2), Value::Text(b"hi".to_vec())]
         );
         assert!(decode_record(&[3, 1, 19, 5]).is_err(), "text longer than the record");
+        // A header that claims 2^64 - 1 bytes, then a one-byte text: where the value starts plus
+        // its length overflowed (found by fuzzing).
+        let mut huge = vec![0xff; 9];
+        huge.push(15);
+        assert!(decode_record(&huge).is_err());
     }
 
     #[test]
