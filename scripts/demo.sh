@@ -104,4 +104,14 @@ skopeo inspect --raw --cert-dir dst-certs --creds site:site-pass "docker://$dst/
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print("demo/tools:2.0 is an index of", [m["platform"]["architecture"] for m in d["manifests"]])'
 say "the image signatures went along (cosign .sig images and Sigstore bundle referrer indexes)"
 skopeo list-tags --cert-dir dst-certs --creds site:site-pass "docker://$dst/demo/web"
+
+say "the scheduled check: the site registry against the signed bundle (read-only)"
+SEALIFT_REGISTRY_USERNAME=site SEALIFT_REGISTRY_PASSWORD=site-pass \
+    "$sealift" check --registry "$dst" --bundle release.tar --key keys/sealift.pub --ca-file dst-reg/ca.crt
+say "someone retags demo/web:1.0 around sealift; the check says so (exit 1)"
+skopeo copy --quiet --preserve-digests --multi-arch all --src-cert-dir dst-certs --dest-cert-dir dst-certs \
+    --src-creds site:site-pass --dest-creds site:site-pass "docker://$dst/demo/tools:2.0" "docker://$dst/demo/web:1.0"
+SEALIFT_REGISTRY_USERNAME=site SEALIFT_REGISTRY_PASSWORD=site-pass \
+    "$sealift" check --registry "$dst" --bundle release.tar --key keys/sealift.pub --ca-file dst-reg/ca.crt \
+    || echo "(exit code $?)"
 say "done; work directory was $work"
