@@ -32,25 +32,27 @@ pub struct TestRegistry {
     referrers_api: Option<ReferrersApi>,
 }
 
+/// `scripts/registry.sh start DIR` with the test credentials (read-only when asked); the port.
+fn registry_script(dir: &Path, read_only: bool) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
+    let mut command = Command::new("bash");
+    command.arg(script).arg("start").arg(dir).arg(USER).arg(PASSWORD);
+    if read_only {
+        command.env("SEALIFT_REGISTRY_READONLY", "1");
+    }
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "registry did not start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 impl TestRegistry {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .arg(dir.path())
-            .arg(USER)
-            .arg(PASSWORD)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "registry did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let host = format!("127.0.0.1:{port}");
+        let host = format!("127.0.0.1:{}", registry_script(dir.path(), false));
         Self {
             dir,
             backend: host.clone(),
@@ -65,22 +67,7 @@ impl TestRegistry {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh");
         let stop = Command::new("bash").arg(&script).arg("stop").arg(self.dir.path()).status().unwrap();
         assert!(stop.success());
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .arg(self.dir.path())
-            .arg(USER)
-            .arg(PASSWORD)
-            .env("SEALIFT_REGISTRY_READONLY", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "registry did not restart: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        self.host = format!("127.0.0.1:{port}");
+        self.host = format!("127.0.0.1:{}", registry_script(self.dir.path(), true));
         self.backend = self.host.clone();
     }
 
