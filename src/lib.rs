@@ -1,6 +1,7 @@
 //! sealift: build signed air-gap bundles of container images and Kubernetes manifests, and
 //! verify them, fail-closed, before anything reaches the disconnected site's registry.
 
+pub mod audit;
 pub mod bounded;
 pub mod bundle;
 pub mod check;
@@ -12,6 +13,7 @@ pub mod load;
 pub mod oci;
 pub mod policy;
 pub mod progress;
+pub mod receipt;
 pub mod registry;
 pub mod scan;
 pub mod sign;

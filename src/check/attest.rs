@@ -12,8 +12,7 @@ use crate::oci::Digest;
 use crate::sign::SigningKey;
 use crate::sign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1};
 
-/// The SLSA verification summary predicate, v1.
-pub const VSA_V1: &str = "https://slsa.dev/verification_summary/v1";
+pub use crate::receipt::VSA_V1;
 
 /// The statement for `report`, whose JSON serialisation is `report_json`.
 #[must_use]

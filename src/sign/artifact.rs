@@ -29,7 +29,8 @@ pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// Largest signature payload or bundle blob read.
 pub const MAX_SIGNATURE_BLOB: u64 = 1024 * 1024;
 
-const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+/// A referrer's annotation naming its statement's predicate type.
+pub const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
@@ -86,17 +87,17 @@ pub struct Artifact {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ManifestOut<'a> {
-    schema_version: u32,
-    media_type: &'static str,
+pub(super) struct ManifestOut<'a> {
+    pub schema_version: u32,
+    pub media_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    artifact_type: Option<&'static str>,
-    config: &'a Descriptor,
-    layers: Vec<&'a Descriptor>,
+    pub artifact_type: Option<&'static str>,
+    pub config: &'a Descriptor,
+    pub layers: Vec<&'a Descriptor>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a Descriptor>,
+    pub subject: Option<&'a Descriptor>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// The legacy signature tag for `subject`: `sha256-<hex>.sig`.
@@ -210,6 +211,13 @@ pub fn referrer_descriptor(manifest: &[u8]) -> Result<Descriptor, Error> {
 /// Sign `subject` as a Sigstore bundle referrer. `created` is RFC 3339.
 pub fn bundle_referrer(key: &SigningKey, subject_name: &str, subject: &Descriptor, created: &str) -> Result<Artifact, Error> {
     let bundle = SigstoreBundle::sign_image(key, subject_name, &subject.digest)?;
+    Ok(referrer_of(&bundle, subject, created, super::dsse::COSIGN_SIGN_PREDICATE))
+}
+
+/// The referrer manifest (OCI 1.1 `subject`) holding `bundle`, whose statement is of
+/// `predicate_type`, the way cosign v3 stores signatures and attestations.
+#[must_use]
+pub fn referrer_of(bundle: &SigstoreBundle, subject: &Descriptor, created: &str, predicate_type: &str) -> Artifact {
     let mut layer = Blob::new(BUNDLE_V03, bundle.to_bytes());
     layer
         .descriptor
@@ -217,7 +225,7 @@ pub fn bundle_referrer(key: &SigningKey, subject_name: &str, subject: &Descripto
         .insert(TITLE_ANNOTATION.to_owned(), format!("{}.sigstore.json", subject.digest.tag_form()));
     let config = Blob::new(EMPTY_MEDIA_TYPE, b"{}".to_vec());
     let subject = subject.plain();
-    let annotations = referrer_annotations(created);
+    let annotations = referrer_annotations(created, predicate_type);
     let manifest = ManifestOut {
         schema_version: 2,
         media_type: media_type::OCI_MANIFEST,
@@ -231,17 +239,17 @@ pub fn bundle_referrer(key: &SigningKey, subject_name: &str, subject: &Descripto
     // The descriptor doubles as the referrers-index entry: artifact type and annotations too.
     manifest.descriptor.artifact_type = Some(BUNDLE_V03.to_owned());
     manifest.descriptor.annotations = annotations;
-    Ok(Artifact {
+    Artifact {
         format: SignatureFormat::SigstoreBundle,
         manifest,
         blobs: vec![config, layer],
-    })
+    }
 }
 
-fn referrer_annotations(created: &str) -> BTreeMap<String, String> {
+fn referrer_annotations(created: &str, predicate_type: &str) -> BTreeMap<String, String> {
     [
         (CONTENT_ANNOTATION, "dsse-envelope"),
-        (PREDICATE_ANNOTATION, super::dsse::COSIGN_SIGN_PREDICATE),
+        (PREDICATE_ANNOTATION, predicate_type),
         (CREATED_ANNOTATION, created),
     ]
     .into_iter()

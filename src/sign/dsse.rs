@@ -96,6 +96,35 @@ impl Envelope {
         }
     }
 
+    /// The payload, once some signature verifies with `key` over the PAE. Nothing of the
+    /// payload should be read before this.
+    pub fn verified_payload(&self, key: &PublicKey) -> Result<Vec<u8>, Error> {
+        let body = STANDARD.decode(&self.payload).map_err(|e| Error::MalformedPayload {
+            what: "DSSE envelope",
+            reason: format!("payload base64: {e}"),
+        })?;
+        let message = pae(&self.payload_type, &body);
+        let signed = self
+            .signatures
+            .iter()
+            .any(|s| STANDARD.decode(&s.sig).is_ok_and(|sig| key.verify(&message, &sig).is_ok()));
+        if signed {
+            Ok(body)
+        } else {
+            Err(Error::BadSignature(key.id().clone()))
+        }
+    }
+
+    /// An envelope around `body` with no signature: what is written when no key is given.
+    #[must_use]
+    pub fn unsigned(payload_type: &str, body: &[u8]) -> Self {
+        Self {
+            payload: STANDARD.encode(body),
+            payload_type: payload_type.to_owned(),
+            signatures: Vec::new(),
+        }
+    }
+
     /// Check that some signature verifies with `key`, that the payload is an in-toto statement
     /// of `predicate_type`, and that one of its subjects is `digest`.
     pub fn verify_statement(&self, key: &PublicKey, digest: &Digest, predicate_type: &str) -> Result<(), Error> {

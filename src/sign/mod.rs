@@ -7,6 +7,7 @@
 //! two formats ([`artifact`]).
 
 pub mod artifact;
+pub mod attestation;
 mod cosign_pem;
 pub mod dsse;
 mod key;

@@ -63,6 +63,19 @@ impl SigstoreBundle {
         })
     }
 
+    /// A bundle around an envelope already signed (an attestation), hinting at `key`.
+    #[must_use]
+    pub fn of_envelope(key: &PublicKey, envelope: Envelope) -> Self {
+        Self {
+            media_type: BUNDLE_V03.to_owned(),
+            verification_material: VerificationMaterial {
+                public_key: KeyHint { hint: key_hint(key) },
+                tlog_entries: Vec::new(),
+            },
+            dsse_envelope: envelope,
+        }
+    }
+
     /// Parse bundle bytes (v0.3 media type required).
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
         let bad = |reason: String| Error::MalformedPayload {
