@@ -149,8 +149,10 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        let mut file = open_append(&self.path)?;
-        file.lock().map_err(io)?;
+        let file = open_append(&self.path)?;
+        // flock(2), released when the file is closed at the end of this call.
+        let mut file =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| io(std::io::Error::from(errno)))?;
         let (seq, prev, cut) = match last_line(&mut file).map_err(io)? {
             None => (1, None, false),
             Some((line, cut)) => {
