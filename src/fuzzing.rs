@@ -109,6 +109,7 @@ pub fn kubernetes_yaml(data: &[u8]) -> bool {
         lock: None,
         site_registry: Some("registry.site.example"),
         signing_key_pem: None,
+        receipt_key_pem: None,
     };
     let files = [InputFile {
         path: "input.yaml".to_owned(),

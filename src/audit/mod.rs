@@ -265,3 +265,34 @@ pub fn default_state_dir() -> Option<PathBuf> {
         .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("sealift")))
         .or_else(|| env("HOME").map(|h| h.join(".local/state/sealift")))
 }
+
+/// Call `visit` with every entry of the log at `path` that parses, in file order, one line in
+/// memory at a time. Nothing here is verified (see [`verify`]); a missing file has no entries.
+pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry)) -> Result<(), Error> {
+    use std::io::BufRead as _;
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if (&mut reader)
+            .take(MAX_ENTRY_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(io)?
+            == 0
+        {
+            return Ok(());
+        }
+        if let Ok(entry) = serde_json::from_slice::<Entry>(buf.strip_suffix(b"\n").unwrap_or(&buf)) {
+            visit(entry);
+        }
+    }
+}

@@ -22,6 +22,10 @@ pub struct BundleIndex {
     pub created: String,
     /// The tool that wrote the bundle.
     pub tool: Tool,
+    /// The `bundle.json` digest of the bundle this one follows (`bundle create --follows`):
+    /// `load` refuses it until that one was loaded into the same registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<Digest>,
     /// Images carried.
     pub images: Vec<ImageRecord>,
     /// What scanning found, and the policy that judges it; absent when the release was not

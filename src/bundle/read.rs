@@ -252,6 +252,8 @@ pub struct Peek {
     pub index: super::BundleIndex,
     /// Key ids named by signature entries.
     pub signature_key_ids: Vec<String>,
+    /// sha256 of `bundle.json` as found: the bundle's identity once verified.
+    pub index_digest: crate::oci::Digest,
 }
 
 impl UnverifiedBundle {
@@ -286,6 +288,25 @@ impl UnverifiedBundle {
         Ok(Peek {
             index,
             signature_key_ids: ids,
+            index_digest: crate::oci::Digest::of(&bytes),
         })
+    }
+}
+
+/// sha256 of a whole file, read in 1 MiB pieces: a bundle named by its bytes.
+pub fn file_digest(path: &Path) -> Result<crate::oci::Digest, Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut counter = crate::oci::DigestCounter::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(counter.finish().0);
+        }
+        counter.update(&buf[..n]);
     }
 }

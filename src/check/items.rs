@@ -68,6 +68,15 @@ pub(super) async fn run(client: &Registry, options: &CheckOptions, work: &Work, 
             let subject = format!("{} of {subject}", if *legacy { "cosign .sig" } else { "sigstore bundle" });
             vec![item(ItemKind::Signature, subject, status, detail)]
         }
+        Work::Receipt { repo, subject } => {
+            let (status, detail) = match &options.receipt_key {
+                Some(key) => super::receipts::receipt(client, repo, subject, key)
+                    .await
+                    .unwrap_or_else(|e| (Status::Error, e)),
+                None => (Status::NotChecked, "no site key given".to_owned()),
+            };
+            vec![item(ItemKind::Receipt, subject.to_string(), status, detail)]
+        }
         Work::Catalog { registry, expected } => match client.list_repositories(registry).await {
             Err(e) => vec![item(ItemKind::Repositories, registry.clone(), Status::Error, error_text(&e))],
             Ok(found) => {

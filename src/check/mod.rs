@@ -14,6 +14,7 @@ pub mod expect;
 mod items;
 pub mod merge;
 mod plan;
+mod receipts;
 mod report;
 mod rescan;
 pub mod sarif;
@@ -70,6 +71,8 @@ pub struct CheckOptions {
     pub shard: Option<Shard>,
     /// Also list the registry's repositories, and report those no bundle names.
     pub catalog: bool,
+    /// The site key import receipts must be signed with; `None` does not look for receipts.
+    pub receipt_key: Option<crate::sign::PublicKey>,
 }
 
 /// The order items are reported in: image, what was checked, subject.
@@ -174,7 +177,13 @@ pub async fn check(
             }
         }
     }
-    let mut work = plan::plan(bundles, &expected, &options.registry, options.catalog);
+    let mut work = plan::plan(
+        bundles,
+        &expected,
+        &options.registry,
+        options.catalog,
+        options.receipt_key.is_some(),
+    );
     if let Some(shard) = options.shard {
         work.retain(|w, _| shard.holds(&w.shard_key()));
     }

@@ -25,6 +25,8 @@ pub(super) enum Work {
     Blob { repo: Reference, digest: Digest, size: u64 },
     /// The registry's signature objects of `subject` in one format must verify.
     Signature { repo: Reference, subject: Digest, legacy: bool },
+    /// The image must carry a PASSED import receipt signed by the site key.
+    Receipt { repo: Reference, subject: Digest },
     /// The repository's tags must all be expected.
     Tags { repo: Reference, expected: BTreeSet<String> },
     /// Every repository of the registry must be one a bundle names (`--catalog`).
@@ -58,7 +60,7 @@ impl Work {
     /// `None` for what is always asked again (tags and tag lists).
     pub(super) fn state_key(&self, options: &CheckOptions) -> Option<String> {
         let inputs = match self {
-            Work::Tag { .. } | Work::Tags { .. } | Work::Catalog { .. } => return None,
+            Work::Tag { .. } | Work::Tags { .. } | Work::Catalog { .. } | Work::Receipt { .. } => return None,
             Work::Manifest { .. } => format!("{self:?}"),
             // A deep check is there to read every byte again: nothing is spared.
             Work::Blob { .. } if options.deep => return None,
@@ -84,6 +86,7 @@ impl Work {
             Work::Tag { digest, .. } | Work::Manifest { digest, .. } => digest.to_string(),
             Work::Blob { repo, digest, .. } => format!("{}@{digest}", repo.name()),
             Work::Signature { repo, subject, legacy } => format!("{}@{subject} {legacy}", repo.name()),
+            Work::Receipt { repo, subject } => format!("{}@{subject} receipt", repo.name()),
             Work::Tags { repo, .. } => repo.name(),
             Work::Catalog { registry, .. } => registry.clone(),
         }
@@ -96,6 +99,7 @@ pub(super) fn plan(
     expected: &[Expected<'_>],
     registry: &str,
     catalog: bool,
+    receipts: bool,
 ) -> BTreeMap<Work, Planned> {
     // Work, each piece once, with the expectation (image, bundle) that asked for it first.
     let mut work: BTreeMap<Work, Planned> = BTreeMap::new();
@@ -152,6 +156,16 @@ pub(super) fn plan(
         }
         let expected_tags = tags.entry(repo.clone()).or_default();
         expected_tags.extend(image.tag.clone());
+        // Where `load --site-key` attaches the import receipt: the `.att` image, and the
+        // referrers fallback index.
+        expected_tags.insert(crate::sign::attestation::attestation_tag(&image.digest));
+        expected_tags.insert(artifact::fallback_tag(&image.digest));
+        if receipts {
+            add(Work::Receipt {
+                repo: repo.clone(),
+                subject: image.digest.clone(),
+            });
+        }
         for rec in &image.signatures {
             let legacy = rec.format == artifact::SignatureFormat::CosignLegacy;
             expected_tags.insert(if legacy {

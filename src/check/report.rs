@@ -30,6 +30,8 @@ pub enum Status {
     SignatureMissing,
     /// Signature objects are there, but none verifies with a pinned key.
     SignatureInvalid,
+    /// No PASSED import receipt signed by the site key names the image (`--site-pub`).
+    ReceiptMissing,
     /// The only valid signatures are by pinned keys that are not valid at check time.
     KeyExpired,
     /// Matched against a newer database, the image's packages have findings the bundle's own
@@ -52,6 +54,7 @@ impl Status {
             Status::Altered => "altered",
             Status::BlobMissing => "blob-missing",
             Status::BlobAltered => "blob-altered",
+            Status::ReceiptMissing => "receipt-missing",
             Status::Unexpected => "unexpected",
             Status::SignatureMissing => "signature-missing",
             Status::SignatureInvalid => "signature-invalid",
@@ -75,6 +78,8 @@ pub enum ItemKind {
     Blob,
     /// A release signature object.
     Signature,
+    /// The site's import receipt of an image.
+    Receipt,
     /// A repository's tag list.
     Tags,
     /// The registry's repository list (`--catalog`).

@@ -19,6 +19,7 @@ fn describe(status: Status) -> &'static str {
         Status::Unexpected => "a tag no signed bundle has",
         Status::SignatureMissing => "no release signature in this format",
         Status::SignatureInvalid => "no release signature verifies with a pinned key",
+        Status::ReceiptMissing => "no PASSED import receipt signed by the site key",
         Status::KeyExpired => "the release signatures are by keys not valid at check time",
         Status::Vulnerable => "the bundle's vulnerability policy blocks findings today",
         Status::NotChecked => "could not be judged",

@@ -6,11 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::StreamExt as _;
-
 use super::CheckOptions;
 use super::report::Status;
-use crate::oci::{Descriptor, Digest, DigestCounter, Manifest, Reference, media_type};
+use crate::oci::{Descriptor, Digest, Manifest, Reference, media_type};
 use crate::registry::Registry;
 use crate::sign::artifact::{self, SignatureFormat};
 use crate::sign::{KeyStatus, TrustPolicy};
@@ -29,21 +27,13 @@ async fn blobs_of(client: &Registry, repo: &Reference, manifest: &[u8]) -> Resul
 }
 
 async fn fetch_small(client: &Registry, repo: &Reference, desc: &Descriptor) -> Result<Vec<u8>, String> {
-    let mut stream = client
-        .fetch_blob(repo, desc)
+    client
+        .fetch_small_blob(repo, desc, artifact::MAX_SIGNATURE_BLOB)
         .await
-        .map_err(|e| format!("blob {}: {e}", desc.digest))?;
-    let (mut bytes, mut counter) = (Vec::new(), DigestCounter::default());
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("blob {}: {e}", desc.digest))?;
-        counter.update(&chunk);
-        bytes.extend_from_slice(&chunk);
-    }
-    let (found, _) = counter.finish();
-    if found != desc.digest {
-        return Err(format!("blob {} is served as other bytes ({found})", desc.digest));
-    }
-    Ok(bytes)
+        .map_err(|e| match e {
+            crate::registry::Error::DigestMismatch { found, .. } => format!("blob {} is served as other bytes ({found})", desc.digest),
+            e => format!("blob {}: {e}", desc.digest),
+        })
 }
 
 /// Who signed `subject` in one signature object: keys valid at `now`, and keys the policy
@@ -164,11 +154,22 @@ pub(super) async fn referrers(
 ) -> Result<(Status, String), String> {
     let listed = client.referrers(repo, subject).await.map_err(|e| e.to_string())?;
     let mut found = Vec::new();
-    for d in listed.iter().filter(|d| {
-        d.artifact_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with(media_type::SIGSTORE_BUNDLE_PREFIX))
-    }) {
+    // Attestations (an import receipt) are referrers in the same format: only those that
+    // declare no predicate or cosign's signature predicate are signatures.
+    let is_signature = |d: &&Descriptor| {
+        d.annotations
+            .get(artifact::PREDICATE_ANNOTATION)
+            .is_none_or(|p| p == crate::sign::dsse::COSIGN_SIGN_PREDICATE)
+    };
+    for d in listed
+        .iter()
+        .filter(|d| {
+            d.artifact_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with(media_type::SIGSTORE_BUNDLE_PREFIX))
+        })
+        .filter(is_signature)
+    {
         let verdict = match client.fetch_manifest_sized(&repo.with_digest(d.digest.clone()), Some(d.size)).await {
             Ok(m) => verify_object(client, repo, SignatureFormat::SigstoreBundle, &m.bytes, subject, options).await,
             Err(e) => Err(format!("referrer {}: {e}", d.digest)),

@@ -31,6 +31,10 @@ pub(crate) enum BundleCommand {
         /// `scan.vuln-db` in the release file.
         #[arg(long, value_name = "DIR")]
         vuln_db: Option<PathBuf>,
+        /// The bundle this one follows: `load` refuses this one in a registry the previous one
+        /// was never loaded into (order protection for incremental releases).
+        #[arg(long, value_name = "BUNDLE")]
+        follows: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -61,8 +65,9 @@ pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
             output,
             key,
             vuln_db,
+            follows,
             registry,
-        } => run_create(&file, &output, &key, vuln_db.as_deref(), &registry),
+        } => run_create(&file, &output, &key, vuln_db.as_deref(), follows.as_deref(), &registry),
         BundleCommand::Sign { bundle, key } => run_sign(&bundle, &key),
         BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
     }
@@ -122,7 +127,14 @@ fn open_database(file: &Path, release: &Release, flag: Option<&Path>, now: time:
     Ok(Some(Database::open(&dir, max_age, now)?))
 }
 
-fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, registry: &RegistryArgs) -> anyhow::Result<Outcome> {
+fn run_create(
+    file: &Path,
+    output: &Path,
+    key: &Path,
+    vuln_db: Option<&Path>,
+    follows: Option<&Path>,
+    registry: &RegistryArgs,
+) -> anyhow::Result<Outcome> {
     // Known before any image is pulled: where the bundle goes must be a file in a directory.
     anyhow::ensure!(
         !output.is_dir(),
@@ -138,6 +150,16 @@ fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, re
     let release = Release::load(file)?;
     let now = time::OffsetDateTime::now_utc();
     let database = open_database(file, &release, vuln_db, now)?;
+    // The previous bundle is named by the digest of its bundle.json: what its signatures cover.
+    let follows = match follows {
+        Some(p) => {
+            let peek = UnverifiedBundle::open(p)?
+                .peek()
+                .with_context(|| format!("--follows {}", p.display()))?;
+            Some(peek.index_digest)
+        }
+        None => None,
+    };
     let key = open_key(key)?;
     let options = CreateOptions {
         release: &release,
@@ -146,6 +168,7 @@ fn run_create(file: &Path, output: &Path, key: &Path, vuln_db: Option<&Path>, re
         registry: secrets::registry_options(registry)?,
         created: created_time()?,
         staging: None,
+        follows,
         scan: database.as_ref().map(|database| ScanPlan {
             database,
             policy: release.scan.as_ref().map(|s| s.policy.clone()).unwrap_or_default(),

@@ -66,6 +66,12 @@ pub(crate) struct CheckArgs {
     /// names as unexpected.
     #[arg(long)]
     catalog: bool,
+    /// The site's public key: report every image without a PASSED import receipt signed by
+    /// it (`receipt-missing`). Implied by --site-key.
+    #[arg(long, value_name = "PUB")]
+    site_pub: Option<PathBuf>,
+    #[command(flatten)]
+    audit: super::audit::AuditArgs,
     /// Check only shard I of N (0-based): a deterministic share of the items by digest, for
     /// a Kubernetes Indexed Job (`I` is `JOB_COMPLETION_INDEX`). Merge the parts with
     /// `sealift check merge`.
@@ -148,6 +154,11 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let options = secrets::registry_options(&args.connection)?;
     // The signing key is opened first: a wrong passphrase stops the run before any request.
     let report_key = args.report_key.as_deref().map(super::bundle::open_key).transpose()?;
+    let trail = args.audit.open()?;
+    let receipt_key = match &args.site_pub {
+        Some(p) => Some(super::audit::read_public_key(p)?),
+        None => trail.public_key()?,
+    };
     let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let mut verified = Vec::new();
     for path in &args.bundles {
@@ -186,6 +197,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         at,
         shard: args.shard,
         catalog: args.catalog,
+        receipt_key,
     };
     let report = super::runtime()?.block_on(check(
         &verified,
@@ -198,6 +210,28 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.output {
         write_report(&report, path, report_key.as_ref())?;
     }
+    let problems: Vec<String> = report
+        .items
+        .iter()
+        .filter(|i| i.status != sealift::check::Status::Ok)
+        .map(|i| format!("{} {} {}", i.status.as_str(), i.image, i.subject))
+        .collect();
+    trail.record(sealift::audit::Record {
+        command: "check".into(),
+        outcome: if report.passed() {
+            sealift::audit::Outcome::Passed
+        } else {
+            sealift::audit::Outcome::Failed
+        },
+        registry: Some(check_options.registry.clone()),
+        bundles: verified
+            .iter()
+            .map(|(path, b)| super::audit::bundle_ref(std::path::Path::new(path), Some(b), None))
+            .collect(),
+        images: Vec::new(),
+        receipt: None,
+        details: problems,
+    })?;
     print(&report, args.format)?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
@@ -229,6 +263,9 @@ fn print_cronjob(args: &CheckArgs, registry: &str) -> anyhow::Result<Outcome> {
     }
     if args.catalog {
         extra.push("--catalog".to_owned());
+    }
+    if let Some(p) = &args.site_pub {
+        extra.extend(["--site-pub".to_owned(), format!("/keys/{}", file_name(p))]);
     }
     if let Some(days) = args.max_db_age {
         extra.extend(["--max-db-age".to_owned(), days.to_string()]);
@@ -264,11 +301,12 @@ fn write_report(report: &CheckReport, path: &std::path::Path, key: Option<&seali
 
 /// Write `bytes` to `path` whole or not at all (a temporary file renamed into place), so a
 /// killed run never leaves half a report for `check merge` to read.
-fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing beside {}", path.display()))?;
     std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("writing {}", path.display()))?;
     tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;

@@ -32,6 +32,10 @@ pub(crate) struct HardenArgs {
     /// Public key the cluster verifies image signatures with (keys/NAME.pub).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// The site's public key import receipts are signed with (`load --site-key`): adds the
+    /// Kyverno and policy-controller policies that admit only images with a PASSED receipt.
+    #[arg(long, value_name = "FILE", requires = "registry")]
+    receipt_key: Option<PathBuf>,
     /// Read `harden:` settings from this sealift.yaml.
     #[arg(short = 'f', long = "file", value_name = "SEALIFT_YAML")]
     release: Option<PathBuf>,
@@ -71,20 +75,17 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
             ImageLock::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
         })
         .transpose()?;
-    let key = args
-        .key
-        .as_ref()
-        .map(|p| {
-            let pem =
-                sealift::bounded::read_to_string(p, sealift::bounded::KEY_FILE).with_context(|| format!("reading {}", p.display()))?;
-            anyhow::ensure!(
-                pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----"),
-                "{} is not a PEM public key",
-                p.display()
-            );
-            Ok(pem)
-        })
-        .transpose()?;
+    let read_pem = |p: &PathBuf| {
+        let pem = sealift::bounded::read_to_string(p, sealift::bounded::KEY_FILE).with_context(|| format!("reading {}", p.display()))?;
+        anyhow::ensure!(
+            pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----"),
+            "{} is not a PEM public key",
+            p.display()
+        );
+        Ok(pem)
+    };
+    let key = args.key.as_ref().map(read_pem).transpose()?;
+    let receipt_key = args.receipt_key.as_ref().map(read_pem).transpose()?;
     if let Some(r) = &args.registry {
         anyhow::ensure!(
             !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || ".-:/_".contains(c)) && !r.ends_with('/'),
@@ -99,6 +100,7 @@ pub(crate) fn run(args: &HardenArgs) -> anyhow::Result<Outcome> {
         lock: lock.as_ref(),
         site_registry: args.registry.as_deref(),
         signing_key_pem: key.as_deref(),
+        receipt_key_pem: receipt_key.as_deref(),
     };
     let mut hardened = match harden(&files, &options) {
         Ok(h) => h,

@@ -1,12 +1,20 @@
-//! `sealift load`: verify, then push. Nothing is pushed unless verification passes in this run.
+//! `sealift load`: verify, check the order of imports, push, and leave a receipt. Nothing is
+//! pushed unless verification passes in this run and the bundle is not a rollback.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use sealift::load::{LoadOptions, load};
+use sealift::audit::{Outcome as Logged, Record};
+use sealift::load::receipts::{self, Judgement};
+use sealift::load::{LoadOptions, LoadReport, load};
+use sealift::oci::Digest;
+use sealift::receipt::{BundleFacts, ImageFacts, Import, Operator, PolicyFacts, Rollback, Signer, Verdict};
 use sealift::registry::Registry;
+use sealift::verify::{VerifiedBundle, VerifyReport};
 
+use super::audit::{AuditArgs, Trail};
 use super::output::{Progress, size};
 use super::{Format, Outcome, RegistryArgs, secrets, verify};
 
@@ -21,8 +29,19 @@ pub(crate) struct LoadArgs {
     registry: String,
     #[command(flatten)]
     connection: RegistryArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
+    /// Where to write the import receipt (a DSSE envelope) [default: receipts/ beside the
+    /// audit log].
+    #[arg(long, value_name = "FILE")]
+    receipt: Option<PathBuf>,
+    /// Load even when a newer bundle of the same name was loaded into this registry before
+    /// (the receipt records the rollback).
+    #[arg(long)]
+    allow_rollback: bool,
     /// After loading, write the bundle's hardened manifests here with images rewritten to
-    /// the target registry (pinned by digest) and the admission policies that enforce it.
+    /// the target registry (pinned by digest) and the admission policies that enforce it
+    /// (with --site-key, also the policies that require the import receipt).
     #[arg(long, value_name = "DIR")]
     manifests_out: Option<PathBuf>,
     /// Output format.
@@ -31,45 +50,156 @@ pub(crate) struct LoadArgs {
 }
 
 pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
-    // Credentials and TLS are settled before verification so a bad flag fails early, but no
-    // connection is opened until the bundle has passed.
+    // Credentials, TLS, the audit log and the site key are settled before verification so a
+    // bad flag fails early, but no connection is opened until the bundle has passed.
     let options = secrets::registry_options(&args.connection)?;
+    let trail = args.audit.open()?;
+    if trail.key.is_none() {
+        eprintln!("warning: no --site-key: the receipt and the audit entry are unsigned, and nothing is attached in the registry");
+    }
+    let started = now();
     let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
     let Some(verified) = verified else {
+        let facts = Facts {
+            args,
+            trail: &trail,
+            report: &verify_report,
+            started: &started,
+        };
+        let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+        let receipt = facts.receipt(None, sha256, Vec::new(), failures(&verify_report), None)?;
+        facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(&verify_report))?;
         match args.format {
             Format::Json => {
-                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null});
+                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null, "receipt": receipt.0});
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             }
             Format::Table => verify::render_table(&verify_report),
         }
-        eprintln!("nothing was pushed: the bundle failed verification");
+        eprintln!(
+            "nothing was pushed: the bundle failed verification (FAILED receipt {})",
+            receipt.0.display()
+        );
         return Ok(Outcome::No);
     };
     if args.format == Format::Table {
         verify::render_table(&verify_report);
     }
     let client = Registry::new(&options)?;
+    let facts = Facts {
+        args,
+        trail: &trail,
+        report: &verify_report,
+        started: &started,
+    };
+    let runtime = super::runtime()?;
+    // Order of imports: the receipts in the registry (signed by the site key) and this
+    // site's audit log say which bundles the registry has had.
+    let mut history = super::audit::loaded_per_log(&trail.log, &args.registry)?;
+    if let Some(public) = trail.public_key()? {
+        let repos: BTreeSet<String> = verified.index().images.iter().map(|i| i.repository.clone()).collect();
+        history.extend(runtime.block_on(receipts::history(&client, &args.registry, &repos, &public))?);
+    }
+    let rollback = match receipts::judge(verified.index(), verified.index_digest(), &history) {
+        Judgement::InOrder => None,
+        Judgement::Rollback { newer } if args.allow_rollback => {
+            eprintln!(
+                "warning: rolling back: {} created {} was loaded before ({}); --allow-rollback given",
+                newer.index, newer.created, newer.source
+            );
+            Some(Rollback {
+                newer_created: newer.created,
+                newer_index: newer.index,
+            })
+        }
+        refused => {
+            let reason = match refused {
+                Judgement::Rollback { newer } => format!(
+                    "rollback: bundle `{}` created {} is older than {} created {}, already loaded into {} ({}); give --allow-rollback to load it anyway",
+                    verified.index().name,
+                    verified.index().created,
+                    newer.index,
+                    newer.created,
+                    args.registry,
+                    newer.source
+                ),
+                Judgement::PredecessorMissing { follows } => format!(
+                    "out of order: bundle `{}` follows {follows}, which was never loaded into {}: load that one first",
+                    verified.index().name,
+                    args.registry
+                ),
+                Judgement::InOrder => unreachable!("handled above"),
+            };
+            let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+            let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![reason.clone()], None)?;
+            facts.log(Some(&verified), Logged::Refused, Vec::new(), Some(&receipt), vec![reason.clone()])?;
+            eprintln!(
+                "nothing was pushed: {} (FAILED receipt {})",
+                super::output::escape(&reason),
+                receipt.0.display()
+            );
+            return Ok(Outcome::No);
+        }
+    };
+    // The whole file is hashed for the receipt while the images are pushed.
+    let bundle_path = args.bundle.clone();
+    let file_hash = runtime.spawn_blocking(move || sealift::bundle::file_digest(&bundle_path));
     let progress = Progress::new();
     let target = LoadOptions {
         registry: args.registry.clone(),
     };
-    let report = super::runtime()?.block_on(load(&verified, &client, &target, &progress))?;
+    let report = match runtime.block_on(load(&verified, &client, &target, &progress)) {
+        Ok(r) => r,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            facts.log(Some(&verified), Logged::Error, Vec::new(), None, vec![format!("{e:#}")])?;
+            return Err(e);
+        }
+    };
+    let sha256 = runtime.block_on(file_hash).context("hashing the bundle file")??;
+    let images = image_facts(&verified, &report);
+    let mut details = Vec::new();
+    if let Some(r) = &rollback {
+        details.push(format!(
+            "rollback over {} created {} (--allow-rollback)",
+            r.newer_index, r.newer_created
+        ));
+    }
+    let receipt = facts.receipt(Some(&verified), sha256, images, Vec::new(), rollback)?;
+    if let (Some(public), Some(_)) = (trail.public_key()?, &trail.key) {
+        let created = now();
+        let attached = runtime.block_on(receipts::attach(&client, &args.registry, &verified, &receipt.1, &public, &created));
+        if let Err(e) = attached {
+            let text = format!("attaching the receipt: {:#}", anyhow::Error::from(e));
+            facts.log(
+                Some(&verified),
+                Logged::Error,
+                loaded_refs(&report),
+                Some(&receipt),
+                vec![text.clone()],
+            )?;
+            anyhow::bail!("{text} (the images are loaded; the receipt is at {})", receipt.0.display());
+        }
+    }
+    facts.log(Some(&verified), Logged::Passed, loaded_refs(&report), Some(&receipt), details)?;
     let manifests = match &args.manifests_out {
-        Some(dir) => match sealift::load::manifests::site_manifests(&verified, &args.registry)? {
-            Some(hardened) => {
-                sealift::harden::write_outputs(dir, &hardened.files).with_context(|| format!("writing {}", dir.display()))?;
-                Some((dir.clone(), hardened.files.len(), hardened.report.changes.len()))
+        Some(dir) => {
+            let receipt_key = trail.public_key()?.map(|k| k.to_pem()).transpose()?;
+            match sealift::load::manifests::site_manifests(&verified, &args.registry, receipt_key.as_deref())? {
+                Some(hardened) => {
+                    sealift::harden::write_outputs(dir, &hardened.files).with_context(|| format!("writing {}", dir.display()))?;
+                    Some((dir.clone(), hardened.files.len(), hardened.report.changes.len()))
+                }
+                None => {
+                    eprintln!("note: the bundle carries no manifests; nothing written to {}", dir.display());
+                    None
+                }
             }
-            None => {
-                eprintln!("note: the bundle carries no manifests; nothing written to {}", dir.display());
-                None
-            }
-        },
+        }
         None => None,
     };
     if args.format == Format::Json {
-        let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": report});
+        let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": report, "receipt": receipt.0});
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!("LOADED into {}", report.registry);
@@ -83,6 +213,16 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
                 i.manifests_pushed
             );
         }
+        println!(
+            "RECEIPT {} ({}{})",
+            receipt.0.display(),
+            if trail.key.is_some() { "signed" } else { "unsigned" },
+            if trail.key.is_some() {
+                "; attached to every image as .att and referrer"
+            } else {
+                ""
+            }
+        );
         if let Some((dir, files, changes)) = &manifests {
             println!(
                 "MANIFESTS written to {} ({files} files; {changes} references rewritten or objects updated for this site)",
@@ -91,4 +231,143 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// What every receipt and audit entry of one run shares.
+struct Facts<'a> {
+    args: &'a LoadArgs,
+    trail: &'a Trail,
+    report: &'a VerifyReport,
+    started: &'a str,
+}
+
+/// A receipt written: its path and envelope.
+type Written = (PathBuf, sealift::sign::dsse::Envelope);
+
+impl Facts<'_> {
+    /// Build, sign (with the site key) and write the receipt.
+    fn receipt(
+        &self,
+        verified: Option<&VerifiedBundle>,
+        sha256: Digest,
+        images: Vec<ImageFacts>,
+        failures: Vec<String>,
+        rollback: Option<Rollback>,
+    ) -> anyhow::Result<Written> {
+        let index = verified.map(VerifiedBundle::index);
+        let signers = self
+            .report
+            .signers
+            .iter()
+            .map(|s| Signer {
+                name: s.name.clone(),
+                key_id: s.key_id.to_string(),
+                signed: s.signed,
+                counted: s.counted,
+            })
+            .collect();
+        let passed = failures.is_empty() && verified.is_some();
+        let import = Import {
+            operator: Operator::current(),
+            registry: self.args.registry.clone(),
+            bundle: BundleFacts {
+                file: file_name(&self.args.bundle),
+                sha256,
+                name: index.map(|i| i.name.clone()),
+                created: index.map(|i| i.created.clone()),
+                index: verified.map(|v| v.index_digest().clone()),
+                follows: index.and_then(|i| i.follows.clone()),
+            },
+            policy: PolicyFacts::new(signers, self.report.threshold, self.report.threshold_met),
+            result: if passed { Verdict::Passed } else { Verdict::Failed },
+            failures,
+            images,
+            rollback,
+            started: self.started.to_owned(),
+            finished: now(),
+        };
+        let envelope = import.envelope(self.trail.key.as_ref());
+        let path = match &self.args.receipt {
+            Some(p) => p.clone(),
+            None => {
+                let stem = index.map_or_else(|| file_name(&self.args.bundle), |i| i.name.clone());
+                let stem: String = stem
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let dir = self.trail.log.path().parent().unwrap_or(Path::new(".")).join("receipts");
+                dir.join(format!("{}-{stem}.receipt.json", import.finished.replace(':', "")))
+            }
+        };
+        super::check::write_whole(&path, &serde_json::to_vec_pretty(&envelope)?)
+            .with_context(|| format!("writing the receipt {}", path.display()))?;
+        Ok((path, envelope))
+    }
+
+    /// Append the run to the audit log.
+    fn log(
+        &self,
+        verified: Option<&VerifiedBundle>,
+        outcome: Logged,
+        images: Vec<String>,
+        receipt: Option<&Written>,
+        details: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let receipt_digest = receipt.map(|(path, _)| std::fs::read(path).map(|b| Digest::of(&b))).transpose()?;
+        self.trail.record(Record {
+            command: "load".into(),
+            outcome,
+            registry: Some(self.args.registry.clone()),
+            bundles: vec![super::audit::bundle_ref(&self.args.bundle, verified, None)],
+            images,
+            receipt: receipt_digest,
+            details,
+        })?;
+        Ok(())
+    }
+}
+
+/// A verification's failures, `code subject` each.
+fn failures(report: &VerifyReport) -> Vec<String> {
+    super::audit::failures(report)
+}
+
+/// Per image of the bundle (in order), what was pushed.
+fn image_facts(bundle: &VerifiedBundle, report: &LoadReport) -> Vec<ImageFacts> {
+    bundle
+        .index()
+        .images
+        .iter()
+        .zip(&report.images)
+        .map(|(image, loaded)| ImageFacts {
+            reference: loaded.reference.split('@').next().unwrap_or_default().to_owned(),
+            digest: image.digest.clone(),
+            platforms: image.platforms.iter().map(|p| p.digest.clone()).collect(),
+            blobs_pushed: loaded.blobs_pushed,
+            blobs_skipped: loaded.blobs_skipped,
+            bytes_pushed: loaded.bytes_pushed,
+        })
+        .collect()
+}
+
+fn loaded_refs(report: &LoadReport) -> Vec<String> {
+    report.images.iter().map(|i| i.reference.clone()).collect()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Now, RFC 3339 UTC.
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

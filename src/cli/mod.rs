@@ -2,6 +2,7 @@
 //! renders the returned report. Exit codes: 0 success, 1 the answer is no (verification
 //! failed), 2 usage or environment error.
 
+mod audit;
 mod bundle;
 mod check;
 mod db;
@@ -54,6 +55,9 @@ enum Command {
     Db(db::DbCommand),
     /// Pin images by digest, apply least privilege, and generate the policies that enforce it.
     Harden(Box<harden::HardenArgs>),
+    /// The site's audit log of loads, verifications and checks.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Output format for reports.
@@ -132,6 +136,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Db(c) => db::run(c),
         Command::Scan(a) => scan::run(&a),
         Command::Harden(a) => harden::run(&a),
+        Command::Audit(c) => audit::run(c),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

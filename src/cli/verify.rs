@@ -21,6 +21,8 @@ pub(crate) struct VerifyArgs {
     /// on the day we install it?".
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<time::OffsetDateTime>,
+    #[command(flatten)]
+    audit: super::audit::AuditArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -189,7 +191,25 @@ fn scan_lines(report: &VerifyReport, out: &mut String) {
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
     let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let trail = args.audit.open()?;
     let (report, verified) = verify_bundle(&args.bundle, &args.trust, now)?;
+    let mut details = super::audit::failures(&report);
+    if let Some(at) = args.at {
+        details.push(format!("judged at {at}"));
+    }
+    trail.record(sealift::audit::Record {
+        command: "verify".into(),
+        outcome: if verified.is_some() {
+            sealift::audit::Outcome::Passed
+        } else {
+            sealift::audit::Outcome::Failed
+        },
+        registry: None,
+        bundles: vec![super::audit::bundle_ref(&args.bundle, verified.as_ref(), None)],
+        images: report.images.clone(),
+        receipt: None,
+        details,
+    })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
         Format::Table => render_table(&report),

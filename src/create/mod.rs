@@ -92,6 +92,9 @@ pub struct CreateOptions<'a> {
     pub staging: Option<PathBuf>,
     /// Scan every image and platform into the bundle, and gate on the policy.
     pub scan: Option<ScanPlan<'a>>,
+    /// The `bundle.json` digest of the bundle this one follows, recorded for `load`'s order
+    /// check.
+    pub follows: Option<crate::oci::Digest>,
 }
 
 /// What `bundle create` did.
@@ -220,6 +223,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             name: "sealift".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
+        follows: options.follows.clone(),
         images: images.clone(),
         scan: scanned.as_ref().map(|s| s.record.clone()),
         harden: hardening.as_ref().map(|h| h.record.clone()),

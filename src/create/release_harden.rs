@@ -140,6 +140,7 @@ pub(super) fn harden_release(
         lock: Some(&lock),
         site_registry: None,
         signing_key_pem: Some(key_pem),
+        receipt_key_pem: None,
     };
     let mut hardened = harden::harden_strict(&inputs, &options).map_err(Error::Harden)?;
     hardened.report.kubernetes_version_defaulted = settings.kubernetes_version.is_none();

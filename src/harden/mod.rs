@@ -10,6 +10,7 @@
 //! images pinned ([`unmodelled`]). Running it on its own output changes nothing.
 
 mod admission;
+mod admission_receipts;
 pub mod apis;
 pub mod images;
 mod migrate;
@@ -80,6 +81,9 @@ pub struct Options<'a> {
     pub site_registry: Option<&'a str>,
     /// The public key (PEM) image signatures are verified with in the cluster.
     pub signing_key_pem: Option<&'a str>,
+    /// The site key (PEM) import receipts are signed with: admission then requires a PASSED
+    /// receipt for every image from the site registry.
+    pub receipt_key_pem: Option<&'a str>,
 }
 
 /// One input file: its path relative to the input root, and its text.
@@ -236,6 +240,10 @@ pub fn harden(files: &[InputFile], options: &Options<'_>) -> Result<Hardened, Er
         if let Some(key) = options.signing_key_pem {
             admission_objects.push(admission::sigstore_policy(registry, key));
             admission_objects.push(admission::kyverno_policy(registry, key));
+        }
+        if let Some(key) = options.receipt_key_pem {
+            admission_objects.push(admission_receipts::sigstore_receipt_policy(registry, key));
+            admission_objects.push(admission_receipts::kyverno_receipt_policy(registry, key));
         }
     }
     report.objects_generated = generated.len() + admission_objects.len() + 1;

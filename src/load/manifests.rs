@@ -24,7 +24,7 @@ pub enum Error {
 }
 
 /// The site's manifests, or `None` when the bundle carries none.
-pub fn site_manifests(bundle: &VerifiedBundle, registry: &str) -> Result<Option<Hardened>, Error> {
+pub fn site_manifests(bundle: &VerifiedBundle, registry: &str, receipt_key_pem: Option<&str>) -> Result<Option<Hardened>, Error> {
     let index = bundle.index();
     let mut inputs = Vec::new();
     for entry in index.entries.iter().filter(|e| e.path.starts_with(MANIFESTS)) {
@@ -61,6 +61,7 @@ pub fn site_manifests(bundle: &VerifiedBundle, registry: &str) -> Result<Option<
         lock: Some(&lock),
         site_registry: Some(registry),
         signing_key_pem: key,
+        receipt_key_pem,
     };
     Ok(Some(harden::harden_strict(&inputs, &options)?))
 }

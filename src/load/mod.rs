@@ -8,6 +8,7 @@
 //! The image's signature objects follow it ([`signatures`]).
 
 pub mod manifests;
+pub mod receipts;
 mod signatures;
 
 use std::io::Read;

@@ -26,6 +26,36 @@ pub(super) async fn push_signature(
     rec: &SignatureRecord,
     name: &str,
 ) -> Result<usize, Error> {
+    let bytes = bundle.manifest(&rec.manifest).ok_or_else(|| Error::Inconsistent {
+        image: name.to_owned(),
+        reason: format!("signature manifest {} missing", rec.manifest),
+    })?;
+    let object = Object {
+        subject: &rec.subject,
+        format: rec.format,
+        manifest: bytes,
+        legacy_tag: artifact::legacy_tag(&rec.subject),
+    };
+    push_object(client, target, &object, name).await
+}
+
+/// A signature or attestation object of `subject`, its blobs already in the registry.
+pub(super) struct Object<'a> {
+    /// The image it is about.
+    pub subject: &'a crate::oci::Digest,
+    /// Legacy (merged into the image at `legacy_tag`) or referrer.
+    pub format: SignatureFormat,
+    /// Its manifest bytes.
+    pub manifest: &'a [u8],
+    /// `sha256-<hex>.sig` for signatures, `.att` for attestations.
+    pub legacy_tag: String,
+}
+
+/// Push `object`'s manifest: merged into the legacy tag, or as a referrer (listed in the
+/// fallback index where the registry has no referrers API). Returns manifests pushed.
+pub(super) async fn push_object(client: &Registry, target: &Reference, object: &Object<'_>, name: &str) -> Result<usize, Error> {
+    let bytes = object.manifest;
+    let manifest_digest = crate::oci::Digest::of(bytes);
     let reg = |source| Error::Registry {
         image: name.to_owned(),
         source,
@@ -34,9 +64,6 @@ pub(super) async fn push_signature(
         image: name.to_owned(),
         reason,
     };
-    let bytes = bundle
-        .manifest(&rec.manifest)
-        .ok_or_else(|| inconsistent(format!("signature manifest {} missing", rec.manifest)))?;
     // Both formats are read-modify-write of a shared tag, which another load may rewrite at the
     // same moment. So after writing, the tag is read again, and the merge redone until it
     // holds every signature this run adds (or the rounds run out).
@@ -45,10 +72,10 @@ pub(super) async fn push_signature(
         if round > 0 {
             tokio::time::sleep(merge_pause(round)).await;
         }
-        let done = match rec.format {
+        let done = match object.format {
             SignatureFormat::CosignLegacy => {
                 let at_tag = Reference {
-                    tag: Some(artifact::legacy_tag(&rec.subject)),
+                    tag: Some(object.legacy_tag.clone()),
                     digest: None,
                     ..target.clone()
                 };
@@ -63,7 +90,7 @@ pub(super) async fn push_signature(
                         pushed += 1;
                         false
                     }
-                    Some(m) if m.digest == rec.manifest => true,
+                    Some(m) if m.digest == manifest_digest => true,
                     Some(m) => match artifact::merge_legacy(&m.bytes, bytes).map_err(|e| inconsistent(format!("{at_tag}: {e}")))? {
                         // Every layer of ours is in it already.
                         None => true,
@@ -88,27 +115,27 @@ pub(super) async fn push_signature(
                 }
             }
             SignatureFormat::SigstoreBundle => {
-                let listed = client.referrers(target, &rec.subject).await.map_err(reg)?;
-                if listed.iter().any(|d| d.digest == rec.manifest) {
+                let listed = client.referrers(target, object.subject).await.map_err(reg)?;
+                if listed.iter().any(|d| d.digest == manifest_digest) {
                     true
                 } else {
                     if round == 0 {
                         client
-                            .push_manifest(&target.with_digest(rec.manifest.clone()), bytes, media_type::OCI_MANIFEST)
+                            .push_manifest(&target.with_digest(manifest_digest.clone()), bytes, media_type::OCI_MANIFEST)
                             .await
                             .map_err(reg)?;
                         pushed += 1;
                         // A registry with the referrers API lists the new manifest by itself.
-                        let again = client.referrers(target, &rec.subject).await.map_err(reg)?;
-                        if again.iter().any(|d| d.digest == rec.manifest) {
+                        let again = client.referrers(target, object.subject).await.map_err(reg)?;
+                        if again.iter().any(|d| d.digest == manifest_digest) {
                             return Ok(pushed);
                         }
                     }
-                    let mut entries = client.referrers(target, &rec.subject).await.map_err(reg)?;
+                    let mut entries = client.referrers(target, object.subject).await.map_err(reg)?;
                     entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
                     let index = artifact::referrers_index(&entries);
                     let at_tag = Reference {
-                        tag: Some(artifact::fallback_tag(&rec.subject)),
+                        tag: Some(artifact::fallback_tag(object.subject)),
                         digest: None,
                         ..target.clone()
                     };
@@ -126,8 +153,8 @@ pub(super) async fn push_signature(
         }
     }
     Err(inconsistent(format!(
-        "after {MERGE_ROUNDS} rounds the registry still lacks signature {} of {} (another writer keeps replacing the tag that lists it)",
-        rec.manifest, rec.subject
+        "after {MERGE_ROUNDS} rounds the registry still lacks {manifest_digest} of {} (another writer keeps replacing the tag that lists it)",
+        object.subject
     )))
 }
 

@@ -266,6 +266,38 @@ impl Registry {
             .await
     }
 
+    /// A small blob (a signature, an attestation) read whole: refused unpulled when its
+    /// descriptor says more than `max` bytes, and checked against its digest.
+    pub async fn fetch_small_blob(&self, repo: &Reference, desc: &Descriptor, max: u64) -> Result<Vec<u8>, Error> {
+        use futures_util::StreamExt as _;
+        let target = format!("{}@{}", repo.name(), desc.digest);
+        if desc.size > max {
+            return Err(Error::Protocol {
+                target,
+                reason: format!("{} bytes, over the {max}-byte limit for this kind of blob", desc.size),
+            });
+        }
+        let mut stream = self.fetch_blob(repo, desc).await?;
+        let (mut bytes, mut counter) = (Vec::new(), crate::oci::DigestCounter::default());
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Protocol {
+                target: target.clone(),
+                reason: e.to_string(),
+            })?;
+            counter.update(&chunk);
+            bytes.extend_from_slice(&chunk);
+        }
+        let (found, _) = counter.finish();
+        if found != desc.digest {
+            return Err(Error::DigestMismatch {
+                target,
+                expected: desc.digest.clone(),
+                found,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// One try of the above, with the cached credentials.
     async fn fetch_blob_once(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
         let r = Repo::of(repo);

@@ -438,6 +438,8 @@ pub fn sealift(cwd: &Path, args: &[&str]) -> Output {
         .env_remove("DOCKER_CONFIG")
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("SEALIFT_STATE_DIR")
         .stdin(Stdio::null())
         .output()
         .unwrap()

@@ -1,0 +1,113 @@
+//! Admission that requires the site's import receipt: an image from the site registry runs
+//! only if a receipt signed by the site key says `load` verified it (SLSA verification
+//! summary, `verificationResult: PASSED`, verifier `urn:sealift:load`). One object for
+//! sigstore policy-controller and one for Kyverno, both offline (no transparency log).
+//! A separate ClusterImagePolicy is ANDed with the signature policy by policy-controller.
+
+use super::namespaces::{map, meta, s, seq};
+use super::yaml::Node;
+use crate::receipt::{VERIFIER_ID, VSA_V1};
+
+/// policy-controller: an authority with the site key whose attestation of the VSA type must
+/// satisfy a CUE policy over the in-toto statement.
+pub(super) fn sigstore_receipt_policy(registry: &str, key_pem: &str) -> Node {
+    let cue =
+        format!("predicateType: \"{VSA_V1}\"\npredicate: {{\n  verifier: id: \"{VERIFIER_ID}\"\n  verificationResult: \"PASSED\"\n}}\n");
+    map([
+        ("apiVersion", s("policy.sigstore.dev/v1beta1")),
+        ("kind", s("ClusterImagePolicy")),
+        ("metadata", meta("sealift-import-receipts", None)),
+        (
+            "spec",
+            map([
+                ("mode", s("enforce")),
+                ("images", seq([map([("glob", s(&format!("{registry}/**")))])])),
+                (
+                    "authorities",
+                    seq([map([
+                        ("name", s("sealift-site-key")),
+                        ("key", map([("hashAlgorithm", s("sha256")), ("data", s(key_pem))])),
+                        (
+                            "attestations",
+                            seq([map([
+                                ("name", s("import-receipt-passed")),
+                                ("predicateType", s(VSA_V1)),
+                                ("policy", map([("type", s("cue")), ("data", s(&cue))])),
+                            ])]),
+                        ),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// Kyverno: a verifyImages attestation rule; its conditions read the predicate.
+pub(super) fn kyverno_receipt_policy(registry: &str, key_pem: &str) -> Node {
+    let condition = |key: &str, value: &str| map([("key", s(key)), ("operator", s("Equals")), ("value", s(value))]);
+    map([
+        ("apiVersion", s("kyverno.io/v1")),
+        ("kind", s("ClusterPolicy")),
+        ("metadata", meta("sealift-require-import-receipt", None)),
+        (
+            "spec",
+            map([
+                ("validationFailureAction", s("Enforce")),
+                ("background", Node::Bool(false)),
+                ("webhookTimeoutSeconds", Node::int(30)),
+                (
+                    "rules",
+                    seq([map([
+                        ("name", s("import-receipt-passed")),
+                        (
+                            "match",
+                            map([("any", seq([map([("resources", map([("kinds", seq([s("Pod")]))]))])]))]),
+                        ),
+                        (
+                            "verifyImages",
+                            seq([map([
+                                ("imageReferences", seq([s(&format!("{registry}/*"))])),
+                                ("required", Node::Bool(false)),
+                                ("verifyDigest", Node::Bool(true)),
+                                ("mutateDigest", Node::Bool(false)),
+                                (
+                                    "attestations",
+                                    seq([map([
+                                        ("type", s(VSA_V1)),
+                                        (
+                                            "attestors",
+                                            seq([map([(
+                                                "entries",
+                                                seq([map([(
+                                                    "keys",
+                                                    map([
+                                                        ("publicKeys", s(key_pem)),
+                                                        (
+                                                            "rekor",
+                                                            map([("url", s("https://rekor.invalid")), ("ignoreTlog", Node::Bool(true))]),
+                                                        ),
+                                                        ("ctlog", map([("ignoreSCT", Node::Bool(true))])),
+                                                    ]),
+                                                )])]),
+                                            )])]),
+                                        ),
+                                        (
+                                            "conditions",
+                                            seq([map([(
+                                                "all",
+                                                seq([
+                                                    condition("{{ verificationResult }}", "PASSED"),
+                                                    condition("{{ verifier.id }}", VERIFIER_ID),
+                                                ]),
+                                            )])]),
+                                        ),
+                                    ])]),
+                                ),
+                            ])]),
+                        ),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
+}
