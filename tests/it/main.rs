@@ -53,3 +53,5 @@ mod faults;
 mod fuzz_corpus;
 // `sealift check`: the site registry against verified bundles, one status per kind of change.
 mod check;
+// Import receipts and the audit log: signed, attached, required by admission; rollbacks refused.
+mod receipts;
