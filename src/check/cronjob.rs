@@ -165,6 +165,9 @@ fn check_cronjob(spec: &CronJobSpec) -> Value {
         args.extend(["--state".into(), format!("/reports/state-{part}")]);
     }
     args.extend(["-o".into(), format!("/reports/{part}.json")]);
+    // The root filesystem is read-only: the audit log lives with the reports, one per shard
+    // so pods on different nodes never share a file lock.
+    args.extend(["--audit-log".into(), format!("/reports/audit-{part}.log")]);
     if n > 1 {
         args.extend(["--shard".into(), format!("$(JOB_COMPLETION_INDEX)/{n}")]);
     } else if let Some(k) = &spec.report_key {

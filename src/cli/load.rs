@@ -58,13 +58,44 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
         eprintln!("warning: no --site-key: the receipt and the audit entry are unsigned, and nothing is attached in the registry");
     }
     let started = now();
+    let outcome = load_logged(args, &trail, &options, &started);
+    let unlogged = outcome.as_ref().err().filter(|e| e.downcast_ref::<AlreadyLogged>().is_none());
+    if let Some(e) = unlogged {
+        // Whatever else stopped the run after the log was opened is recorded too.
+        trail.record(Record {
+            command: "load".into(),
+            outcome: Logged::Error,
+            registry: Some(args.registry.clone()),
+            bundles: vec![super::audit::bundle_ref(&args.bundle, None, None)],
+            images: Vec::new(),
+            receipt: None,
+            details: vec![format!("{e:#}")],
+        })?;
+    }
+    outcome
+}
+
+/// An error the run has already written to the audit log.
+#[derive(Debug)]
+struct AlreadyLogged(String);
+
+impl std::fmt::Display for AlreadyLogged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AlreadyLogged {}
+
+/// The run once the audit trail is open; every answer it gives is in the log.
+fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::RegistryOptions, started: &str) -> anyhow::Result<Outcome> {
     let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
     let Some(verified) = verified else {
         let facts = Facts {
             args,
-            trail: &trail,
+            trail,
             report: &verify_report,
-            started: &started,
+            started,
         };
         let sha256 = sealift::bundle::file_digest(&args.bundle)?;
         let receipt = facts.receipt(None, sha256, Vec::new(), failures(&verify_report), None)?;
@@ -85,12 +116,12 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     if args.format == Format::Table {
         verify::render_table(&verify_report);
     }
-    let client = Registry::new(&options)?;
+    let client = Registry::new(options)?;
     let facts = Facts {
         args,
-        trail: &trail,
+        trail,
         report: &verify_report,
-        started: &started,
+        started,
     };
     let runtime = super::runtime()?;
     // Order of imports: the receipts in the registry (signed by the site key) and this
@@ -148,14 +179,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     let target = LoadOptions {
         registry: args.registry.clone(),
     };
-    let report = match runtime.block_on(load(&verified, &client, &target, &progress)) {
-        Ok(r) => r,
-        Err(e) => {
-            let e = anyhow::Error::from(e);
-            facts.log(Some(&verified), Logged::Error, Vec::new(), None, vec![format!("{e:#}")])?;
-            return Err(e);
-        }
-    };
+    let report = runtime.block_on(load(&verified, &client, &target, &progress))?;
     let sha256 = runtime.block_on(file_hash).context("hashing the bundle file")??;
     let images = image_facts(&verified, &report);
     let mut details = Vec::new();
@@ -178,7 +202,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
                 Some(&receipt),
                 vec![text.clone()],
             )?;
-            anyhow::bail!("{text} (the images are loaded; the receipt is at {})", receipt.0.display());
+            return Err(AlreadyLogged(format!("{text} (the images are loaded; the receipt is at {})", receipt.0.display())).into());
         }
     }
     facts.log(Some(&verified), Logged::Passed, loaded_refs(&report), Some(&receipt), details)?;

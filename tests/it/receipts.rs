@@ -377,6 +377,30 @@ async fn a_failed_verification_leaves_a_failed_receipt_and_entry_and_pushes_noth
         entries[0]["receipt"],
         format!("sha256:{}", sha256_file(&release.path("failed.json")))
     );
+
+    // A registry that cannot be reached: exit 2, and the log says why.
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            "127.0.0.1:1",
+            "--retries",
+            "0",
+            "--site-key",
+            "keys/site.key",
+            "--audit-log",
+            "audit.log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let entries = audit_entries(&release, "audit.log");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["outcome"], "error");
+    assert!(entries[1]["details"][0].as_str().unwrap().contains("127.0.0.1:1"), "{}", entries[1]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -417,9 +441,11 @@ async fn audit_verify_names_the_entry_edited_removed_swapped_or_resigned() {
         .map(str::to_owned)
         .collect();
     let write = |name: &str, lines: &[String]| release.write(name, &lines.iter().map(|l| format!("{l}\n")).collect::<String>());
-    // One byte edited: the outcome of the second entry.
+    // One byte edited in the third entry: an image it names.
     let mut edited = lines.clone();
-    edited[1] = edited[1].replacen("\"failed\"", "\"passed\"", 1);
+    edited[2] = edited[2].replacen("app/alpha", "app/blpha", 1);
+    let differing = lines[2].bytes().zip(edited[2].bytes()).filter(|(a, b)| a != b).count();
+    assert_eq!((differing, lines[2].len()), (1, edited[2].len()));
     write("edited.log", &edited);
     // An entry removed; two swapped; a signature replaced by one from another entry.
     let mut removed = lines.clone();
@@ -433,7 +459,7 @@ async fn audit_verify_names_the_entry_edited_removed_swapped_or_resigned() {
     resigned[3] = resigned[3].replace(&sig_of(&lines[3]), &sig_of(&lines[0]));
     write("resigned.log", &resigned);
     for (file, line, words) in [
-        ("edited.log", 2, "signature does not verify"),
+        ("edited.log", 3, "signature does not verify"),
         (
             "removed.log",
             3,
@@ -449,7 +475,7 @@ async fn audit_verify_names_the_entry_edited_removed_swapped_or_resigned() {
     // Without the key the chain alone still finds the edit (at the entry after it).
     let o = sealift(release.dir.path(), &["audit", "verify", "edited.log"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("line 3: records the previous entry as"), "{}", text(&o));
+    assert!(text(&o).contains("line 4: records the previous entry as"), "{}", text(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]
