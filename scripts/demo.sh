@@ -54,13 +54,16 @@ scan:
   fail-on: high
 YAML
 export SEALIFT_PASSWORD=demo-key-passphrase
+export SEALIFT_STATE_DIR="$work/state"   # the audit log and receipts, kept out of ~
 export SEALIFT_REGISTRY_USERNAME=demo SEALIFT_REGISTRY_PASSWORD=demo-pass
 
 say "sealift db build: the offline vulnerability database from real advisory records"
 "$sealift" db build --from "$shared/vulndata" --from "$shared/scan-testbed/curated" -o vulndb | tail -3
 
-say "sealift keys generate"
+say "sealift keys generate: the release key, and the site's own key for receipts and the audit log"
 "$sealift" keys generate --dir keys
+"$sealift" keys generate --dir site-keys
+export SEALIFT_SITE_KEY="$work/site-keys/sealift.key"   # every verify, load and check signs its audit entry
 
 say "a policy that blocks every finding (fail-on: unknown) stops bundle create: exit 1, nothing written"
 sed 's/fail-on: high/fail-on: unknown/' sealift.yaml > strict.yaml
@@ -91,11 +94,28 @@ printf 'x' | dd of=tampered.tar bs=1 seek=$(( $(stat -c %s tampered.tar) - 20000
 
 say "sealift load into the site registry"
 echo site-pass | "$sealift" load release.tar --key keys/sealift.pub --registry "$dst" \
-    --ca-file dst-reg/ca.crt --username site --password-stdin --manifests-out site
+    --ca-file dst-reg/ca.crt --username site --password-stdin --manifests-out site --receipt receipt.json
+
+say "the import receipt: who loaded what, signed with the site key; openssl checks it over the DSSE PAE"
+jq -r .payload receipt.json | base64 -d > statement.json
+jq -c '.predicate | {verificationResult, verifier: .verifier.id, operator: .["https://sealift.dev/receipt/import/v1"].operator}' statement.json
+printf 'DSSEv1 28 application/vnd.in-toto+json %s ' "$(stat -c %s statement.json)" | cat - statement.json > pae
+jq -r '.signatures[0].sig' receipt.json | base64 -d > receipt.sig
+openssl dgst -sha256 -verify site-keys/sealift.pub -signature receipt.sig pae
+
+say "loading an older bundle of the same name is refused (exit 1): receipts in the registry say a newer one is there"
+cat > older.yaml <<YAML
+name: demo-release
+images:
+  - $src/demo/web:1.0
+YAML
+SOURCE_DATE_EPOCH=1 "$sealift" bundle create -f older.yaml -o older.tar --key keys/sealift.key --ca-file src-reg/ca.crt >/dev/null 2>&1
+echo site-pass | "$sealift" load older.tar --key keys/sealift.pub --registry "$dst" --format json \
+    --ca-file dst-reg/ca.crt --username site --password-stdin 2>&1 >/dev/null | grep -v '^verify ' || echo "(exit code $?)"
 
 say "the site's manifests: images from the site registry by digest, and admission that enforces it"
 grep 'image:' site/deploy/web.yaml
-grep -E "kind:|startsWith" site/sealift-cluster/admission.yaml
+grep -E "kind:|startsWith|name: sealift" site/sealift-cluster/admission.yaml
 
 say "what the site registry now holds"
 curl -s --cacert dst-reg/ca.crt -u site:site-pass "https://$dst/v2/_catalog"; echo
@@ -105,7 +125,7 @@ skopeo inspect --raw --cert-dir dst-certs --creds site:site-pass "docker://$dst/
 say "the image signatures went along (cosign .sig images and Sigstore bundle referrer indexes)"
 skopeo list-tags --cert-dir dst-certs --creds site:site-pass "docker://$dst/demo/web"
 
-say "the scheduled check: the site registry against the signed bundle (read-only)"
+say "the scheduled check: the site registry against the signed bundle (read-only), receipts included"
 SEALIFT_REGISTRY_USERNAME=site SEALIFT_REGISTRY_PASSWORD=site-pass \
     "$sealift" check --registry "$dst" --bundle release.tar --key keys/sealift.pub --ca-file dst-reg/ca.crt
 say "someone retags demo/web:1.0 around sealift; the check says so (exit 1)"
@@ -114,4 +134,7 @@ skopeo copy --quiet --preserve-digests --multi-arch all --src-cert-dir dst-certs
 SEALIFT_REGISTRY_USERNAME=site SEALIFT_REGISTRY_PASSWORD=site-pass \
     "$sealift" check --registry "$dst" --bundle release.tar --key keys/sealift.pub --ca-file dst-reg/ca.crt \
     || echo "(exit code $?)"
+say "the audit log: every load, verify and check, hash-chained and signed"
+cut -c1-150 "$SEALIFT_STATE_DIR/audit.log"
+"$sealift" audit verify "$SEALIFT_STATE_DIR/audit.log" --key site-keys/sealift.pub
 say "done; work directory was $work"

@@ -9,6 +9,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)  # the demo reads the import receipt with it
 command -v rpmbuild >/dev/null || need+=(rpm)  # rpm, rpmbuild: version oracle, RPM database fixture
 # The scan tests: a debootstrap root filesystem (cached, see scripts/fixture-rootfs.sh), made
 # into images by scripts/rootfs-image.py, and dpkg-query/dpkg as the Debian oracle.

@@ -114,7 +114,7 @@ fn check_line(line: &[u8], line_no: u64, prev: Option<&Digest>, key: Option<&Pub
     let signed = signed_part(line);
     match (key, signed) {
         (None, _) => None,
-        (Some(_), None) => Some("is not signed (no `sig` member at its end)".to_owned()),
+        (Some(_), None) => Some("is not signed (no `sig` member at its end): written without a site key, or edited".to_owned()),
         (Some(key), Some((bytes, sig))) => {
             let ok = STANDARD.decode(sig).is_ok_and(|s| key.verify(&bytes, &s).is_ok());
             *checked += 1;

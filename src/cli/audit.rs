@@ -19,8 +19,9 @@ pub(crate) struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
     /// The site's private key (cosign format, P-256; passphrase from SEALIFT_PASSWORD): signs
-    /// audit entries and import receipts. Without it they are written unsigned, with a warning.
-    #[arg(long = "site-key", visible_alias = "receipt-key", value_name = "KEY")]
+    /// audit entries and import receipts. Without it they are written unsigned. Set
+    /// SEALIFT_SITE_KEY once so every run signs: `audit verify --key` refuses unsigned entries.
+    #[arg(long = "site-key", visible_alias = "receipt-key", value_name = "KEY", env = "SEALIFT_SITE_KEY")]
     site_key: Option<PathBuf>,
 }
 

@@ -440,6 +440,7 @@ pub fn sealift(cwd: &Path, args: &[&str]) -> Output {
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("XDG_STATE_HOME")
         .env_remove("SEALIFT_STATE_DIR")
+        .env_remove("SEALIFT_SITE_KEY")
         .stdin(Stdio::null())
         .output()
         .unwrap()
