@@ -379,8 +379,15 @@ async fn transient_registry_faults_are_retried_and_a_broken_download_resumes() {
     assert_eq!(sent(&pulls[0]), half, "{pulls:?}");
     let resumed: Vec<&Seen> = pulls.iter().filter(|p| p.range.is_some()).collect();
     assert_eq!(resumed.len(), 1, "{pulls:?}");
-    assert_eq!(resumed[0].range.as_deref(), Some(format!("bytes={half}-").as_str()));
-    assert_eq!(sent(resumed[0]), size - half, "the resumed request sent only the rest");
+    // The proxy sent `half` bytes before cutting; under load the client may have read fewer
+    // of them off the socket before the cut, and resumes from what it received.
+    let from: u64 = resumed[0]
+        .range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+        .unwrap_or_else(|| panic!("not an open range from an offset: {:?}", resumed[0].range));
+    assert!(from > 0 && from <= half, "resumed from {from}, the cut came after {half}");
+    assert_eq!(sent(resumed[0]), size - from, "the resumed request sent only the rest");
     // Same digests as a bundle made without faults.
     let index = |file: &str| {
         let o = sealift(release.dir.path(), &["bundle", "inspect", file, "--format", "json"]);
