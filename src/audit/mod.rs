@@ -37,7 +37,7 @@ const SIG_MEMBER: &str = ",\"sig\":\"";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be opened, locked, read or written.
-    #[error("audit log {path}: {source}")]
+    #[error("audit log {path}")]
     Io {
         /// The log.
         path: PathBuf,
@@ -53,7 +53,34 @@ pub enum Error {
         /// Its size.
         bytes: usize,
     },
+    /// The log's last entry is signed and this run has no key: an unsigned entry would break
+    /// `audit verify --key` for everything after it.
+    #[error("audit log {path} is signed: give the site key (--site-key or SEALIFT_SITE_KEY) to add to it")]
+    KeyRequired {
+        /// The log.
+        path: PathBuf,
+    },
+    /// Another process held the log's lock for too long.
+    #[error("audit log {path}: another process has held its lock for {seconds} s")]
+    Locked {
+        /// The log.
+        path: PathBuf,
+        /// How long this run waited.
+        seconds: u64,
+    },
+    /// The entry could not be encoded (cannot happen for the types written; kept as an error).
+    #[error("audit log {path}: encoding the entry: {source}")]
+    Encode {
+        /// The log.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
 }
+
+/// How long an append waits for another writer's lock, in seconds.
+pub const LOCK_WAIT_SECONDS: u64 = 30;
 
 /// How a run ended.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,18 +176,20 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        let file = open_append(&self.path)?;
-        // flock(2), released when the file is closed at the end of this call.
-        let mut file =
-            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| io(std::io::Error::from(errno)))?;
+        let mut file = self.lock()?;
         let (seq, prev, cut) = match last_line(&mut file).map_err(io)? {
             None => (1, None, false),
             Some((line, cut)) => {
+                if key.is_none() && signed_part(&line).is_some() {
+                    return Err(Error::KeyRequired { path: self.path.clone() });
+                }
+                // After a line that is not an entry (a cut write), the count goes on from 0:
+                // `audit verify` reports that line.
                 let seq = serde_json::from_slice::<serde_json::Value>(&line)
                     .ok()
                     .and_then(|v| v["seq"].as_u64())
                     .unwrap_or(0);
-                (seq + 1, Some(Digest::of(&line)), cut)
+                (seq.saturating_add(1), Some(Digest::of(&line)), cut)
             }
         };
         let entry = Entry {
@@ -173,7 +202,10 @@ impl AuditLog {
             operator: Operator::current(),
             record,
         };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        let mut line = serde_json::to_vec(&entry).map_err(|source| Error::Encode {
+            path: self.path.clone(),
+            source,
+        })?;
         if let Some(key) = key {
             let sig = STANDARD.encode(key.sign(&line));
             line.pop();
@@ -197,6 +229,35 @@ impl AuditLog {
         file.sync_data().map_err(io)?;
         Ok(entry)
     }
+
+    /// The log, open for appending under an exclusive flock(2) (released when it is dropped).
+    /// Waits up to [`LOCK_WAIT_SECONDS`] for another writer.
+    fn lock(&self) -> Result<nix::fcntl::Flock<File>, Error> {
+        use nix::fcntl::{Flock, FlockArg};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(LOCK_WAIT_SECONDS);
+        let mut file = open_append(&self.path)?;
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(locked) => return Ok(locked),
+                Err((back, nix::errno::Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                    file = back;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(Error::Locked {
+                        path: self.path.clone(),
+                        seconds: LOCK_WAIT_SECONDS,
+                    });
+                }
+                Err((_, errno)) => {
+                    return Err(Error::Io {
+                        path: self.path.clone(),
+                        source: std::io::Error::from(errno),
+                    });
+                }
+            }
+        }
+    }
 }
 
 fn open_append(path: &Path) -> Result<File, Error> {
@@ -207,6 +268,11 @@ fn open_append(path: &Path) -> Result<File, Error> {
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    // A FIFO or device would block or never end: only a regular file (or none yet) is a log.
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"))),
+        _ => {}
     }
     OpenOptions::new()
         .read(true)
@@ -266,9 +332,16 @@ pub fn default_state_dir() -> Option<PathBuf> {
         .or_else(|| env("HOME").map(|h| h.join(".local/state/sealift")))
 }
 
-/// Call `visit` with every entry of the log at `path` that parses, in file order, one line in
-/// memory at a time. Nothing here is verified (see [`verify`]); a missing file has no entries.
-pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry)) -> Result<(), Error> {
+/// Is `line` signed by `key`, in the one encoding sealift writes?
+#[must_use]
+pub fn signed_by(line: &[u8], key: &crate::sign::PublicKey) -> bool {
+    signed_part(line).is_some_and(|(bytes, sig)| STANDARD.decode(sig).is_ok_and(|s| key.verify_canonical(&bytes, &s).is_ok()))
+}
+
+/// Call `visit` with every entry of the log at `path` that parses, and its line's bytes, in
+/// file order, one line in memory at a time. Nothing here is verified (see [`verify`] and
+/// [`signed_by`]); a missing file has no entries.
+pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry, &[u8])) -> Result<(), Error> {
     use std::io::BufRead as _;
     let io = |source| Error::Io {
         path: path.to_owned(),
@@ -291,8 +364,9 @@ pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry)) -> Result<(), E
         {
             return Ok(());
         }
-        if let Ok(entry) = serde_json::from_slice::<Entry>(buf.strip_suffix(b"\n").unwrap_or(&buf)) {
-            visit(entry);
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if let Ok(entry) = serde_json::from_slice::<Entry>(line) {
+            visit(entry, line);
         }
     }
 }

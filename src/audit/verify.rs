@@ -1,11 +1,9 @@
 //! `sealift audit verify`: walk the log once, line by line, and name the first entry that was
 //! edited, removed or reordered.
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use super::{Entry, Error, MAX_ENTRY_BYTES, signed_part};
@@ -30,17 +28,22 @@ pub struct Verified {
     pub entries: u64,
     /// Entries whose signature was checked with the key.
     pub signatures_checked: u64,
-    /// The first problem, if any.
+    /// The first problem, if any. An empty log is a problem too: a wiped log looks like that.
     pub problem: Option<Problem>,
 }
 
-/// Check the chain of the log at `path` and, with `key`, that every entry is signed by it.
-/// Stops at the first problem. I/O errors are errors; a bad log is an `Ok` with a problem.
+/// Check the chain of the log at `path` and, with `key`, that every entry is signed by it
+/// (in the one encoding sealift writes). Stops at the first problem. A path that is not a
+/// regular file, and I/O errors, are errors; a bad log is an `Ok` with a problem.
 pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
     let io = |source| Error::Io {
         path: path.to_owned(),
         source,
     };
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
     let mut reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
     let mut out = Verified {
         entries: 0,
@@ -50,58 +53,116 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
     let mut prev: Option<Digest> = None;
     let mut buf = Vec::new();
     loop {
-        buf.clear();
-        let n = (&mut reader)
-            .take(MAX_ENTRY_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(io)?;
-        if n == 0 {
-            return Ok(out);
-        }
         let line_no = out.entries + 1;
         let fail = |reason: String| Problem {
             line: line_no,
             expected_seq: line_no,
             reason,
         };
-        let Some(line) = buf.strip_suffix(b"\n") else {
-            out.problem = Some(fail(if n > MAX_ENTRY_BYTES {
-                format!("longer than {MAX_ENTRY_BYTES} bytes")
-            } else {
-                "the last line has no newline: a write was cut short or the file was edited".to_owned()
-            }));
+        let Some(line) = next_line(&mut reader, &mut buf).map_err(io)? else {
+            if out.entries == 0 {
+                out.problem = Some(fail(
+                    "the log is empty: there is nothing to verify (a wiped log looks like this)".into(),
+                ));
+            }
             return Ok(out);
         };
-        if let Some(problem) = check_line(line, line_no, prev.as_ref(), key, &mut out.signatures_checked) {
-            out.problem = Some(fail(problem));
-            return Ok(out);
+        let line = match line {
+            Ok(l) => l,
+            Err(reason) => {
+                out.problem = Some(fail(reason));
+                return Ok(out);
+            }
+        };
+        let first_signature = out.signatures_checked == 0;
+        match check_line(&line, line_no, prev.as_ref(), key, &mut out.signatures_checked) {
+            Ok(()) => {}
+            Err(Check::Problem(reason)) => {
+                let hint = if first_signature && reason.starts_with("signature does not verify") {
+                    " (no entry before it verified either: is the log signed with another key?)"
+                } else {
+                    ""
+                };
+                out.problem = Some(fail(format!("{reason}{hint}")));
+                return Ok(out);
+            }
+            Err(Check::Ahead(found)) => {
+                // Entry `found` where `line_no` belongs: swapped with the next line, or removed.
+                let next_seq = next_line(&mut reader, &mut buf)
+                    .ok()
+                    .flatten()
+                    .and_then(Result::ok)
+                    .and_then(|l| serde_json::from_slice::<Entry>(&l).ok())
+                    .map(|e| e.seq);
+                let missing = found - line_no;
+                let why = if next_seq == Some(line_no) {
+                    format!("entries {line_no} and {found} were swapped")
+                } else if missing == 1 {
+                    "1 entry before it was removed".to_owned()
+                } else {
+                    format!("{missing} entries before it were removed")
+                };
+                out.problem = Some(fail(format!("holds entry {found} where entry {line_no} belongs: {why}")));
+                return Ok(out);
+            }
         }
-        prev = Some(Digest::of(line));
+        prev = Some(Digest::of(&line));
         out.entries = line_no;
     }
 }
 
-/// What is wrong with one line, given the hash of the line before it.
-fn check_line(line: &[u8], line_no: u64, prev: Option<&Digest>, key: Option<&PublicKey>, checked: &mut u64) -> Option<String> {
-    let entry: Entry = match serde_json::from_slice(line) {
-        Ok(e) => e,
-        Err(e) => return Some(format!("not an audit entry ({e}): the line was edited")),
-    };
-    if entry.seq != line_no {
-        return Some(if entry.seq > line_no {
-            format!(
-                "holds entry {} where entry {line_no} belongs: {} entr{} before it {} removed",
-                entry.seq,
-                entry.seq - line_no,
-                if entry.seq - line_no == 1 { "y" } else { "ies" },
-                if entry.seq - line_no == 1 { "was" } else { "were" },
-            )
-        } else {
-            format!("holds entry {} where entry {line_no} belongs: entries were reordered", entry.seq)
-        });
+/// The next line without its newline: `None` at the end, `Some(Err)` for a line that is too
+/// long or has no newline (a cut write).
+fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
+    buf.clear();
+    let n = reader.take(MAX_ENTRY_BYTES as u64 + 1).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match buf.strip_suffix(b"\n") {
+        Some(line) => Ok(line.to_vec()),
+        None if n > MAX_ENTRY_BYTES => Err(format!("longer than {MAX_ENTRY_BYTES} bytes")),
+        None => Err("the last line has no newline: a write was cut short or the file was edited".to_owned()),
+    }))
+}
+
+enum Check {
+    /// What is wrong, in words.
+    Problem(String),
+    /// The line holds a later entry than it should.
+    Ahead(u64),
+}
+
+/// What is wrong with one line, given the hash of the line before it. With a key the
+/// signature is checked first: an edited line is named as edited, whatever field changed.
+fn check_line(line: &[u8], line_no: u64, prev: Option<&Digest>, key: Option<&PublicKey>, checked: &mut u64) -> Result<(), Check> {
+    let entry: Entry =
+        serde_json::from_slice(line).map_err(|e| Check::Problem(format!("not an audit entry ({e}): the line was edited")))?;
+    if let Some(key) = key {
+        if signed_part(line).is_none() {
+            return Err(Check::Problem(
+                "has no valid `sig` member at its end: written without a site key, or edited".to_owned(),
+            ));
+        }
+        *checked += 1;
+        if !super::signed_by(line, key) {
+            return Err(Check::Problem(format!(
+                "signature does not verify with key {}: the entry or its signature was changed",
+                key.id()
+            )));
+        }
+    }
+    if entry.seq > line_no {
+        return Err(Check::Ahead(entry.seq));
+    }
+    if entry.seq < line_no {
+        return Err(Check::Problem(format!(
+            "holds entry {} where entry {line_no} belongs: entries were reordered or repeated",
+            entry.seq
+        )));
     }
     if entry.prev.as_ref() != prev {
-        return Some(match prev {
+        return Err(Check::Problem(match prev {
             None => "the first line names a previous entry: the log's start was cut off".to_owned(),
             Some(p) => format!(
                 "records the previous entry as {}, but line {} hashes to {p}: line {} was edited",
@@ -109,23 +170,9 @@ fn check_line(line: &[u8], line_no: u64, prev: Option<&Digest>, key: Option<&Pub
                 line_no - 1,
                 line_no - 1
             ),
-        });
+        }));
     }
-    let signed = signed_part(line);
-    match (key, signed) {
-        (None, _) => None,
-        (Some(_), None) => Some("is not signed (no `sig` member at its end): written without a site key, or edited".to_owned()),
-        (Some(key), Some((bytes, sig))) => {
-            let ok = STANDARD.decode(sig).is_ok_and(|s| key.verify(&bytes, &s).is_ok());
-            *checked += 1;
-            (!ok).then(|| {
-                format!(
-                    "signature does not verify with key {}: the entry or its signature was changed",
-                    key.id()
-                )
-            })
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,6 +180,8 @@ mod tests {
     use super::super::{AuditLog, Outcome, Record};
     use super::*;
     use crate::sign::{Algorithm, SigningKey};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     fn record(n: usize) -> Record {
         Record {
@@ -218,6 +267,54 @@ mod tests {
         assert!(p.reason.contains("signature does not verify"), "{}", p.reason);
         // Without the key only the chain is checked, and a last-line forgery is not seen.
         assert_eq!(verify(&path, None).unwrap().problem, None);
+    }
+
+    #[test]
+    fn an_empty_log_fails_and_a_signed_log_takes_no_unsigned_entry() {
+        let (_dir, path) = log_of(0, None);
+        let p = verify(&path, None).unwrap().problem.unwrap();
+        assert!(p.reason.contains("empty"), "{}", p.reason);
+        let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let (_dir, path) = log_of(1, Some(&key));
+        let log = AuditLog::open(&path).unwrap();
+        assert!(matches!(
+            log.append(record(1), None, time::OffsetDateTime::now_utc()),
+            Err(super::super::Error::KeyRequired { .. })
+        ));
+        // A FIFO is refused, not waited on.
+        let fifo = path.with_file_name("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(verify(&fifo, None).is_err());
+        assert!(AuditLog::open(&fifo).is_err());
+    }
+
+    #[test]
+    fn swapped_entries_are_named_as_swapped_and_a_high_s_signature_is_refused() {
+        let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let public = key.public_key().unwrap();
+        let (_dir, path) = log_of(3, Some(&key));
+        let original = lines(&path);
+        let mut swapped = original.clone();
+        swapped.swap(1, 2);
+        rewrite(&path, &swapped);
+        let p = verify(&path, Some(&public)).unwrap().problem.unwrap();
+        assert!(p.reason.contains("entries 2 and 3 were swapped"), "{}", p.reason);
+        // The last line's signature re-encoded with s' = n - s: still a valid ECDSA signature,
+        // but not the bytes sealift wrote.
+        let (bytes, sig) = signed_part(original[2].as_bytes()).unwrap();
+        let der = STANDARD.decode(sig).unwrap();
+        let parsed = p256::ecdsa::Signature::from_der(&der).unwrap();
+        let (r, s) = parsed.split_scalars();
+        let flipped = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+        let high = STANDARD.encode(flipped.to_der().as_bytes());
+        public
+            .verify(&bytes, &STANDARD.decode(&high).unwrap())
+            .expect("n - s verifies as ECDSA");
+        let mut resigned = original.clone();
+        resigned[2] = original[2].replace(sig, &high);
+        rewrite(&path, &resigned);
+        let p = verify(&path, Some(&public)).unwrap().problem.unwrap();
+        assert_eq!(p.line, 3, "{p:?}");
     }
 
     #[test]

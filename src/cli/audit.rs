@@ -59,6 +59,26 @@ impl Trail {
         Ok(self.log.append(record, self.key.as_ref(), time::OffsetDateTime::now_utc())?)
     }
 
+    /// Record a run that stopped with `error` (exit 2).
+    pub(crate) fn record_error(
+        &self,
+        command: &str,
+        registry: Option<String>,
+        bundles: Vec<BundleRef>,
+        error: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        self.record(Record {
+            command: command.into(),
+            outcome: Logged::Error,
+            registry,
+            bundles,
+            images: Vec::new(),
+            receipt: None,
+            details: vec![format!("{error:#}")],
+        })?;
+        Ok(())
+    }
+
     /// The site key's public half.
     pub(crate) fn public_key(&self) -> anyhow::Result<Option<PublicKey>> {
         Ok(self.key.as_ref().map(SigningKey::public_key).transpose()?)
@@ -81,10 +101,12 @@ pub(crate) fn failures(report: &VerifyReport) -> Vec<String> {
     report.failures.iter().map(|f| format!("{} {}", f.code, f.subject)).collect()
 }
 
-/// The bundles the audit log says were loaded into `registry`.
-pub(crate) fn loaded_per_log(log: &AuditLog, registry: &str) -> anyhow::Result<Vec<Loaded>> {
+/// The bundles the audit log says were loaded into `registry`. With the site key only
+/// entries it signed may prove a load (for `follows`); any entry may refuse a rollback.
+pub(crate) fn loaded_per_log(log: &AuditLog, registry: &str, key: Option<&PublicKey>) -> anyhow::Result<Vec<Loaded>> {
     let mut out = Vec::new();
-    sealift::audit::for_each_entry(log.path(), |e| {
+    sealift::audit::for_each_entry(log.path(), |e, line| {
+        let proves_order = key.is_none_or(|k| sealift::audit::signed_by(line, k));
         if e.record.command != "load" || e.record.outcome != Logged::Passed || e.record.registry.as_deref() != Some(registry) {
             return;
         }
@@ -95,6 +117,7 @@ pub(crate) fn loaded_per_log(log: &AuditLog, registry: &str) -> anyhow::Result<V
                     created: created.clone(),
                     index: index.clone(),
                     source: format!("audit log {} entry {}", log.path().display(), e.seq),
+                    proves_order,
                 });
             }
         }
@@ -117,7 +140,7 @@ pub(crate) enum AuditCommand {
         /// The audit log.
         file: PathBuf,
         /// The site's public key (PEM); without it only the chain is checked.
-        #[arg(long)]
+        #[arg(long, visible_alias = "site-pub")]
         key: Option<PathBuf>,
     },
 }
@@ -141,10 +164,11 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<Outcome> {
         }
         Some(p) => {
             println!(
-                "FAILED {name}: line {}: {} ({} entries before it are intact)",
+                "FAILED {name}: line {}: {} ({} entr{} before it intact)",
                 p.line,
                 super::output::escape(&p.reason),
-                verdict.entries
+                verdict.entries,
+                if verdict.entries == 1 { "y" } else { "ies" }
             );
             Ok(Outcome::No)
         }

@@ -155,6 +155,25 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     // The signing key is opened first: a wrong passphrase stops the run before any request.
     let report_key = args.report_key.as_deref().map(super::bundle::open_key).transpose()?;
     let trail = args.audit.open()?;
+    let outcome = check_logged(args, &trail, registry.clone(), &options, report_key.as_ref());
+    if let Err(e) = &outcome {
+        let bundles = args.bundles.iter().map(|b| super::audit::bundle_ref(b, None, None)).collect();
+        trail.record_error("check", Some(registry), bundles, e)?;
+    }
+    outcome
+}
+
+/// Details kept in a check's audit entry; the rest are counted.
+const AUDIT_DETAILS: usize = 100;
+
+/// The check once the audit log is open: every answer it gives is recorded.
+fn check_logged(
+    args: &CheckArgs,
+    trail: &super::audit::Trail,
+    registry: String,
+    options: &sealift::registry::RegistryOptions,
+    report_key: Option<&sealift::sign::SigningKey>,
+) -> anyhow::Result<Outcome> {
     let receipt_key = match &args.site_pub {
         Some(p) => Some(super::audit::read_public_key(p)?),
         None => trail.public_key()?,
@@ -189,7 +208,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         Some(dir) => Some(sealift::check::State::open(dir, args.full).with_context(|| format!("state directory {}", dir.display()))?),
         None => None,
     };
-    let client = Registry::new(&options)?;
+    let client = Registry::new(options)?;
     let check_options = CheckOptions {
         registry,
         deep: args.deep,
@@ -208,14 +227,19 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         &Progress::new(),
     ))?;
     if let Some(path) = &args.output {
-        write_report(&report, path, report_key.as_ref())?;
+        write_report(&report, path, report_key)?;
     }
-    let problems: Vec<String> = report
-        .items
-        .iter()
-        .filter(|i| i.status != sealift::check::Status::Ok)
+    print(&report, args.format)?;
+    let findings = report.items.iter().filter(|i| i.status != sealift::check::Status::Ok);
+    let mut problems: Vec<String> = findings
+        .clone()
+        .take(AUDIT_DETAILS)
         .map(|i| format!("{} {} {}", i.status.as_str(), i.image, i.subject))
         .collect();
+    let more = findings.count().saturating_sub(AUDIT_DETAILS);
+    if more > 0 {
+        problems.push(format!("and {more} more finding(s): see the report"));
+    }
     trail.record(sealift::audit::Record {
         command: "check".into(),
         outcome: if report.passed() {
@@ -232,7 +256,6 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         receipt: None,
         details: problems,
     })?;
-    print(&report, args.format)?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
 

@@ -34,7 +34,7 @@ pub(crate) struct HardenArgs {
     key: Option<PathBuf>,
     /// The site's public key import receipts are signed with (`load --site-key`): adds the
     /// Kyverno and policy-controller policies that admit only images with a PASSED receipt.
-    #[arg(long, value_name = "FILE", requires = "registry")]
+    #[arg(long = "site-pub", value_name = "FILE", requires = "registry")]
     receipt_key: Option<PathBuf>,
     /// Read `harden:` settings from this sealift.yaml.
     #[arg(short = 'f', long = "file", value_name = "SEALIFT_YAML")]

@@ -62,15 +62,8 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     let unlogged = outcome.as_ref().err().filter(|e| e.downcast_ref::<AlreadyLogged>().is_none());
     if let Some(e) = unlogged {
         // Whatever else stopped the run after the log was opened is recorded too.
-        trail.record(Record {
-            command: "load".into(),
-            outcome: Logged::Error,
-            registry: Some(args.registry.clone()),
-            bundles: vec![super::audit::bundle_ref(&args.bundle, None, None)],
-            images: Vec::new(),
-            receipt: None,
-            details: vec![format!("{e:#}")],
-        })?;
+        let bundles = vec![super::audit::bundle_ref(&args.bundle, None, None)];
+        trail.record_error("load", Some(args.registry.clone()), bundles, e)?;
     }
     outcome
 }
@@ -102,32 +95,50 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
         facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(&verify_report))?;
         match args.format {
             Format::Json => {
-                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null, "receipt": receipt.0});
+                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null, "receipt": receipt.path});
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             }
             Format::Table => verify::render_table(&verify_report),
         }
         eprintln!(
             "nothing was pushed: the bundle failed verification (FAILED receipt {})",
-            receipt.0.display()
+            receipt.path.display()
         );
         return Ok(Outcome::No);
     };
     if args.format == Format::Table {
         verify::render_table(&verify_report);
     }
-    let client = Registry::new(options)?;
     let facts = Facts {
         args,
         trail,
         report: &verify_report,
         started,
     };
+    match load_verified(&facts, &verified, options) {
+        Err(e) if e.downcast_ref::<AlreadyLogged>().is_none() => {
+            // Verified, then stopped (the registry, the history, a push): a FAILED receipt
+            // that says why, and its audit entry.
+            let text = format!("{e:#}");
+            let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+            let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![text.clone()], None)?;
+            facts.log(Some(&verified), Logged::Error, Vec::new(), Some(&receipt), vec![text.clone()])?;
+            Err(AlreadyLogged(format!("{text} (FAILED receipt {})", receipt.path.display())).into())
+        }
+        other => other,
+    }
+}
+
+/// Push a verified bundle, attach its receipt, write its manifests and report.
+fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift::registry::RegistryOptions) -> anyhow::Result<Outcome> {
+    let (args, trail, verify_report) = (facts.args, facts.trail, facts.report);
+    let client = Registry::new(options)?;
     let runtime = super::runtime()?;
     // Order of imports: the receipts in the registry (signed by the site key) and this
     // site's audit log say which bundles the registry has had.
-    let mut history = super::audit::loaded_per_log(&trail.log, &args.registry)?;
-    if let Some(public) = trail.public_key()? {
+    let public = trail.public_key()?;
+    let mut history = super::audit::loaded_per_log(&trail.log, &args.registry, public.as_ref())?;
+    if let Some(public) = public {
         let repos: BTreeSet<String> = verified.index().images.iter().map(|i| i.repository.clone()).collect();
         history.extend(runtime.block_on(receipts::history(&client, &args.registry, &repos, &public))?);
     }
@@ -136,7 +147,9 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
         Judgement::Rollback { newer } if args.allow_rollback => {
             eprintln!(
                 "warning: rolling back: {} created {} was loaded before ({}); --allow-rollback given",
-                newer.index, newer.created, newer.source
+                newer.index,
+                super::output::escape(&newer.created),
+                super::output::escape(&newer.source)
             );
             Some(Rollback {
                 newer_created: newer.created,
@@ -162,12 +175,12 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
                 Judgement::InOrder => unreachable!("handled above"),
             };
             let sha256 = sealift::bundle::file_digest(&args.bundle)?;
-            let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![reason.clone()], None)?;
-            facts.log(Some(&verified), Logged::Refused, Vec::new(), Some(&receipt), vec![reason.clone()])?;
+            let receipt = facts.receipt(Some(verified), sha256, Vec::new(), vec![reason.clone()], None)?;
+            facts.log(Some(verified), Logged::Refused, Vec::new(), Some(&receipt), vec![reason.clone()])?;
             eprintln!(
                 "nothing was pushed: {} (FAILED receipt {})",
                 super::output::escape(&reason),
-                receipt.0.display()
+                receipt.path.display()
             );
             return Ok(Outcome::No);
         }
@@ -179,9 +192,9 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
     let target = LoadOptions {
         registry: args.registry.clone(),
     };
-    let report = runtime.block_on(load(&verified, &client, &target, &progress))?;
+    let report = runtime.block_on(load(verified, &client, &target, &progress))?;
     let sha256 = runtime.block_on(file_hash).context("hashing the bundle file")??;
-    let images = image_facts(&verified, &report);
+    let images = image_facts(verified, &report);
     let mut details = Vec::new();
     if let Some(r) = &rollback {
         details.push(format!(
@@ -189,27 +202,38 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
             r.newer_index, r.newer_created
         ));
     }
-    let receipt = facts.receipt(Some(&verified), sha256, images, Vec::new(), rollback)?;
+    let receipt = facts.receipt(Some(verified), sha256, images, Vec::new(), rollback)?;
     if let (Some(public), Some(_)) = (trail.public_key()?, &trail.key) {
         let created = now();
-        let attached = runtime.block_on(receipts::attach(&client, &args.registry, &verified, &receipt.1, &public, &created));
+        let attached = runtime.block_on(receipts::attach(
+            &client,
+            &args.registry,
+            verified,
+            &receipt.envelope,
+            &public,
+            &created,
+        ));
         if let Err(e) = attached {
             let text = format!("attaching the receipt: {:#}", anyhow::Error::from(e));
             facts.log(
-                Some(&verified),
+                Some(verified),
                 Logged::Error,
                 loaded_refs(&report),
                 Some(&receipt),
                 vec![text.clone()],
             )?;
-            return Err(AlreadyLogged(format!("{text} (the images are loaded; the receipt is at {})", receipt.0.display())).into());
+            return Err(AlreadyLogged(format!(
+                "{text} (the images are loaded; the receipt is at {})",
+                receipt.path.display()
+            ))
+            .into());
         }
     }
-    facts.log(Some(&verified), Logged::Passed, loaded_refs(&report), Some(&receipt), details)?;
+    facts.log(Some(verified), Logged::Passed, loaded_refs(&report), Some(&receipt), details)?;
     let manifests = match &args.manifests_out {
         Some(dir) => {
             let receipt_key = trail.public_key()?.map(|k| k.to_pem()).transpose()?;
-            match sealift::load::manifests::site_manifests(&verified, &args.registry, receipt_key.as_deref())? {
+            match sealift::load::manifests::site_manifests(verified, &args.registry, receipt_key.as_deref())? {
                 Some(hardened) => {
                     sealift::harden::write_outputs(dir, &hardened.files).with_context(|| format!("writing {}", dir.display()))?;
                     Some((dir.clone(), hardened.files.len(), hardened.report.changes.len()))
@@ -223,7 +247,7 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
         None => None,
     };
     if args.format == Format::Json {
-        let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": report, "receipt": receipt.0});
+        let doc = serde_json::json!({"verify": verify::to_json(verify_report)?, "load": report, "receipt": receipt.path});
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!("LOADED into {}", report.registry);
@@ -239,7 +263,7 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
         }
         println!(
             "RECEIPT {} ({}{})",
-            receipt.0.display(),
+            receipt.path.display(),
             if trail.key.is_some() { "signed" } else { "unsigned" },
             if trail.key.is_some() {
                 "; attached to every image as .att and referrer"
@@ -265,8 +289,17 @@ struct Facts<'a> {
     started: &'a str,
 }
 
-/// A receipt written: its path and envelope.
-type Written = (PathBuf, sealift::sign::dsse::Envelope);
+/// A receipt written.
+struct Written {
+    /// Where.
+    path: PathBuf,
+    /// The envelope (attached to the images when signed).
+    envelope: sealift::sign::dsse::Envelope,
+    /// sha256 of the bytes written to `path`.
+    digest: Digest,
+    /// sha256 of the whole bundle file.
+    bundle_sha256: Digest,
+}
 
 impl Facts<'_> {
     /// Build, sign (with the site key) and write the receipt.
@@ -310,7 +343,8 @@ impl Facts<'_> {
             started: self.started.to_owned(),
             finished: now(),
         };
-        let envelope = import.envelope(self.trail.key.as_ref());
+        let bundle_sha256 = import.bundle.sha256.clone();
+        let envelope = import.envelope(self.trail.key.as_ref())?;
         let path = match &self.args.receipt {
             Some(p) => p.clone(),
             None => {
@@ -329,9 +363,14 @@ impl Facts<'_> {
                 dir.join(format!("{}-{stem}.receipt.json", import.finished.replace(':', "")))
             }
         };
-        super::check::write_whole(&path, &serde_json::to_vec_pretty(&envelope)?)
-            .with_context(|| format!("writing the receipt {}", path.display()))?;
-        Ok((path, envelope))
+        let bytes = serde_json::to_vec_pretty(&envelope)?;
+        super::check::write_whole(&path, &bytes).with_context(|| format!("writing the receipt {}", path.display()))?;
+        Ok(Written {
+            path,
+            envelope,
+            digest: Digest::of(&bytes),
+            bundle_sha256,
+        })
     }
 
     /// Append the run to the audit log.
@@ -343,14 +382,17 @@ impl Facts<'_> {
         receipt: Option<&Written>,
         details: Vec<String>,
     ) -> anyhow::Result<()> {
-        let receipt_digest = receipt.map(|(path, _)| std::fs::read(path).map(|b| Digest::of(&b))).transpose()?;
         self.trail.record(Record {
             command: "load".into(),
             outcome,
             registry: Some(self.args.registry.clone()),
-            bundles: vec![super::audit::bundle_ref(&self.args.bundle, verified, None)],
+            bundles: vec![super::audit::bundle_ref(
+                &self.args.bundle,
+                verified,
+                receipt.map(|r| r.bundle_sha256.clone()),
+            )],
             images,
-            receipt: receipt_digest,
+            receipt: receipt.map(|r| r.digest.clone()),
             details,
         })?;
         Ok(())

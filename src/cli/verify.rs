@@ -192,7 +192,13 @@ fn scan_lines(report: &VerifyReport, out: &mut String) {
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
     let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let trail = args.audit.open()?;
-    let (report, verified) = verify_bundle(&args.bundle, &args.trust, now)?;
+    let (report, verified) = match verify_bundle(&args.bundle, &args.trust, now) {
+        Ok(r) => r,
+        Err(e) => {
+            trail.record_error("verify", None, vec![super::audit::bundle_ref(&args.bundle, None, None)], &e)?;
+            return Err(e);
+        }
+    };
     let mut details = super::audit::failures(&report);
     if let Some(at) = args.at {
         details.push(format!("judged at {at}"));

@@ -67,7 +67,7 @@ pub(super) fn kyverno_receipt_policy(registry: &str, key_pem: &str) -> Node {
                             "verifyImages",
                             seq([map([
                                 ("imageReferences", seq([s(&format!("{registry}/*"))])),
-                                ("required", Node::Bool(false)),
+                                ("required", Node::Bool(true)),
                                 ("verifyDigest", Node::Bool(true)),
                                 ("mutateDigest", Node::Bool(false)),
                                 (

@@ -30,6 +30,10 @@ pub struct Loaded {
     pub index: Digest,
     /// Where this was read: the `.att` image holding the receipt, or the audit log.
     pub source: String,
+    /// Whether this may prove the bundle was loaded into this registry (a predecessor): a
+    /// receipt signed by the site key for this registry, or a signed audit entry. Anything
+    /// else may only refuse (a rollback), never let a bundle through.
+    pub proves_order: bool,
 }
 
 /// What [`judge`] says of a bundle.
@@ -69,7 +73,7 @@ pub fn judge(index: &BundleIndex, digest: &Digest, history: &[Loaded]) -> Judgem
         return Judgement::Rollback { newer: newer.clone() };
     }
     match &index.follows {
-        Some(f) if !history.iter().any(|l| l.index == *f) => Judgement::PredecessorMissing { follows: f.clone() },
+        Some(f) if !history.iter().any(|l| l.proves_order && l.index == *f) => Judgement::PredecessorMissing { follows: f.clone() },
         _ => Judgement::InOrder,
     }
 }
@@ -121,7 +125,8 @@ pub async fn history(client: &Registry, registry: &str, repositories: &BTreeSet<
                 let Ok((import, _)) = Import::from_envelope(&envelope, key) else {
                     continue;
                 };
-                if let Some(l) = loaded_of(&import, &format!("receipt in {}:{tag}", repo.name())) {
+                let same_registry = import.registry == registry;
+                if let Some(l) = loaded_of(&import, &format!("receipt in {}:{tag}", repo.name()), same_registry) {
                     out.push(l);
                 }
             }
@@ -132,7 +137,7 @@ pub async fn history(client: &Registry, registry: &str, repositories: &BTreeSet<
 
 /// The bundle a PASSED receipt says was loaded.
 #[must_use]
-pub fn loaded_of(import: &Import, source: &str) -> Option<Loaded> {
+pub fn loaded_of(import: &Import, source: &str, proves_order: bool) -> Option<Loaded> {
     if import.result != Verdict::Passed {
         return None;
     }
@@ -142,6 +147,7 @@ pub fn loaded_of(import: &Import, source: &str) -> Option<Loaded> {
         created: b.created.clone()?,
         index: b.index.clone()?,
         source: source.to_owned(),
+        proves_order,
     })
 }
 
@@ -213,6 +219,7 @@ mod tests {
             created: created.into(),
             index: Digest::of(seed),
             source: "test".into(),
+            proves_order: true,
         }
     }
 
@@ -259,5 +266,22 @@ mod tests {
         );
         let following = index("shop", "2026-11-04T00:00:00Z", Some(Digest::of(b"n")));
         assert_eq!(judge(&following, &Digest::of(b"n+2"), &history), Judgement::InOrder);
+        // Evidence that cannot prove a load (another registry's receipt, an unsigned log line)
+        // still refuses a rollback but lets no successor through.
+        let weak = [Loaded {
+            proves_order: false,
+            ..loaded("shop", "2026-11-02T00:00:00Z", b"n")
+        }];
+        assert!(matches!(judge(&older, &Digest::of(b"n-1"), &weak), Judgement::Rollback { .. }));
+        assert!(matches!(
+            judge(&following, &Digest::of(b"n+2"), &weak),
+            Judgement::PredecessorMissing { .. }
+        ));
+        // A time that does not parse cannot be ordered: it counts as newer.
+        let odd = [loaded("shop", "yesterday", b"odd")];
+        assert!(matches!(
+            judge(&index("shop", "2026-11-05T00:00:00Z", None), &Digest::of(b"x"), &odd),
+            Judgement::Rollback { .. }
+        ));
     }
 }

@@ -36,6 +36,9 @@ pub enum Error {
     /// Signed, but not a sealift import receipt.
     #[error("not a sealift import receipt: {0}")]
     NotAReceipt(String),
+    /// The statement could not be encoded (cannot happen for these types; kept as an error).
+    #[error("encoding the receipt: {0}")]
+    Encode(#[source] serde_json::Error),
 }
 
 /// PASSED or FAILED, as the VSA spells them.
@@ -218,13 +221,12 @@ impl Import {
     }
 
     /// The receipt: the statement in a DSSE envelope, signed with `key`, or unsigned.
-    #[must_use]
-    pub fn envelope(&self, key: Option<&SigningKey>) -> Envelope {
-        let body = serde_json::to_vec(&self.statement()).unwrap_or_default();
-        match key {
+    pub fn envelope(&self, key: Option<&SigningKey>) -> Result<Envelope, Error> {
+        let body = serde_json::to_vec(&self.statement()).map_err(Error::Encode)?;
+        Ok(match key {
             Some(key) => Envelope::sign(key, IN_TOTO_PAYLOAD_TYPE, &body),
             None => Envelope::unsigned(IN_TOTO_PAYLOAD_TYPE, &body),
-        }
+        })
     }
 
     /// Read a receipt signed by `key`: the signature first, then the statement's type and
@@ -306,13 +308,13 @@ mod tests {
     fn a_signed_receipt_reads_back_only_with_its_key() {
         let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
         let import = sample(Verdict::Passed);
-        let envelope = import.envelope(Some(&key));
+        let envelope = import.envelope(Some(&key)).unwrap();
         let (back, subjects) = Import::from_envelope(&envelope, &key.public_key().unwrap()).unwrap();
         assert_eq!(back, import);
         assert_eq!(subjects, vec![Digest::of(b"index"), Digest::of(b"amd64")]);
         let stranger = SigningKey::generate(Algorithm::EcdsaP256).unwrap().public_key().unwrap();
         assert!(matches!(Import::from_envelope(&envelope, &stranger), Err(Error::Signature(_))));
-        assert!(Import::from_envelope(&import.envelope(None), &key.public_key().unwrap()).is_err());
+        assert!(Import::from_envelope(&import.envelope(None).unwrap(), &key.public_key().unwrap()).is_err());
     }
 
     #[test]

@@ -123,6 +123,21 @@ impl PublicKey {
         &self.spki_der
     }
 
+    /// [`PublicKey::verify`], and the signature must be in the one encoding sealift writes
+    /// (P-256: DER as `to_der` writes it, with a low S), so that nobody can re-encode a valid
+    /// signature into other bytes that still verify (ECDSA's `s` and `n - s`).
+    pub fn verify_canonical(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        self.verify(message, signature)?;
+        if let Verifying::P256(_) = &self.key {
+            let sig = Signature::from_der(signature).map_err(|_| Error::BadSignature(self.id.clone()))?;
+            let canonical = sig.normalize_s();
+            if canonical != sig || canonical.to_der().as_bytes() != signature {
+                return Err(Error::BadSignature(self.id.clone()));
+            }
+        }
+        Ok(())
+    }
+
     /// Check a signature over `message`: ASN.1 DER for P-256, 64 raw bytes for Ed25519
     /// (strict verification: no malleable or small-order forms).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
@@ -229,8 +244,9 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         match &self.key {
             Signing::P256(k) => {
+                // Low-S, so that each signature has one encoding (see `verify_canonical`).
                 let sig: Signature = k.sign(message);
-                let der: DerSignature = sig.to_der();
+                let der: DerSignature = sig.normalize_s().to_der();
                 der.as_bytes().to_vec()
             }
             Signing::Ed25519(k) => k.sign(message).to_bytes().to_vec(),

@@ -213,6 +213,48 @@ async fn a_load_leaves_a_signed_receipt_on_every_image_and_in_the_audit_log() {
         .collect();
     assert_eq!(receipts.len(), 3, "{receipts:?}");
     assert!(receipts.iter().all(|i| i["status"] == "ok"), "{receipts:?}");
+    // Receipts signed by a key other than the one the check pins do not count.
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "check",
+            "--registry",
+            &target.host,
+            "--bundle",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--site-pub",
+            "keys/other.pub",
+            "--audit-log",
+            "other.log",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let missing: Vec<&Value> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "receipt-missing")
+        .collect();
+    assert_eq!(missing.len(), 3, "{report}");
+    assert!(
+        missing[0]["detail"].as_str().unwrap().contains("signature does not verify"),
+        "{}",
+        missing[0]
+    );
+    // A run without the site key may not add an unsigned entry to the signed log.
+    let o = sealift(
+        release.dir.path(),
+        &["verify", "release.tar", "--key", "keys/sealift.pub", "--audit-log", "audit.log"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is signed: give the site key"), "{}", text(&o));
 
     // A second load merges its receipt into the `.att` image beside the first.
     let o = load(&release, "release.tar", &target, &site);
@@ -299,7 +341,7 @@ fn harden_with_a_receipt_key_adds_policies_that_validate_strictly_against_the_cr
             "registry.site:5000",
             "--key",
             "site.pub",
-            "--receipt-key",
+            "--site-pub",
             "site.pub",
         ],
     );
@@ -324,7 +366,7 @@ fn harden_with_a_receipt_key_adds_policies_that_validate_strictly_against_the_cr
         assert!(said.contains("INVALID"), "{to} accepted: {said}");
     }
     // Without a site registry there is nothing to admit: the flag is refused.
-    let o = sealift(dir.path(), &["harden", "in", "-o", "out2", "--receipt-key", "site.pub"]);
+    let o = sealift(dir.path(), &["harden", "in", "-o", "out2", "--site-pub", "site.pub"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
@@ -400,6 +442,8 @@ async fn a_failed_verification_leaves_a_failed_receipt_and_entry_and_pushes_noth
     let entries = audit_entries(&release, "audit.log");
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["outcome"], "error");
+    // It had verified: a FAILED receipt says why.
+    assert!(entries[1]["receipt"].is_string(), "{}", entries[1]);
     assert!(entries[1]["details"][0].as_str().unwrap().contains("127.0.0.1:1"), "{}", entries[1]);
 }
 
@@ -571,6 +615,26 @@ async fn an_older_bundle_of_the_same_name_is_refused_unless_allowed_and_order_is
     let o = load(&release, "skipping.tar", &target, &site);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("out of order"), "{}", text(&o));
+    // A line forged into the log (well chained, but not signed by the site key) saying the
+    // missing predecessor was loaded does not let the bundle through.
+    let log = std::fs::read_to_string(release.path("audit.log")).unwrap();
+    let last = log.lines().last().unwrap();
+    let mut forged: Value = serde_json::from_str(last).unwrap();
+    forged.as_object_mut().unwrap().remove("sig");
+    forged["seq"] = (forged["seq"].as_u64().unwrap() + 1).into();
+    forged["prev"] = Digest::of(last.as_bytes()).to_string().into();
+    forged["outcome"] = "passed".into();
+    forged["bundles"][0]["index"] = Digest::of(b"a bundle this registry never had").to_string().into();
+    // (Another release's name: any entry, signed or not, may still refuse a rollback.)
+    forged["bundles"][0]["name"] = "other-release".into();
+    std::fs::write(
+        release.path("audit.log"),
+        format!("{log}{}\n", serde_json::to_string(&forged).unwrap()),
+    )
+    .unwrap();
+    let o = load(&release, "skipping.tar", &target, &site);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("out of order"), "the forged entry was believed: {}", text(&o));
     let o = load(&release, "next.tar", &target, &site);
     assert!(o.status.success(), "{}", text(&o));
 
