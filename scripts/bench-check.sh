@@ -2,7 +2,9 @@
 # Benchmark (not a test): `sealift check` against a registry holding IMAGES loaded images
 # (default 200, in 20 repositories). Prints wall time, peak RSS and the registry requests
 # (counted in docker-registry's own access log) of a full check, a --deep check, a first run
-# with --state and a rerun with it; then the same per image, for sizing a larger site.
+# with --state and a rerun with it; then the same per image, for sizing a larger site. Also
+# what import receipts cost: a load without a site key, loads with one (reading the receipts
+# already there, attaching a new one), and a check that verifies every image's receipt.
 #
 #   scripts/bench-check.sh [IMAGES]
 set -euo pipefail
@@ -50,9 +52,10 @@ with open("sealift.yaml", "w") as f:
         f.write(f"  - ref: oci:./layout:img-{i}\n    name: bench/app-{i % 20}:v{i}\n")
 PY
 export SEALIFT_PASSWORD=bench SEALIFT_REGISTRY_USERNAME=u SEALIFT_REGISTRY_PASSWORD=p
+export SEALIFT_STATE_DIR="$work/state-dir"
 "$sealift" keys generate --dir keys >/dev/null
+"$sealift" keys generate --dir site >/dev/null
 "$sealift" bundle create -f sealift.yaml -o bench.tar --key keys/sealift.key >/dev/null 2>&1
-"$sealift" load bench.tar --key keys/sealift.pub --registry "$dst" --ca-file dst/ca.crt >/dev/null 2>&1
 
 requests() { grep -c 'response completed' dst/log || true; }
 # measure NAME CMD...: wall seconds, peak RSS and registry requests of one check.
@@ -65,11 +68,17 @@ measure() {
     awk -v n="$name" -v s="$secs" -v k="$kb" -v r="$n" -v i="$images" \
         'BEGIN { printf "%-26s %8.2f s %7.1f MB %7d requests %6.2f requests/image %6.1f ms/image\n", n, s, k/1024, r, r/i, s*1000/i }'
 }
+load=("$sealift" load bench.tar --key keys/sealift.pub --registry "$dst" --ca-file dst/ca.crt)
+echo "== sealift load, $images images in 20 repositories"
+measure "load, no site key" "${load[@]}" --audit-log unsigned.log
+measure "again, --site-key" "${load[@]}" --audit-log signed.log --site-key site/sealift.key
+measure "again, --site-key (2nd)" "${load[@]}" --audit-log signed.log --site-key site/sealift.key
 check=("$sealift" check --registry "$dst" --bundle bench.tar --key keys/sealift.pub --ca-file dst/ca.crt --format json)
 echo "== sealift check, $images images in 20 repositories ($(du -h bench.tar | cut -f1) bundle), --jobs 4"
 measure "full" "${check[@]}"
 measure "deep" "${check[@]}" --deep
 measure "first run with --state" "${check[@]}" --state state
 measure "rerun with --state" "${check[@]}" --state state
+measure "full, receipts too" "${check[@]}" --site-pub site/sealift.pub
 items=$(python3 -c 'import json,sys; print(json.load(open("out.full"))["summary"]["items"])')
 echo "items per full check: $items"

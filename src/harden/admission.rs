@@ -132,10 +132,25 @@ pub(super) fn sigstore_policy(registry: &str, key_pem: &str) -> Node {
 /// Kyverno: the same check; Kyverno needs the transparency log and SCT checks turned off
 /// explicitly, and a Rekor URL it will not contact.
 pub(super) fn kyverno_policy(registry: &str, key_pem: &str) -> Node {
+    kyverno_pod_policy(
+        "sealift-verify-images",
+        "signed-by-bundle-key",
+        map([
+            ("imageReferences", seq([s(&format!("{registry}/*"))])),
+            ("required", Node::Bool(true)),
+            ("verifyDigest", Node::Bool(true)),
+            ("mutateDigest", Node::Bool(false)),
+            ("attestors", kyverno_key_attestors(key_pem)),
+        ]),
+    )
+}
+
+/// A Kyverno ClusterPolicy, enforced at admission only, with one `verifyImages` rule on Pods.
+pub(super) fn kyverno_pod_policy(name: &str, rule: &str, verify: Node) -> Node {
     map([
         ("apiVersion", s("kyverno.io/v1")),
         ("kind", s("ClusterPolicy")),
-        ("metadata", meta("sealift-verify-images", None)),
+        ("metadata", meta(name, None)),
         (
             "spec",
             map([
@@ -145,42 +160,35 @@ pub(super) fn kyverno_policy(registry: &str, key_pem: &str) -> Node {
                 (
                     "rules",
                     seq([map([
-                        ("name", s("signed-by-bundle-key")),
+                        ("name", s(rule)),
                         (
                             "match",
                             map([("any", seq([map([("resources", map([("kinds", seq([s("Pod")]))]))])]))]),
                         ),
-                        (
-                            "verifyImages",
-                            seq([map([
-                                ("imageReferences", seq([s(&format!("{registry}/*"))])),
-                                ("required", Node::Bool(true)),
-                                ("verifyDigest", Node::Bool(true)),
-                                ("mutateDigest", Node::Bool(false)),
-                                (
-                                    "attestors",
-                                    seq([map([(
-                                        "entries",
-                                        seq([map([(
-                                            "keys",
-                                            map([
-                                                ("publicKeys", s(key_pem)),
-                                                (
-                                                    "rekor",
-                                                    map([("url", s("https://rekor.invalid")), ("ignoreTlog", Node::Bool(true))]),
-                                                ),
-                                                ("ctlog", map([("ignoreSCT", Node::Bool(true))])),
-                                            ]),
-                                        )])]),
-                                    )])]),
-                                ),
-                            ])]),
-                        ),
+                        ("verifyImages", seq([verify])),
                     ])]),
                 ),
             ]),
         ),
     ])
+}
+
+/// Kyverno attestors for one static key, offline: no transparency log, no SCT.
+pub(super) fn kyverno_key_attestors(key_pem: &str) -> Node {
+    seq([map([(
+        "entries",
+        seq([map([(
+            "keys",
+            map([
+                ("publicKeys", s(key_pem)),
+                (
+                    "rekor",
+                    map([("url", s("https://rekor.invalid")), ("ignoreTlog", Node::Bool(true))]),
+                ),
+                ("ctlog", map([("ignoreSCT", Node::Bool(true))])),
+            ]),
+        )])]),
+    )])])
 }
 
 /// The API server's audit policy (a file for `--audit-policy-file`, not an API object):

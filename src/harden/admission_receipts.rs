@@ -4,6 +4,7 @@
 //! sigstore policy-controller and one for Kyverno, both offline (no transparency log).
 //! A separate ClusterImagePolicy is ANDed with the signature policy by policy-controller.
 
+use super::admission::{kyverno_key_attestors, kyverno_pod_policy};
 use super::namespaces::{map, meta, s, seq};
 use super::yaml::Node;
 use crate::receipt::{VERIFIER_ID, VSA_V1};
@@ -45,69 +46,29 @@ pub(super) fn sigstore_receipt_policy(registry: &str, key_pem: &str) -> Node {
 /// Kyverno: a verifyImages attestation rule; its conditions read the predicate.
 pub(super) fn kyverno_receipt_policy(registry: &str, key_pem: &str) -> Node {
     let condition = |key: &str, value: &str| map([("key", s(key)), ("operator", s("Equals")), ("value", s(value))]);
-    map([
-        ("apiVersion", s("kyverno.io/v1")),
-        ("kind", s("ClusterPolicy")),
-        ("metadata", meta("sealift-require-import-receipt", None)),
+    let attestation = map([
+        ("type", s(VSA_V1)),
+        ("attestors", kyverno_key_attestors(key_pem)),
         (
-            "spec",
-            map([
-                ("validationFailureAction", s("Enforce")),
-                ("background", Node::Bool(false)),
-                ("webhookTimeoutSeconds", Node::int(30)),
-                (
-                    "rules",
-                    seq([map([
-                        ("name", s("import-receipt-passed")),
-                        (
-                            "match",
-                            map([("any", seq([map([("resources", map([("kinds", seq([s("Pod")]))]))])]))]),
-                        ),
-                        (
-                            "verifyImages",
-                            seq([map([
-                                ("imageReferences", seq([s(&format!("{registry}/*"))])),
-                                ("required", Node::Bool(true)),
-                                ("verifyDigest", Node::Bool(true)),
-                                ("mutateDigest", Node::Bool(false)),
-                                (
-                                    "attestations",
-                                    seq([map([
-                                        ("type", s(VSA_V1)),
-                                        (
-                                            "attestors",
-                                            seq([map([(
-                                                "entries",
-                                                seq([map([(
-                                                    "keys",
-                                                    map([
-                                                        ("publicKeys", s(key_pem)),
-                                                        (
-                                                            "rekor",
-                                                            map([("url", s("https://rekor.invalid")), ("ignoreTlog", Node::Bool(true))]),
-                                                        ),
-                                                        ("ctlog", map([("ignoreSCT", Node::Bool(true))])),
-                                                    ]),
-                                                )])]),
-                                            )])]),
-                                        ),
-                                        (
-                                            "conditions",
-                                            seq([map([(
-                                                "all",
-                                                seq([
-                                                    condition("{{ verificationResult }}", "PASSED"),
-                                                    condition("{{ verifier.id }}", VERIFIER_ID),
-                                                ]),
-                                            )])]),
-                                        ),
-                                    ])]),
-                                ),
-                            ])]),
-                        ),
-                    ])]),
-                ),
-            ]),
+            "conditions",
+            seq([map([(
+                "all",
+                seq([
+                    condition("{{ verificationResult }}", "PASSED"),
+                    condition("{{ verifier.id }}", VERIFIER_ID),
+                ]),
+            )])]),
         ),
-    ])
+    ]);
+    kyverno_pod_policy(
+        "sealift-require-import-receipt",
+        "import-receipt-passed",
+        map([
+            ("imageReferences", seq([s(&format!("{registry}/*"))])),
+            ("required", Node::Bool(true)),
+            ("verifyDigest", Node::Bool(true)),
+            ("mutateDigest", Node::Bool(false)),
+            ("attestations", seq([attestation])),
+        ]),
+    )
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// `sealift check` of `target` against `bundle` as JSON: the exit code and the report.
-fn check(release: &Release, target: &TestRegistry, bundle: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
+pub(crate) fn check(release: &Release, target: &TestRegistry, bundle: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
     let ca = target.ca();
     let mut args = vec![
         "check",

@@ -182,29 +182,13 @@ async fn a_load_leaves_a_signed_receipt_on_every_image_and_in_the_audit_log() {
     crd_validate(&admission, true);
 
     // `check --site-pub`: every image has its receipt.
-    let ca = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "check",
-            "--registry",
-            &target.host,
-            "--bundle",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "--site-key",
-            "keys/site.key",
-            "--audit-log",
-            "audit.log",
-            "--format",
-            "json",
-        ],
+    let (code, report, said) = crate::check::check(
+        &release,
+        &target,
+        "release.tar",
+        &["--site-key", "keys/site.key", "--audit-log", "audit.log"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(code, Some(0), "{said}");
     let receipts: Vec<&Value> = report["items"]
         .as_array()
         .unwrap()
@@ -214,28 +198,13 @@ async fn a_load_leaves_a_signed_receipt_on_every_image_and_in_the_audit_log() {
     assert_eq!(receipts.len(), 3, "{receipts:?}");
     assert!(receipts.iter().all(|i| i["status"] == "ok"), "{receipts:?}");
     // Receipts signed by a key other than the one the check pins do not count.
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "check",
-            "--registry",
-            &target.host,
-            "--bundle",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "--site-pub",
-            "keys/other.pub",
-            "--audit-log",
-            "other.log",
-            "--format",
-            "json",
-        ],
+    let (code, report, said) = crate::check::check(
+        &release,
+        &target,
+        "release.tar",
+        &["--site-pub", "keys/other.pub", "--audit-log", "other.log"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(code, Some(1), "{said}");
     let missing: Vec<&Value> = report["items"]
         .as_array()
         .unwrap()
@@ -378,8 +347,8 @@ async fn a_failed_verification_leaves_a_failed_receipt_and_entry_and_pushes_noth
     create_bundle(&release, &source, "release.tar");
     site_key(&release);
     let target = TestRegistry::start();
-    // Trusting another key: the bundle's signature does not verify.
     let ca = target.ca();
+    // Trusting another key: the bundle's signature does not verify.
     let o = sealift(
         release.dir.path(),
         &[
@@ -665,29 +634,13 @@ async fn an_older_bundle_of_the_same_name_is_refused_unless_allowed_and_order_is
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("audit log"), "{}", text(&o));
     // And a check that wants receipts finds none there.
-    let ca = bare.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "check",
-            "--registry",
-            &bare.host,
-            "--bundle",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "--site-pub",
-            "keys/site.pub",
-            "--audit-log",
-            "bare.log",
-            "--format",
-            "json",
-        ],
+    let (code, report, said) = crate::check::check(
+        &release,
+        &bare,
+        "release.tar",
+        &["--site-pub", "keys/site.pub", "--audit-log", "bare.log"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(code, Some(1), "{said}");
     let missing = report["items"]
         .as_array()
         .unwrap()
