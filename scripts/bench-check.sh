@@ -71,6 +71,7 @@ measure() {
 load=("$sealift" load bench.tar --key keys/sealift.pub --registry "$dst" --ca-file dst/ca.crt)
 echo "== sealift load, $images images in 20 repositories"
 measure "load, no site key" "${load[@]}" --audit-log unsigned.log
+measure "again, no site key" "${load[@]}" --audit-log unsigned.log
 measure "again, --site-key" "${load[@]}" --audit-log signed.log --site-key site/sealift.key
 measure "again, --site-key (2nd)" "${load[@]}" --audit-log signed.log --site-key site/sealift.key
 check=("$sealift" check --registry "$dst" --bundle bench.tar --key keys/sealift.pub --ca-file dst/ca.crt --format json)

@@ -93,6 +93,10 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         registry: options.registry.clone(),
         images: Vec::new(),
     };
+    // Signature objects follow their images, all in one batch (see `push_objects`): which
+    // image each belongs to.
+    let mut objects = Vec::new();
+    let mut owners = Vec::new();
     for image in &bundle.index().images {
         let name = image.display_name();
         let target = Reference {
@@ -171,14 +175,21 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
             loaded.manifests_pushed += 1;
         }
         for rec in &image.signatures {
-            loaded.signature_manifests_pushed += signatures::push_signature(bundle, client, &target, rec, &name).await?;
-            loaded.signatures += 1;
+            objects.push(signatures::signature_object(bundle, &target, rec, &name)?);
+            owners.push(report.images.len());
         }
+        report.images.push(loaded);
+    }
+    let counts = signatures::push_objects(client, &objects).await?;
+    for (owner, pushed) in owners.into_iter().zip(counts) {
+        report.images[owner].signatures += 1;
+        report.images[owner].signature_manifests_pushed += pushed;
+    }
+    for loaded in &report.images {
         reporter.note(&format!(
             "loaded {} with {} signature object(s)",
             loaded.reference, loaded.signatures
         ));
-        report.images.push(loaded);
     }
     Ok(report)
 }

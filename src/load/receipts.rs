@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::Error;
-use super::signatures::{Object, push_object};
+use super::signatures::{Object, push_objects};
 use crate::bundle::BundleIndex;
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::receipt::{Import, VSA_V1, Verdict};
@@ -161,30 +161,39 @@ pub async fn attach(
     key: &PublicKey,
     created: &str,
 ) -> Result<usize, Error> {
-    let mut pushed = 0;
-    for image in &bundle.index().images {
-        let name = image.display_name();
-        let repo = Reference {
-            registry: registry.to_owned(),
-            repository: image.repository.clone(),
-            tag: None,
-            digest: None,
-        };
+    let images = &bundle.index().images;
+    let legacy = attestation::legacy_attestation(envelope, VSA_V1);
+    let repo_of = |image: &crate::bundle::ImageRecord| Reference {
+        registry: registry.to_owned(),
+        repository: image.repository.clone(),
+        tag: None,
+        digest: None,
+    };
+    // Blobs first, image by image; of each referrer only its small manifest is kept (its
+    // layer holds the whole receipt: one at a time in memory).
+    let mut referrers: Vec<Vec<u8>> = Vec::with_capacity(images.len());
+    for image in images {
+        let (repo, name) = (repo_of(image), image.display_name());
         let subject = Descriptor::new(&image.media_type, image.digest.clone(), image.size);
-        let legacy = attestation::legacy_attestation(envelope, VSA_V1);
         let referrer = attestation::bundle_attestation(key, envelope, &subject, created, VSA_V1);
-        for object in [&legacy, &referrer] {
-            push_blobs(client, &repo, object, &name).await?;
-            let o = Object {
+        push_blobs(client, &repo, &legacy, &name).await?;
+        push_blobs(client, &repo, &referrer, &name).await?;
+        referrers.push(referrer.manifest.bytes);
+    }
+    let mut objects = Vec::new();
+    for (image, referrer) in images.iter().zip(&referrers) {
+        for (format, manifest) in [(legacy.format, &legacy.manifest.bytes), (SignatureFormat::SigstoreBundle, referrer)] {
+            objects.push(Object {
+                target: repo_of(image),
+                image: image.display_name(),
                 subject: &image.digest,
-                format: object.format,
-                manifest: &object.manifest.bytes,
+                format,
+                manifest,
                 legacy_tag: attestation::attestation_tag(&image.digest),
-            };
-            pushed += push_object(client, &repo, &o, &name).await?;
+            });
         }
     }
-    Ok(pushed)
+    Ok(push_objects(client, &objects).await?.into_iter().sum())
 }
 
 async fn push_blobs(client: &Registry, repo: &Reference, object: &Artifact, name: &str) -> Result<(), Error> {

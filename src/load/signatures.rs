@@ -17,30 +17,33 @@ use crate::verify::VerifiedBundle;
 
 use super::Error;
 
-/// Push the manifest (and merge or list it) of one signature whose blobs are already pushed.
-/// Returns how many manifests were pushed.
-pub(super) async fn push_signature(
-    bundle: &VerifiedBundle,
-    client: &Registry,
+/// The manifest of one of an image's signatures in the bundle, as an [`Object`] to push.
+pub(super) fn signature_object<'a>(
+    bundle: &'a VerifiedBundle,
     target: &Reference,
-    rec: &SignatureRecord,
+    rec: &'a SignatureRecord,
     name: &str,
-) -> Result<usize, Error> {
+) -> Result<Object<'a>, Error> {
     let bytes = bundle.manifest(&rec.manifest).ok_or_else(|| Error::Inconsistent {
         image: name.to_owned(),
         reason: format!("signature manifest {} missing", rec.manifest),
     })?;
-    let object = Object {
+    Ok(Object {
+        target: target.clone(),
+        image: name.to_owned(),
         subject: &rec.subject,
         format: rec.format,
         manifest: bytes,
         legacy_tag: artifact::legacy_tag(&rec.subject),
-    };
-    push_object(client, target, &object, name).await
+    })
 }
 
 /// A signature or attestation object of `subject`, its blobs already in the registry.
 pub(super) struct Object<'a> {
+    /// The repository it goes to.
+    pub target: Reference,
+    /// The image, for messages.
+    pub image: String,
     /// The image it is about.
     pub subject: &'a crate::oci::Digest,
     /// Legacy (merged into the image at `legacy_tag`) or referrer.
@@ -51,9 +54,50 @@ pub(super) struct Object<'a> {
     pub legacy_tag: String,
 }
 
-/// Push `object`'s manifest: merged into the legacy tag, or as a referrer (listed in the
-/// fallback index where the registry has no referrers API). Returns manifests pushed.
-pub(super) async fn push_object(client: &Registry, target: &Reference, object: &Object<'_>, name: &str) -> Result<usize, Error> {
+/// Push `objects`' manifests: each merged into its legacy tag, or pushed as a referrer (and
+/// listed in the fallback index where the registry has no referrers API). Returns the
+/// manifests pushed for each object, in order.
+///
+/// Both are read-modify-write of a tag another load may rewrite at the same moment, and the
+/// registry offers no compare-and-swap. So after a pause every object written is read back,
+/// and merged and written again if another writer's version replaced ours, until the registry
+/// shows them all (or the rounds run out). The pause is taken once per round for all objects,
+/// not once per object.
+pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>]) -> Result<Vec<usize>, Error> {
+    let mut pushed = vec![0; objects.len()];
+    let mut pending: Vec<usize> = (0..objects.len()).collect();
+    for round in 0..MERGE_ROUNDS {
+        if round > 0 {
+            tokio::time::sleep(merge_pause(round)).await;
+        }
+        let mut still = Vec::new();
+        for i in pending {
+            let (done, n) = step(client, &objects[i], round).await?;
+            pushed[i] += n;
+            if !done {
+                still.push(i);
+            }
+        }
+        if still.is_empty() {
+            return Ok(pushed);
+        }
+        pending = still;
+    }
+    let o = &objects[pending[0]];
+    Err(Error::Inconsistent {
+        image: o.image.clone(),
+        reason: format!(
+            "after {MERGE_ROUNDS} rounds the registry still lacks {} of {} (another writer keeps replacing the tag that lists it)",
+            crate::oci::Digest::of(o.manifest),
+            o.subject
+        ),
+    })
+}
+
+/// One read-merge-write of `object`: whether the registry already shows it (done), and the
+/// manifests written.
+async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(bool, usize), Error> {
+    let (target, name) = (&object.target, object.image.as_str());
     let bytes = object.manifest;
     let manifest_digest = crate::oci::Digest::of(bytes);
     let reg = |source| Error::Registry {
@@ -64,98 +108,84 @@ pub(super) async fn push_object(client: &Registry, target: &Reference, object: &
         image: name.to_owned(),
         reason,
     };
-    // Both formats are read-modify-write of a shared tag, which another load may rewrite at the
-    // same moment. So after writing, the tag is read again, and the merge redone until it
-    // holds every signature this run adds (or the rounds run out).
     let mut pushed = 0;
-    for round in 0..MERGE_ROUNDS {
-        if round > 0 {
-            tokio::time::sleep(merge_pause(round)).await;
-        }
-        let done = match object.format {
-            SignatureFormat::CosignLegacy => {
-                let at_tag = Reference {
-                    tag: Some(object.legacy_tag.clone()),
-                    digest: None,
-                    ..target.clone()
-                };
-                let existing = match client.fetch_manifest(&at_tag).await {
-                    Ok(m) => Some(m),
-                    Err(e) if e.is_not_found() => None,
-                    Err(e) => return Err(reg(e)),
-                };
-                match existing {
-                    None => {
-                        client.push_manifest(&at_tag, bytes, media_type::OCI_MANIFEST).await.map_err(reg)?;
-                        pushed += 1;
-                        false
-                    }
-                    Some(m) if m.digest == manifest_digest => true,
-                    Some(m) => match artifact::merge_legacy(&m.bytes, bytes).map_err(|e| inconsistent(format!("{at_tag}: {e}")))? {
-                        // Every layer of ours is in it already.
-                        None => true,
-                        Some((config, manifest)) => {
-                            client
-                                .push_blob_from(
-                                    target,
-                                    &config.descriptor.digest,
-                                    config.descriptor.size,
-                                    std::sync::Arc::new(bytes::Bytes::from(config.bytes)),
-                                )
-                                .await
-                                .map_err(reg)?;
-                            client
-                                .push_manifest(&at_tag, &manifest.bytes, media_type::OCI_MANIFEST)
-                                .await
-                                .map_err(reg)?;
-                            pushed += 1;
-                            false
-                        }
-                    },
-                }
-            }
-            SignatureFormat::SigstoreBundle => {
-                let listed = client.referrers(target, object.subject).await.map_err(reg)?;
-                if listed.iter().any(|d| d.digest == manifest_digest) {
-                    true
-                } else {
-                    if round == 0 {
-                        client
-                            .push_manifest(&target.with_digest(manifest_digest.clone()), bytes, media_type::OCI_MANIFEST)
-                            .await
-                            .map_err(reg)?;
-                        pushed += 1;
-                        // A registry with the referrers API lists the new manifest by itself.
-                        let again = client.referrers(target, object.subject).await.map_err(reg)?;
-                        if again.iter().any(|d| d.digest == manifest_digest) {
-                            return Ok(pushed);
-                        }
-                    }
-                    let mut entries = client.referrers(target, object.subject).await.map_err(reg)?;
-                    entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
-                    let index = artifact::referrers_index(&entries);
-                    let at_tag = Reference {
-                        tag: Some(artifact::fallback_tag(object.subject)),
-                        digest: None,
-                        ..target.clone()
-                    };
-                    client
-                        .push_manifest(&at_tag, &index.bytes, media_type::OCI_INDEX)
-                        .await
-                        .map_err(reg)?;
+    let done = match object.format {
+        SignatureFormat::CosignLegacy => {
+            let at_tag = Reference {
+                tag: Some(object.legacy_tag.clone()),
+                digest: None,
+                ..target.clone()
+            };
+            let existing = match client.fetch_manifest(&at_tag).await {
+                Ok(m) => Some(m),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(reg(e)),
+            };
+            match existing {
+                None => {
+                    client.push_manifest(&at_tag, bytes, media_type::OCI_MANIFEST).await.map_err(reg)?;
                     pushed += 1;
                     false
                 }
+                Some(m) if m.digest == manifest_digest => true,
+                Some(m) => match artifact::merge_legacy(&m.bytes, bytes).map_err(|e| inconsistent(format!("{at_tag}: {e}")))? {
+                    // Every layer of ours is in it already.
+                    None => true,
+                    Some((config, manifest)) => {
+                        client
+                            .push_blob_from(
+                                target,
+                                &config.descriptor.digest,
+                                config.descriptor.size,
+                                std::sync::Arc::new(bytes::Bytes::from(config.bytes)),
+                            )
+                            .await
+                            .map_err(reg)?;
+                        client
+                            .push_manifest(&at_tag, &manifest.bytes, media_type::OCI_MANIFEST)
+                            .await
+                            .map_err(reg)?;
+                        pushed += 1;
+                        false
+                    }
+                },
             }
-        };
-        if done {
-            return Ok(pushed);
         }
-    }
-    Err(inconsistent(format!(
-        "after {MERGE_ROUNDS} rounds the registry still lacks {manifest_digest} of {} (another writer keeps replacing the tag that lists it)",
-        object.subject
-    )))
+        SignatureFormat::SigstoreBundle => {
+            let listed = client.referrers(target, object.subject).await.map_err(reg)?;
+            if listed.iter().any(|d| d.digest == manifest_digest) {
+                true
+            } else {
+                if round == 0 {
+                    client
+                        .push_manifest(&target.with_digest(manifest_digest.clone()), bytes, media_type::OCI_MANIFEST)
+                        .await
+                        .map_err(reg)?;
+                    pushed += 1;
+                    // A registry with the referrers API lists the new manifest by itself.
+                    let again = client.referrers(target, object.subject).await.map_err(reg)?;
+                    if again.iter().any(|d| d.digest == manifest_digest) {
+                        return Ok((true, pushed));
+                    }
+                }
+                let mut entries = client.referrers(target, object.subject).await.map_err(reg)?;
+                entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
+                let index = artifact::referrers_index(&entries);
+                let at_tag = Reference {
+                    tag: Some(artifact::fallback_tag(object.subject)),
+                    digest: None,
+                    ..target.clone()
+                };
+                client
+                    .push_manifest(&at_tag, &index.bytes, media_type::OCI_INDEX)
+                    .await
+                    .map_err(reg)?;
+                pushed += 1;
+                false
+            }
+        }
+    };
+    Ok((done, pushed))
 }
 
 /// Read-merge-write rounds before giving up on a signature tag other writers keep changing.
