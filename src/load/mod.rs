@@ -1,11 +1,12 @@
 //! The disconnected side's push: a [`VerifiedBundle`] (and nothing else) into the site's
 //! registry, by digest, keeping each image's repository path under the target registry.
 //!
-//! Order per image: blobs (skipping those the registry has, several at once), then child
-//! manifests by digest, then the image's own manifest under its tag (or digest). Manifests are
+//! Order: per image, blobs (skipping those the registry has, several at once), then its
+//! manifests by digest, children first; then every image's signature objects, in one batch
+//! ([`signatures`]); then the tags, so that no tag names an image whose signatures are not in
+//! the registry yet, even when the load stops half way. Manifests are
 //! pushed as the exact verified bytes, so digests on the far side equal the source's. Blob bytes
 //! are re-read from the same open file that was verified and re-hashed on the way out.
-//! The image's signature objects follow it ([`signatures`]).
 
 pub mod manifests;
 pub mod receipts;
@@ -97,6 +98,9 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     // image each belongs to.
     let mut objects = Vec::new();
     let mut owners = Vec::new();
+    // Tags are moved last, once every image and its signatures are in: a tag never names an
+    // image whose signatures are not there yet, even when a later image fails.
+    let mut tagged = Vec::new();
     for image in &bundle.index().images {
         let name = image.display_name();
         let target = Reference {
@@ -159,14 +163,11 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
                 image: name.clone(),
                 reason: format!("manifest {digest} missing"),
             })?;
-            let is_root = *digest == image.digest;
-            let reference = if is_root && image.tag.is_some() {
-                target.clone()
-            } else {
-                target.with_digest(digest.clone())
-            };
+            if *digest == image.digest && image.tag.is_some() {
+                tagged.push((report.images.len(), bytes, mt));
+            }
             client
-                .push_manifest(&reference, bytes, mt)
+                .push_manifest(&target.with_digest(digest.clone()), bytes, mt)
                 .await
                 .map_err(|source| Error::Registry {
                     image: name.clone(),
@@ -184,6 +185,20 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     for (owner, pushed) in owners.into_iter().zip(counts) {
         report.images[owner].signatures += 1;
         report.images[owner].signature_manifests_pushed += pushed;
+    }
+    for (owner, bytes, mt) in tagged {
+        let image = &bundle.index().images[owner];
+        let target = Reference {
+            registry: options.registry.clone(),
+            repository: image.repository.clone(),
+            tag: image.tag.clone(),
+            digest: None,
+        };
+        client.push_manifest(&target, bytes, mt).await.map_err(|source| Error::Registry {
+            image: image.display_name(),
+            source,
+        })?;
+        report.images[owner].manifests_pushed += 1;
     }
     for loaded in &report.images {
         reporter.note(&format!(

@@ -1,5 +1,5 @@
-//! Pushing an image's signature objects after the image, so cosign, Kyverno and
-//! policy-controller find them where they look:
+//! Pushing signature and attestation objects after the images they are about (and before
+//! their tags move), so cosign, Kyverno and policy-controller find them where they look:
 //!
 //! - legacy: the `.sig` image at tag `sha256-<hex>.sig`. If the registry already holds a
 //!   signature image there (another signer, or a previous load), the layers are merged the way

@@ -548,6 +548,78 @@ async fn two_loads_at_once_by_different_signers_both_keep_their_signatures() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_load_that_fails_writing_signatures_moves_no_tag() {
+    let source = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    // Every write of alpha's `.sig` image fails for good.
+    let sig = format!("/app/alpha/manifests/{}.sig", images.alpha.digest().tag_form());
+    proxy.add(
+        Method::PUT,
+        &sig,
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        usize::MAX,
+    );
+    let ca = target.ca();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &proxy.host,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--retries",
+            "0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains(".sig"), "{}", text(&o));
+    // The images are there by digest, but no tag names an image without its signatures.
+    let client = target.client();
+    for repo in ["app/alpha", "app/multi"] {
+        let at: sealift::oci::Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
+        // (A repository with manifests but no tag has no tag list at all: 404.)
+        let tags = client.list_tags(&at).await.unwrap_or_default();
+        assert!(!tags.iter().any(|t| t == "1.0" || t == "3.0"), "{repo}: {tags:?}");
+        let pushed = client
+            .fetch_manifest(&at.with_digest(if repo == "app/alpha" {
+                images.alpha.digest()
+            } else {
+                images.multi.digest()
+            }))
+            .await;
+        assert!(pushed.is_ok(), "{repo}: the image itself was pushed by digest");
+    }
+    // A rerun without the fault completes: tags and signatures.
+    proxy.clear();
+    let o = sealift(
+        release.dir.path(),
+        &[
+            "load",
+            "release.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--registry",
+            &proxy.host,
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(target.tags("app/alpha").contains(&"1.0".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
     let source = TestRegistry::start();
     let target = TestRegistry::start();
