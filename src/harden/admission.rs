@@ -108,24 +108,35 @@ pub(super) fn image_policy(registry: &str, namespaces: &[String]) -> Vec<Node> {
 /// sigstore policy-controller: images from the site registry must carry a signature by `key_pem`.
 /// No `ctlog` block: with a static key the controller skips the transparency log.
 pub(super) fn sigstore_policy(registry: &str, key_pem: &str) -> Node {
+    sigstore_cluster_policy(
+        "sealift-signed-images",
+        registry,
+        sigstore_key_authority("sealift-bundle-key", key_pem),
+    )
+}
+
+/// A policy-controller ClusterImagePolicy enforcing one authority on the site registry's images.
+pub(super) fn sigstore_cluster_policy(name: &str, registry: &str, authority: Node) -> Node {
     map([
         ("apiVersion", s("policy.sigstore.dev/v1beta1")),
         ("kind", s("ClusterImagePolicy")),
-        ("metadata", meta("sealift-signed-images", None)),
+        ("metadata", meta(name, None)),
         (
             "spec",
             map([
                 ("mode", s("enforce")),
                 ("images", seq([map([("glob", s(&format!("{registry}/**")))])])),
-                (
-                    "authorities",
-                    seq([map([
-                        ("name", s("sealift-bundle-key")),
-                        ("key", map([("hashAlgorithm", s("sha256")), ("data", s(key_pem))])),
-                    ])]),
-                ),
+                ("authorities", seq([authority])),
             ]),
         ),
+    ])
+}
+
+/// A policy-controller authority: a static key (offline). Add `attestations` to require some.
+pub(super) fn sigstore_key_authority(name: &str, key_pem: &str) -> Node {
+    map([
+        ("name", s(name)),
+        ("key", map([("hashAlgorithm", s("sha256")), ("data", s(key_pem))])),
     ])
 }
 

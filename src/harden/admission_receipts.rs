@@ -4,8 +4,8 @@
 //! sigstore policy-controller and one for Kyverno, both offline (no transparency log).
 //! A separate ClusterImagePolicy is ANDed with the signature policy by policy-controller.
 
-use super::admission::{kyverno_key_attestors, kyverno_pod_policy};
-use super::namespaces::{map, meta, s, seq};
+use super::admission::{kyverno_key_attestors, kyverno_pod_policy, sigstore_cluster_policy, sigstore_key_authority};
+use super::namespaces::{map, s, seq};
 use super::yaml::Node;
 use crate::receipt::{VERIFIER_ID, VSA_V1};
 
@@ -14,33 +14,18 @@ use crate::receipt::{VERIFIER_ID, VSA_V1};
 pub(super) fn sigstore_receipt_policy(registry: &str, key_pem: &str) -> Node {
     let cue =
         format!("predicateType: \"{VSA_V1}\"\npredicate: {{\n  verifier: id: \"{VERIFIER_ID}\"\n  verificationResult: \"PASSED\"\n}}\n");
-    map([
-        ("apiVersion", s("policy.sigstore.dev/v1beta1")),
-        ("kind", s("ClusterImagePolicy")),
-        ("metadata", meta("sealift-import-receipts", None)),
-        (
-            "spec",
-            map([
-                ("mode", s("enforce")),
-                ("images", seq([map([("glob", s(&format!("{registry}/**")))])])),
-                (
-                    "authorities",
-                    seq([map([
-                        ("name", s("sealift-site-key")),
-                        ("key", map([("hashAlgorithm", s("sha256")), ("data", s(key_pem))])),
-                        (
-                            "attestations",
-                            seq([map([
-                                ("name", s("import-receipt-passed")),
-                                ("predicateType", s(VSA_V1)),
-                                ("policy", map([("type", s("cue")), ("data", s(&cue))])),
-                            ])]),
-                        ),
-                    ])]),
-                ),
-            ]),
-        ),
-    ])
+    let mut authority = sigstore_key_authority("sealift-site-key", key_pem);
+    if let Node::Map(entries) = &mut authority {
+        entries.insert(
+            "attestations",
+            seq([map([
+                ("name", s("import-receipt-passed")),
+                ("predicateType", s(VSA_V1)),
+                ("policy", map([("type", s("cue")), ("data", s(&cue))])),
+            ])]),
+        );
+    }
+    sigstore_cluster_policy("sealift-import-receipts", registry, authority)
 }
 
 /// Kyverno: a verifyImages attestation rule; its conditions read the predicate.
