@@ -157,10 +157,21 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open (creating it and its directory) the log at `path` for appending. Called before a
-    /// command acts, so an unwritable log stops the run before anything happens.
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        open_append(path)?;
+    /// Open (creating it and its directory) the log at `path` for appending, by a run that
+    /// will sign its entries (`signing`) or not. Called before a command acts, so an
+    /// unwritable log, or a signed log and a run without the key ([`Error::KeyRequired`]),
+    /// stops the run before anything happens.
+    pub fn open(path: &Path, signing: bool) -> Result<Self, Error> {
+        let mut file = open_append(path)?;
+        if !signing {
+            let last = last_line(&mut file).map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            if last.is_some_and(|(line, _)| signed_part(&line).is_some()) {
+                return Err(Error::KeyRequired { path: path.to_owned() });
+            }
+        }
         Ok(Self { path: path.to_owned() })
     }
 

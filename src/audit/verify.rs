@@ -198,7 +198,7 @@ mod tests {
     fn log_of(n: usize, key: Option<&SigningKey>) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/audit.log");
-        let log = AuditLog::open(&path).unwrap();
+        let log = AuditLog::open(&path, key.is_some()).unwrap();
         for i in 0..n {
             log.append(record(i), key, time::OffsetDateTime::now_utc()).unwrap();
         }
@@ -276,7 +276,8 @@ mod tests {
         assert!(p.reason.contains("empty"), "{}", p.reason);
         let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
         let (_dir, path) = log_of(1, Some(&key));
-        let log = AuditLog::open(&path).unwrap();
+        assert!(matches!(AuditLog::open(&path, false), Err(super::super::Error::KeyRequired { .. })));
+        let log = AuditLog::open(&path, true).unwrap();
         assert!(matches!(
             log.append(record(1), None, time::OffsetDateTime::now_utc()),
             Err(super::super::Error::KeyRequired { .. })
@@ -285,7 +286,7 @@ mod tests {
         let fifo = path.with_file_name("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
         assert!(verify(&fifo, None).is_err());
-        assert!(AuditLog::open(&fifo).is_err());
+        assert!(AuditLog::open(&fifo, false).is_err());
     }
 
     #[test]
@@ -325,7 +326,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let p = verify(&path, None).unwrap().problem.unwrap();
         assert_eq!(p.line, 2);
-        AuditLog::open(&path)
+        AuditLog::open(&path, false)
             .unwrap()
             .append(record(9), None, time::OffsetDateTime::now_utc())
             .unwrap();

@@ -73,6 +73,8 @@ pub(super) async fn receipt(client: &Registry, repo: &Reference, subject: &Diges
             }
         }
     }
+    rejected.sort();
+    rejected.dedup();
     let detail = if rejected.is_empty() {
         format!("no import receipt signed by site key {} ({tag} and referrers)", key.id())
     } else {

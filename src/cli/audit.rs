@@ -14,8 +14,8 @@ use super::Outcome;
 /// Where runs are recorded, and the key that signs the record.
 #[derive(clap::Args)]
 pub(crate) struct AuditArgs {
-    /// Append-only audit log (JSON lines, hash-chained) [default: $SEALIFT_STATE_DIR, else
-    /// $XDG_STATE_HOME/sealift, else ~/.local/state/sealift, then /audit.log].
+    /// Append-only audit log (JSON lines, hash-chained). Default: audit.log in
+    /// $SEALIFT_STATE_DIR, else in $XDG_STATE_HOME/sealift, else in ~/.local/state/sealift.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
     /// The site's private key (cosign format, P-256; passphrase from SEALIFT_PASSWORD): signs
@@ -41,8 +41,8 @@ impl AuditArgs {
                 .context("no place for the audit log: set --audit-log, SEALIFT_STATE_DIR or HOME")?
                 .join("audit.log"),
         };
-        let log = AuditLog::open(&path)?;
         let key = self.site_key.as_deref().map(super::bundle::open_key).transpose()?;
+        let log = AuditLog::open(&path, key.is_some())?;
         if let Some(k) = &key {
             anyhow::ensure!(
                 k.algorithm() == sealift::sign::Algorithm::EcdsaP256,
@@ -153,10 +153,16 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<Outcome> {
     match &verdict.problem {
         None => {
             println!(
-                "OK {name}: {} entries, chain intact, {}",
+                "OK {name}: {} entr{}, chain intact, {}",
                 verdict.entries,
+                if verdict.entries == 1 { "y" } else { "ies" },
                 match &key {
-                    Some(k) => format!("{} signatures verified with key {}", verdict.signatures_checked, k.id()),
+                    Some(k) => format!(
+                        "{} signature{} verified with key {}",
+                        verdict.signatures_checked,
+                        if verdict.signatures_checked == 1 { "" } else { "s" },
+                        k.id()
+                    ),
                     None => "signatures not checked (give --key)".to_owned(),
                 }
             );

@@ -217,13 +217,19 @@ async fn a_load_leaves_a_signed_receipt_on_every_image_and_in_the_audit_log() {
         "{}",
         missing[0]
     );
-    // A run without the site key may not add an unsigned entry to the signed log.
+    // A run without the site key may not add an unsigned entry to the signed log...
     let o = sealift(
         release.dir.path(),
         &["verify", "release.tar", "--key", "keys/sealift.pub", "--audit-log", "audit.log"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("is signed: give the site key"), "{}", text(&o));
+    // It is refused before it acts: a load without the key pushes nothing.
+    let other = TestRegistry::start();
+    let o = load(&release, "release.tar", &other, &["--audit-log", "audit.log"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("VERIFIED"), "refused only after verifying: {}", text(&o));
+    assert!(other.catalog().is_empty(), "{:?}", other.catalog());
 
     // A second load merges its receipt into the `.att` image beside the first.
     let o = load(&release, "release.tar", &target, &site);
