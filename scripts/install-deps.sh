@@ -37,3 +37,8 @@ if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
     }
     "$tools/venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0
 fi
+# sigstore-models (the sigstore project's Python models of its formats): every Sigstore bundle
+# sealift writes must parse with it.
+if ! "$tools/venv/bin/python" -c 'import sigstore_models' 2>/dev/null; then
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check sigstore-models==0.0.6
+fi

@@ -31,8 +31,10 @@ pub struct SigstoreBundle {
 pub struct VerificationMaterial {
     /// The key hint.
     pub public_key: KeyHint,
-    /// Transparency log entries; none when signing offline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Transparency log entries; none when signing offline. Written even when empty: the
+    /// protobuf JSON mapping allows leaving it out, but sigstore-python and sigstore-models
+    /// refuse a bundle without it.
+    #[serde(default)]
     pub tlog_entries: Vec<serde_json::Value>,
 }
 
@@ -118,6 +120,7 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(text.contains(r#""tlogEntries":[]"#), "{text}");
         let back = SigstoreBundle::parse(&bytes).unwrap();
         back.verify_image(&key.public_key().unwrap(), &d).unwrap();
         assert!(back.verify_image(&key.public_key().unwrap(), &Digest::of(b"x")).is_err());

@@ -60,6 +60,7 @@ pub async fn sigstore_verifies(target: &TestRegistry, image: &str, public_pem: &
 /// used: it refuses any bundle without a transparency-log entry or an RFC 3161 timestamp
 /// ("signing time evidence"), which is every offline, key-signed bundle.
 pub fn sigstore_bundle_verifies(json: &[u8], public_pem: &str, digest: &Digest) -> bool {
+    sigstore_models_parses(json);
     let bundle = Bundle::from_json(std::str::from_utf8(json).unwrap()).unwrap();
     assert_eq!(bundle.media_type.as_str(), sealift::sign::sigstore_bundle::BUNDLE_V03);
     let VerificationMaterialContent::PublicKey(id) = &bundle.verification_material.content else {
@@ -80,6 +81,29 @@ pub fn sigstore_bundle_verifies(json: &[u8], public_pem: &str, digest: &Digest) 
             .subject
             .iter()
             .any(|s| s.digest.sha256.as_ref().is_some_and(|h| h.to_hex() == digest.hex()))
+}
+
+/// sigstore-models (the sigstore project's Python models, what sigstore-python reads bundles
+/// with) parses `json` as a Sigstore bundle; panics with its complaint otherwise.
+pub fn sigstore_models_parses(json: &[u8]) {
+    use std::io::Write as _;
+    let python = crate::harden::kubernetes_validate().with_file_name("python3");
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import sys\nfrom sigstore_models.bundle.v1 import Bundle\nBundle.from_json(sys.stdin.buffer.read())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(json).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-models refuses the bundle: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The release's legacy `.sig` image for `digest` in `repo` (a `host/repository:x` reference

@@ -169,7 +169,9 @@ async fn a_load_leaves_a_signed_receipt_on_every_image_and_in_the_audit_log() {
         let Manifest::Image { layers, .. } = Manifest::parse(&m.bytes, media_type::OCI_MANIFEST).unwrap() else {
             panic!("receipt referrer is not an image manifest");
         };
-        let bundle: Value = serde_json::from_slice(&fetch_blob_bytes(&client, &repo, &layers[0]).await).unwrap();
+        let bundle_bytes = fetch_blob_bytes(&client, &repo, &layers[0]).await;
+        crate::oracles::sigstore_models_parses(&bundle_bytes);
+        let bundle: Value = serde_json::from_slice(&bundle_bytes).unwrap();
         let inner: sigstore_types::DsseEnvelope = serde_json::from_value(bundle["dsseEnvelope"].clone()).unwrap();
         assert_eq!(inner.payload, receipt_payload);
     }
