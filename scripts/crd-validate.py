@@ -8,7 +8,8 @@ Schema (nullable, x-kubernetes-int-or-string), and adds `additionalProperties: f
 the schema lists properties and neither sets x-kubernetes-preserve-unknown-fields nor allows
 additional properties itself: a misspelt field fails as it would under the API server's strict
 field validation. Objects of other kinds are skipped; it is an error if none was checked.
-Prints one line per object; exits 1 if any is invalid.
+A field whose schema description starts with "Deprecated" is refused too. Prints one line per
+object; exits 1 if any is invalid.
 """
 import sys
 
@@ -42,6 +43,24 @@ def strict(schema):
     return out
 
 
+def deprecated(obj, schema, path=""):
+    """Paths in `obj` of fields the schema describes as deprecated."""
+    found = []
+    if isinstance(obj, dict) and isinstance(schema, dict):
+        props = schema.get("properties", {})
+        for key, value in obj.items():
+            sub = props.get(key)
+            if sub is None:
+                continue
+            if str(sub.get("description", "")).startswith("Deprecated"):
+                found.append(f"{path}/{key}")
+            found += deprecated(value, sub, f"{path}/{key}")
+    elif isinstance(obj, list) and isinstance(schema, dict) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(obj):
+            found += deprecated(value, schema["items"], f"{path}/{i}")
+    return found
+
+
 def main():
     crd = yaml.safe_load(open(sys.argv[1]))
     group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
@@ -62,12 +81,15 @@ def main():
             props = schema.setdefault("properties", {})
             props.update({"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}})
             errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.path))
+            old = deprecated(obj, versions[version])
             checked += 1
             name = f"{kind}/{obj['metadata']['name']}"
-            if errors:
+            if errors or old:
                 bad += 1
                 for e in errors:
                     print(f"INVALID {name}: {'/'.join(map(str, e.path))}: {e.message}")
+                for p in old:
+                    print(f"INVALID {name}: {p}: deprecated in this CRD version")
             else:
                 print(f"ok {name} ({obj['apiVersion']})")
     if checked == 0:

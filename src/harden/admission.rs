@@ -157,7 +157,12 @@ pub(super) fn kyverno_policy(registry: &str, key_pem: &str) -> Node {
 }
 
 /// A Kyverno ClusterPolicy, enforced at admission only, with one `verifyImages` rule on Pods.
-pub(super) fn kyverno_pod_policy(name: &str, rule: &str, verify: Node) -> Node {
+/// Only fields the v1.19 CRD does not mark deprecated: the failure action per `verifyImages`
+/// entry, the webhook timeout under `webhookConfiguration`.
+pub(super) fn kyverno_pod_policy(name: &str, rule: &str, mut verify: Node) -> Node {
+    if let Node::Map(entries) = &mut verify {
+        entries.insert("failureAction", s("Enforce"));
+    }
     map([
         ("apiVersion", s("kyverno.io/v1")),
         ("kind", s("ClusterPolicy")),
@@ -165,9 +170,8 @@ pub(super) fn kyverno_pod_policy(name: &str, rule: &str, verify: Node) -> Node {
         (
             "spec",
             map([
-                ("validationFailureAction", s("Enforce")),
                 ("background", Node::Bool(false)),
-                ("webhookTimeoutSeconds", Node::int(30)),
+                ("webhookConfiguration", map([("timeoutSeconds", Node::int(30))])),
                 (
                     "rules",
                     seq([map([
