@@ -8,6 +8,7 @@
 //! pushed as the exact verified bytes, so digests on the far side equal the source's. Blob bytes
 //! are re-read from the same open file that was verified and re-hashed on the way out.
 
+pub mod containers_policy;
 pub mod manifests;
 pub mod receipts;
 mod signatures;

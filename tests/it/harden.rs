@@ -571,6 +571,39 @@ async fn bundle_create_hardens_the_manifests_and_load_rewrites_them_for_the_site
     let admission = std::fs::read_to_string(release.path("site/sealift-cluster/admission.yaml")).unwrap();
     assert!(admission.contains(&format!("i.startsWith('{t}/')")), "{admission}");
     let key = std::fs::read_to_string(release.path("keys/sealift.pub")).unwrap();
+    // CRI-O and Podman: one exactRepository entry per site repository, naming the repository
+    // the cosign payload carries (the source), with the release key.
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(release.path("site/sealift-nodes/containers-policy.json")).unwrap()).unwrap();
+    let docker = policy["transports"]["docker"].as_object().unwrap();
+    let sites: Vec<&String> = docker.keys().collect();
+    assert_eq!(
+        sites,
+        ["alpha", "beta", "multi", "named"]
+            .map(|r| format!("{t}/app/{r}"))
+            .iter()
+            .collect::<Vec<_>>(),
+        "every loaded repository, the one loaded by digest too"
+    );
+    use base64::Engine as _;
+    for (site, entries) in docker {
+        let e = &entries[0];
+        assert_eq!(e["type"], "sigstoreSigned");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(e["keyData"].as_str().unwrap())
+                .unwrap(),
+            key.as_bytes()
+        );
+        assert_eq!(e["signedIdentity"]["type"], "exactRepository");
+        let repo = site.strip_prefix(&format!("{t}/")).unwrap();
+        assert_eq!(e["signedIdentity"]["dockerRepository"], format!("{h}/{repo}"), "{site}");
+    }
+    let registries_d = std::fs::read_to_string(release.path("site/sealift-nodes/registries.d/sealift.yaml")).unwrap();
+    assert!(
+        registries_d.contains(&format!("  {t}:\n    use-sigstore-attachments: true")),
+        "{registries_d}"
+    );
     let policies = parse_documents(&admission).unwrap();
     let cip = policies
         .iter()
