@@ -29,6 +29,8 @@ pub(crate) struct AuditArgs {
 pub(crate) struct Trail {
     pub log: AuditLog,
     pub key: Option<SigningKey>,
+    /// The site key's public half (with `key`).
+    pub public: Option<PublicKey>,
 }
 
 impl AuditArgs {
@@ -42,14 +44,15 @@ impl AuditArgs {
                 .join("audit.log"),
         };
         let key = self.site_key.as_deref().map(super::bundle::open_key).transpose()?;
-        let log = AuditLog::open(&path, key.is_some())?;
         if let Some(k) = &key {
             anyhow::ensure!(
                 k.algorithm() == sealift::sign::Algorithm::EcdsaP256,
                 "the site key must be P-256: admission controllers verify receipts with cosign's default scheme"
             );
         }
-        Ok(Trail { log, key })
+        let public = key.as_ref().map(SigningKey::public_key).transpose()?;
+        let log = AuditLog::open(&path, key.is_some())?;
+        Ok(Trail { log, key, public })
     }
 }
 
@@ -77,11 +80,6 @@ impl Trail {
             details: vec![format!("{error:#}")],
         })?;
         Ok(())
-    }
-
-    /// The site key's public half.
-    pub(crate) fn public_key(&self) -> anyhow::Result<Option<PublicKey>> {
-        Ok(self.key.as_ref().map(SigningKey::public_key).transpose()?)
     }
 }
 

@@ -12,6 +12,7 @@ use sealift::load::{LoadOptions, LoadReport, load};
 use sealift::oci::Digest;
 use sealift::receipt::{BundleFacts, ImageFacts, Import, Operator, PolicyFacts, Rollback, Signer, Verdict};
 use sealift::registry::Registry;
+use sealift::sign::PublicKey;
 use sealift::verify::{VerifiedBundle, VerifyReport};
 
 use super::audit::{AuditArgs, Trail};
@@ -83,13 +84,13 @@ impl std::error::Error for AlreadyLogged {}
 /// The run once the audit trail is open; every answer it gives is in the log.
 fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::RegistryOptions, started: &str) -> anyhow::Result<Outcome> {
     let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
+    let facts = Facts {
+        args,
+        trail,
+        report: &verify_report,
+        started,
+    };
     let Some(verified) = verified else {
-        let facts = Facts {
-            args,
-            trail,
-            report: &verify_report,
-            started,
-        };
         let sha256 = sealift::bundle::file_digest(&args.bundle)?;
         let receipt = facts.receipt(None, sha256, Vec::new(), failures(&verify_report), None)?;
         facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(&verify_report))?;
@@ -109,12 +110,6 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
     if args.format == Format::Table {
         verify::render_table(&verify_report);
     }
-    let facts = Facts {
-        args,
-        trail,
-        report: &verify_report,
-        started,
-    };
     match load_verified(&facts, &verified, options) {
         Err(e) if e.downcast_ref::<AlreadyLogged>().is_none() => {
             // Verified, then stopped (the registry, the history, a push): a FAILED receipt
@@ -136,11 +131,10 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
     let runtime = super::runtime()?;
     // Order of imports: the receipts in the registry (signed by the site key) and this
     // site's audit log say which bundles the registry has had.
-    let public = trail.public_key()?;
-    let mut history = super::audit::loaded_per_log(&trail.log, &args.registry, public.as_ref())?;
-    if let Some(public) = public {
+    let mut history = super::audit::loaded_per_log(&trail.log, &args.registry, trail.public.as_ref())?;
+    if let Some(public) = &trail.public {
         let repos: BTreeSet<String> = verified.index().images.iter().map(|i| i.repository.clone()).collect();
-        history.extend(runtime.block_on(receipts::history(&client, &args.registry, &repos, &public))?);
+        history.extend(runtime.block_on(receipts::history(&client, &args.registry, &repos, public))?);
     }
     let rollback = match receipts::judge(verified.index(), verified.index_digest(), &history) {
         Judgement::InOrder => None,
@@ -203,14 +197,14 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
         ));
     }
     let receipt = facts.receipt(Some(verified), sha256, images, Vec::new(), rollback)?;
-    if let (Some(public), Some(_)) = (trail.public_key()?, &trail.key) {
+    if let Some(public) = &trail.public {
         let created = now();
         let attached = runtime.block_on(receipts::attach(
             &client,
             &args.registry,
             verified,
             &receipt.envelope,
-            &public,
+            public,
             &created,
         ));
         if let Err(e) = attached {
@@ -235,7 +229,7 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
     }
     let manifests = match &args.manifests_out {
         Some(dir) => {
-            let receipt_key = trail.public_key()?.map(|k| k.to_pem()).transpose()?;
+            let receipt_key = trail.public.as_ref().map(PublicKey::to_pem).transpose()?;
             match sealift::load::manifests::site_manifests(verified, &args.registry, receipt_key.as_deref())? {
                 Some(hardened) => {
                     sealift::harden::write_outputs(dir, &hardened.files).with_context(|| format!("writing {}", dir.display()))?;
