@@ -353,7 +353,6 @@ pub fn signed_by(line: &[u8], key: &crate::sign::PublicKey) -> bool {
 /// file order, one line in memory at a time. Nothing here is verified (see [`verify`] and
 /// [`signed_by`]); a missing file has no entries.
 pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry, &[u8])) -> Result<(), Error> {
-    use std::io::BufRead as _;
     let io = |source| Error::Io {
         path: path.to_owned(),
         source,
@@ -366,18 +365,37 @@ pub fn for_each_entry(path: &Path, mut visit: impl FnMut(Entry, &[u8])) -> Resul
     let mut reader = std::io::BufReader::new(file);
     let mut buf = Vec::new();
     loop {
-        buf.clear();
-        if (&mut reader)
-            .take(MAX_ENTRY_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(io)?
-            == 0
-        {
-            return Ok(());
-        }
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        if let Ok(entry) = serde_json::from_slice::<Entry>(line) {
-            visit(entry, line);
+        match next_line(&mut reader, &mut buf).map_err(io)? {
+            None => return Ok(()),
+            Some(Line::Whole(line) | Line::Cut(line)) => {
+                if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
+                    visit(entry, &line);
+                }
+            }
+            Some(Line::TooLong) => {}
         }
     }
+}
+
+/// One line of the log as read.
+pub(crate) enum Line {
+    /// A line and its newline (without it).
+    Whole(Vec<u8>),
+    /// The last line, without a newline: a write cut short, or an edit.
+    Cut(Vec<u8>),
+    /// More than [`MAX_ENTRY_BYTES`] without a newline (what follows is read as the next line).
+    TooLong,
+}
+
+/// The next line of `reader`, at most [`MAX_ENTRY_BYTES`] in memory; `None` at the end.
+pub(crate) fn next_line(reader: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
+    buf.clear();
+    use std::io::{BufRead as _, Read as _};
+    let n = reader.take(MAX_ENTRY_BYTES as u64 + 1).read_until(b'\n', buf)?;
+    Ok(match buf.strip_suffix(b"\n") {
+        _ if n == 0 => None,
+        Some(line) => Some(Line::Whole(line.to_vec())),
+        None if n > MAX_ENTRY_BYTES => Some(Line::TooLong),
+        None => Some(Line::Cut(buf.clone())),
+    })
 }

@@ -1,12 +1,12 @@
 //! `sealift audit verify`: walk the log once, line by line, and name the first entry that was
 //! edited, removed or reordered.
 
-use std::io::{BufRead, BufReader, Read as _};
+use std::io::BufReader;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{Entry, Error, MAX_ENTRY_BYTES, signed_part};
+use super::{Entry, Error, Line, MAX_ENTRY_BYTES, next_line, signed_part};
 use crate::oci::Digest;
 use crate::sign::PublicKey;
 
@@ -59,18 +59,24 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
             expected_seq: line_no,
             reason,
         };
-        let Some(line) = next_line(&mut reader, &mut buf).map_err(io)? else {
-            if out.entries == 0 {
-                out.problem = Some(fail(
-                    "the log is empty: there is nothing to verify (a wiped log looks like this)".into(),
-                ));
+        let line = match next_line(&mut reader, &mut buf).map_err(io)? {
+            None => {
+                if out.entries == 0 {
+                    out.problem = Some(fail(
+                        "the log is empty: there is nothing to verify (a wiped log looks like this)".into(),
+                    ));
+                }
+                return Ok(out);
             }
-            return Ok(out);
-        };
-        let line = match line {
-            Ok(l) => l,
-            Err(reason) => {
-                out.problem = Some(fail(reason));
+            Some(Line::Whole(l)) => l,
+            Some(Line::Cut(_)) => {
+                out.problem = Some(fail(
+                    "the last line has no newline: a write was cut short or the file was edited".into(),
+                ));
+                return Ok(out);
+            }
+            Some(Line::TooLong) => {
+                out.problem = Some(fail(format!("longer than {MAX_ENTRY_BYTES} bytes")));
                 return Ok(out);
             }
         };
@@ -88,12 +94,10 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
             }
             Err(Check::Ahead(found)) => {
                 // Entry `found` where `line_no` belongs: swapped with the next line, or removed.
-                let next_seq = next_line(&mut reader, &mut buf)
-                    .ok()
-                    .flatten()
-                    .and_then(Result::ok)
-                    .and_then(|l| serde_json::from_slice::<Entry>(&l).ok())
-                    .map(|e| e.seq);
+                let next_seq = match next_line(&mut reader, &mut buf) {
+                    Ok(Some(Line::Whole(l) | Line::Cut(l))) => serde_json::from_slice::<Entry>(&l).ok().map(|e| e.seq),
+                    _ => None,
+                };
                 let missing = found - line_no;
                 let why = if next_seq == Some(line_no) {
                     format!("entries {line_no} and {found} were swapped")
@@ -109,21 +113,6 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
         prev = Some(Digest::of(&line));
         out.entries = line_no;
     }
-}
-
-/// The next line without its newline: `None` at the end, `Some(Err)` for a line that is too
-/// long or has no newline (a cut write).
-fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
-    buf.clear();
-    let n = reader.take(MAX_ENTRY_BYTES as u64 + 1).read_until(b'\n', buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(Some(match buf.strip_suffix(b"\n") {
-        Some(line) => Ok(line.to_vec()),
-        None if n > MAX_ENTRY_BYTES => Err(format!("longer than {MAX_ENTRY_BYTES} bytes")),
-        None => Err("the last line has no newline: a write was cut short or the file was edited".to_owned()),
-    }))
 }
 
 enum Check {
