@@ -24,7 +24,7 @@ pub struct Problem {
 /// What [`verify`] found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verified {
-    /// Lines read up to the first problem (all of them when there is none).
+    /// Lines intact before the first problem (all of them when there is none).
     pub entries: u64,
     /// Entries whose signature was checked with the key.
     pub signatures_checked: u64,
@@ -92,6 +92,11 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
                 out.problem = Some(fail(format!("{reason}{hint}")));
                 return Ok(out);
             }
+            Err(Check::PreviousEdited(reason)) => {
+                out.entries = line_no.saturating_sub(2);
+                out.problem = Some(fail(reason));
+                return Ok(out);
+            }
             Err(Check::Ahead(found)) => {
                 // Entry `found` where `line_no` belongs: swapped with the next line, or removed.
                 let next_seq = match next_line(&mut reader, &mut buf) {
@@ -118,6 +123,8 @@ pub fn verify(path: &Path, key: Option<&PublicKey>) -> Result<Verified, Error> {
 enum Check {
     /// What is wrong, in words.
     Problem(String),
+    /// The line before this one was changed (seen here, by its hash): it is not intact either.
+    PreviousEdited(String),
     /// The line holds a later entry than it should.
     Ahead(u64),
 }
@@ -151,15 +158,15 @@ fn check_line(line: &[u8], line_no: u64, prev: Option<&Digest>, key: Option<&Pub
         )));
     }
     if entry.prev.as_ref() != prev {
-        return Err(Check::Problem(match prev {
-            None => "the first line names a previous entry: the log's start was cut off".to_owned(),
-            Some(p) => format!(
+        return Err(match prev {
+            None => Check::Problem("the first line names a previous entry: the log's start was cut off".to_owned()),
+            Some(p) => Check::PreviousEdited(format!(
                 "records the previous entry as {}, but line {} hashes to {p}: line {} was edited",
                 entry.prev.map_or_else(|| "none".to_owned(), |d| d.to_string()),
                 line_no - 1,
                 line_no - 1
-            ),
-        }));
+            )),
+        });
     }
     Ok(())
 }
@@ -212,9 +219,11 @@ mod tests {
         let mut edited = original.clone();
         edited[1] = edited[1].replace("image-1", "image-X");
         rewrite(&path, &edited);
-        let p = verify(&path, None).unwrap().problem.unwrap();
+        let v = verify(&path, None).unwrap();
+        let p = v.problem.unwrap();
         assert_eq!(p.line, 3, "{p:?}");
         assert!(p.reason.contains("line 2 was edited"), "{}", p.reason);
+        assert_eq!(v.entries, 1, "only the line before the edited one is intact");
 
         let mut removed = original.clone();
         removed.remove(1);
