@@ -45,10 +45,7 @@ pub(super) async fn receipt(client: &Registry, repo: &Reference, subject: &Diges
                 .fetch_small_blob(repo, &layer, MAX_SIGNATURE_BLOB)
                 .await
                 .map_err(|e| format!("receipt {}: {e}", layer.digest))?;
-            let read = attestation::envelope_of(*format, &bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|env| Import::from_envelope(&env, key).map_err(|e| e.to_string()));
-            match read {
+            match Import::from_layer(*format, &bytes, key).map_err(|e| e.to_string()) {
                 Ok((import, subjects)) if import.result == Verdict::Passed && subjects.contains(subject) => {
                     let who = import
                         .operator

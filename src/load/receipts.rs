@@ -119,10 +119,7 @@ pub async fn history(client: &Registry, registry: &str, repositories: &BTreeSet<
                     continue;
                 }
                 let bytes = client.fetch_small_blob(&repo, &layer, MAX_SIGNATURE_BLOB).await.map_err(reg)?;
-                let Ok(envelope) = attestation::envelope_of(SignatureFormat::CosignLegacy, &bytes) else {
-                    continue;
-                };
-                let Ok((import, _)) = Import::from_envelope(&envelope, key) else {
+                let Ok((import, _)) = Import::from_layer(SignatureFormat::CosignLegacy, &bytes, key) else {
                     continue;
                 };
                 let same_registry = import.registry == registry;
@@ -171,13 +168,14 @@ pub async fn attach(
     };
     // Blobs first, image by image; of each referrer only its small manifest is kept (its
     // layer holds the whole receipt: one at a time in memory).
+    let mut present = BTreeSet::new();
     let mut referrers: Vec<Vec<u8>> = Vec::with_capacity(images.len());
     for image in images {
         let (repo, name) = (repo_of(image), image.display_name());
         let subject = Descriptor::new(&image.media_type, image.digest.clone(), image.size);
         let referrer = attestation::bundle_attestation(key, envelope, &subject, created, VSA_V1);
-        push_blobs(client, &repo, &legacy, &name).await?;
-        push_blobs(client, &repo, &referrer, &name).await?;
+        push_blobs(client, &repo, &legacy, &name, &mut present).await?;
+        push_blobs(client, &repo, &referrer, &name, &mut present).await?;
         referrers.push(referrer.manifest.bytes);
     }
     let mut objects = Vec::new();
@@ -196,10 +194,23 @@ pub async fn attach(
     Ok(push_objects(client, &objects).await?.into_iter().sum())
 }
 
-async fn push_blobs(client: &Registry, repo: &Reference, object: &Artifact, name: &str) -> Result<(), Error> {
+/// Push `object`'s blobs to `repo`, skipping those already there. `present` remembers the
+/// (repository, blob) pairs known to be there: the `.att` image's config and layer are the
+/// same for every image, so each repository is asked about them once.
+async fn push_blobs(
+    client: &Registry,
+    repo: &Reference,
+    object: &Artifact,
+    name: &str,
+    present: &mut BTreeSet<(String, Digest)>,
+) -> Result<(), Error> {
     for blob in &object.blobs {
-        let present = client.blob_exists(repo, &blob.descriptor.digest).await;
-        if matches!(present, Ok(true)) {
+        let key = (repo.repository.clone(), blob.descriptor.digest.clone());
+        if present.contains(&key) {
+            continue;
+        }
+        if matches!(client.blob_exists(repo, &blob.descriptor.digest).await, Ok(true)) {
+            present.insert(key);
             continue;
         }
         client
@@ -214,6 +225,7 @@ async fn push_blobs(client: &Registry, repo: &Reference, object: &Artifact, name
                 image: name.to_owned(),
                 source,
             })?;
+        present.insert(key);
     }
     Ok(())
 }

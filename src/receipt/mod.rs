@@ -229,6 +229,13 @@ impl Import {
         })
     }
 
+    /// Read the receipt in an attestation layer (a bare envelope in the `.att` image, or a
+    /// Sigstore bundle in a referrer), signed by `key`.
+    pub fn from_layer(format: crate::sign::artifact::SignatureFormat, layer: &[u8], key: &PublicKey) -> Result<(Self, Vec<Digest>), Error> {
+        let envelope = crate::sign::attestation::envelope_of(format, layer)?;
+        Self::from_envelope(&envelope, key)
+    }
+
     /// Read a receipt signed by `key`: the signature first, then the statement's type and
     /// predicate, then the extension.
     pub fn from_envelope(envelope: &Envelope, key: &PublicKey) -> Result<(Self, Vec<Digest>), Error> {
