@@ -567,21 +567,7 @@ async fn a_load_that_fails_writing_signatures_moves_no_tag() {
         usize::MAX,
     );
     let ca = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &proxy.host,
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "--retries",
-            "0",
-        ],
-    );
+    let o = load_at(&release, "release.tar", &proxy.host, &ca, &["--retries", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains(".sig"), "{}", text(&o));
     // The images are there by digest, but no tag names an image without its signatures.
@@ -602,19 +588,7 @@ async fn a_load_that_fails_writing_signatures_moves_no_tag() {
     }
     // A rerun without the fault completes: tags and signatures.
     proxy.clear();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &proxy.host,
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ],
-    );
+    let o = load_at(&release, "release.tar", &proxy.host, &ca, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(target.tags("app/alpha").contains(&"1.0".to_owned()));
 }
@@ -801,19 +775,7 @@ fn load_with_cut_upload(release: &Release, target: &TestRegistry, after: u64) ->
         usize::MAX,
     );
     let ca = target.ca();
-    let o = sealift(
-        release.dir.path(),
-        &[
-            "load",
-            "release.tar",
-            "--key",
-            "keys/sealift.pub",
-            "--registry",
-            &proxy.host,
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ],
-    );
+    let o = load_at(release, "release.tar", &proxy.host, &ca, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
     proxy

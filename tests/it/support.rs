@@ -479,14 +479,19 @@ pub fn create_bundle(release: &Release, source: &TestRegistry, out: &str) -> Pat
 
 /// `sealift load BUNDLE --key keys/sealift.pub` into `target`, trusting its CA, plus `extra`.
 pub fn load(release: &Release, bundle: &str, target: &TestRegistry, extra: &[&str]) -> Output {
-    let ca = target.ca();
+    load_at(release, bundle, &target.host, &target.ca(), extra)
+}
+
+/// `sealift load BUNDLE --key keys/sealift.pub` into the registry at `host` (a proxy in
+/// front of one, say), trusting `ca`, plus `extra`.
+pub fn load_at(release: &Release, bundle: &str, host: &str, ca: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "load",
         bundle,
         "--key",
         "keys/sealift.pub",
         "--registry",
-        &target.host,
+        host,
         "--ca-file",
         ca.to_str().unwrap(),
     ];
