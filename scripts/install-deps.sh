@@ -42,3 +42,8 @@ fi
 if ! "$tools/venv/bin/python" -c 'import sigstore_models' 2>/dev/null; then
     "$tools/venv/bin/pip" install -q --disable-pip-version-check sigstore-models==0.0.6
 fi
+# Red Hat's cvss (CVSS v2/v3/v4 scoring in Python): the CVSS test scores every shared vector with
+# it and with sealift.
+if ! "$tools/venv/bin/python" -c 'import cvss' 2>/dev/null; then
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check cvss==3.6
+fi

@@ -20,3 +20,6 @@ pub mod sign;
 pub mod source;
 pub mod store;
 pub mod verify;
+
+/// Where sealift's documentation lives: the `informationUri` of its SARIF logs.
+pub const HOMEPAGE: &str = "https://sealift.dev";

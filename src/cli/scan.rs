@@ -140,13 +140,14 @@ fn table(report: &Report) -> String {
     let w_ver = rows.iter().map(|f| f.version.len()).max().unwrap_or(0).max(9);
     let w_id = rows.iter().map(|f| f.id.len()).max().unwrap_or(0).max(2);
     out.push_str(&format!(
-        "\n{:<10} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} ECOSYSTEM\n",
-        "SEVERITY", "PACKAGE", "INSTALLED", "ID", "FIXED IN"
+        "\n{:<10} {:<4} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} ECOSYSTEM\n",
+        "SEVERITY", "CVSS", "PACKAGE", "INSTALLED", "ID", "FIXED IN"
     ));
     for f in rows {
         out.push_str(&format!(
-            "{:<10} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} {}\n",
+            "{:<10} {:<4} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} {}\n",
             f.severity,
+            f.cvss.as_ref().map_or("-".to_owned(), |c| c.score.to_string()),
             f.name,
             f.version,
             f.id,

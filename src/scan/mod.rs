@@ -1,6 +1,7 @@
 //! Offline scanning: what is installed in an image (inventory), and which of it the offline
 //! vulnerability database knows to be affected (matching).
 
+pub mod cvss;
 pub mod db;
 pub mod formats;
 pub mod image;

@@ -27,6 +27,8 @@ mod referrers;
 mod versions;
 // `db build` on the real advisory records in ../shared; the store fails closed.
 mod vulndb;
+// CVSS base scores of every vector in ../shared against Red Hat's `cvss` library.
+mod cvss;
 // `sealift scan` on a debootstrap root filesystem, real lockfiles, a Go binary and Alpine 3.14.
 mod scan;
 // Scanning inside `bundle create`: reports and SBOMs in the bundle, the policy gate, verify.

@@ -83,22 +83,32 @@ pub fn sigstore_bundle_verifies(json: &[u8], public_pem: &str, digest: &Digest) 
             .any(|s| s.digest.sha256.as_ref().is_some_and(|h| h.to_hex() == digest.hex()))
 }
 
-/// sigstore-models (the sigstore project's Python models, what sigstore-python reads bundles
-/// with) parses `json` as a Sigstore bundle; panics with its complaint otherwise.
-pub fn sigstore_models_parses(json: &[u8]) {
+/// Run `code` with the tools venv's Python (scripts/install-deps.sh), `args` as its argv and
+/// `stdin` on standard input.
+pub fn tools_python(code: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
     use std::io::Write as _;
     let python = crate::harden::kubernetes_validate().with_file_name("python3");
     let mut child = Command::new(python)
-        .args([
-            "-c",
-            "import sys\nfrom sigstore_models.bundle.v1 import Bundle\nBundle.from_json(sys.stdin.buffer.read())",
-        ])
+        .arg("-c")
+        .arg(code)
+        .args(args)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(json).unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// sigstore-models (the sigstore project's Python models, what sigstore-python reads bundles
+/// with) parses `json` as a Sigstore bundle; panics with its complaint otherwise.
+pub fn sigstore_models_parses(json: &[u8]) {
+    let out = tools_python(
+        "import sys\nfrom sigstore_models.bundle.v1 import Bundle\nBundle.from_json(sys.stdin.buffer.read())",
+        &[],
+        json,
+    );
     assert!(
         out.status.success(),
         "sigstore-models refuses the bundle: {}",

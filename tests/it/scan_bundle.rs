@@ -4,9 +4,11 @@
 //!
 //! The images are the scan tests' (tests/it/scan.rs): `app` (Debian 12 minbase + real
 //! lockfiles + a Go binary) and `alpine` (Alpine 3.14's package database), joined here into
-//! one two-platform index. The one critical finding in `app` is minimist 1.2.0's
+//! one two-platform index. `app` has two critical findings: minimist 1.2.0's
 //! GHSA-xvch-5gv4-984h (CVE-2021-44906, "critical" in the GitHub record in
-//! ../shared/vulndata/osv/npm); every other finding is high or below, or has no severity.
+//! ../shared/vulndata/osv/npm), and smallvec 1.6.0's RUSTSEC-2021-0003, whose record has no
+//! severity label, only a CVSS 3.1 vector scoring 9.8. Its high findings are three npm ones
+//! (labelled) and urllib3 1.23's PYSEC-2023-192 (a vector scoring 8.1, no label).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,6 +23,8 @@ use crate::scan::bed;
 use crate::support::*;
 
 const MINIMIST: &str = "GHSA-xvch-5gv4-984h";
+const SMALLVEC: &str = "RUSTSEC-2021-0003";
+const URLLIB3: &str = "PYSEC-2023-192";
 
 /// A release directory: keys and an OCI layout with the tag `multi`, an index of `app`
 /// (linux/amd64) and `alpine` (linux/arm64).
@@ -124,25 +128,27 @@ fn scan_section(fail_on: &str, allow: &str) -> String {
 }
 
 fn allow(id: &str, expires: &str) -> String {
-    format!("    - id: {id}\n      reason: minimist only parses our own fixed argv\n      expires: {expires}\n")
+    format!("    - id: {id}\n      reason: reviewed, not reachable in this release\n      expires: {expires}\n")
 }
 
-/// The bundle made under a policy that allows minimist's CVE until 2099 (and lists one
-/// allowance no finding uses).
+/// The bundle made under a policy that allows minimist's CVE and smallvec's advisory until
+/// 2099 (and lists one allowance no finding uses).
 fn allowed_bundle() -> &'static PathBuf {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
     BUNDLE.get_or_init(|| {
         let allowlist = format!(
-            "  allow:\n{}{}",
+            "  allow:\n{}{}{}",
             allow("CVE-2021-44906", "2099-12-31"),
+            allow(SMALLVEC, "2099-12-31"),
             allow("CVE-2000-0001", "2099-12-31")
         );
         let file = release("allowed", &scan_section("critical", &allowlist));
         let out = create(&file, "allowed.tar", &[]);
         assert!(out.status.success(), "{}", text(&out));
         let t = text(&out);
-        assert!(t.contains("fail-on critical") && t.contains("1 allowed"), "{t}");
+        assert!(t.contains("fail-on critical") && t.contains("2 allowed"), "{t}");
         assert!(t.contains(&format!("allowed  critical  {MINIMIST}")), "{t}");
+        assert!(t.contains(&format!("allowed  critical  {SMALLVEC}")), "{t}");
         assert!(t.contains("unused allowances: CVE-2000-0001"), "{t}");
         site().dir.join("allowed.tar")
     })
@@ -177,6 +183,8 @@ fn the_policy_gate_stops_bundle_create_until_the_finding_is_allowed() {
         t.contains("NOT written") && t.contains(&format!("BLOCKED  critical  {MINIMIST}")),
         "{t}"
     );
+    // smallvec's record has no label: its CVSS vector's 9.8 makes it critical.
+    assert!(t.contains(&format!("BLOCKED  critical  {SMALLVEC}")), "{t}");
     assert!(t.contains("minimist 1.2.0") && t.contains("shop/multi:1 (linux/amd64)"), "{t}");
     assert!(!s.dir.join("strict.tar").exists());
 
@@ -191,16 +199,31 @@ fn the_policy_gate_stops_bundle_create_until_the_finding_is_allowed() {
     assert!(t.contains("allowance expired 2020-01-01"), "{t}");
     assert!(!s.dir.join("expired.tar").exists());
 
-    // fail-on high: minimist's critical is allowed, but the three high npm findings are not.
+    // fail-on high: the critical ones are allowed, but the three high npm findings and
+    // urllib3's are not. urllib3's record carries only a CVSS vector, no severity label.
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(shared(&format!("vulndata/osv/pypi/vulns/urllib3/{URLLIB3}.json"))).unwrap()).unwrap();
+    assert!(record["database_specific"]["severity"].is_null(), "{record}");
+    assert!(
+        record["severity"][0]["score"].as_str().unwrap().starts_with("CVSS:3.1/"),
+        "{record}"
+    );
     let file = release(
         "high",
-        &scan_section("high", &format!("  allow:\n{}", allow(MINIMIST, "2099-12-31"))),
+        &scan_section(
+            "high",
+            &format!("  allow:\n{}{}", allow(MINIMIST, "2099-12-31"), allow(SMALLVEC, "2099-12-31")),
+        ),
     );
     let out = create(&file, "high.tar", &[]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert_eq!(t.matches("BLOCKED  high").count(), 3, "{t}");
-    assert!(t.contains("1 allowed"), "{t}");
+    assert_eq!(t.matches("BLOCKED  high").count(), 4, "{t}");
+    assert!(
+        t.contains(&format!("BLOCKED  high      {URLLIB3}")) && t.contains("urllib3 1.23"),
+        "{t}"
+    );
+    assert!(t.contains("2 allowed"), "{t}");
 
     // A current allowance (matched through the CVE alias) lets the bundle through.
     assert!(allowed_bundle().exists());
@@ -227,7 +250,7 @@ fn every_platform_gets_a_signed_report_and_sbom_equal_to_sealift_scan() {
     assert_eq!(scan.database.digest, meta["digest"].as_str().unwrap());
     assert_eq!(scan.database.newest.as_deref(), meta["newest"].as_str());
     assert_eq!(scan.policy.fail_on.map(|f| f.as_str()), Some("critical"));
-    assert_eq!(scan.policy.allow.len(), 2);
+    assert_eq!(scan.policy.allow.len(), 3);
 
     // One report per platform manifest of the index, under its digest.
     let image = &index.images[0];
@@ -283,7 +306,7 @@ fn verify_judges_the_carried_policy_again() {
     let out = sealift(&s.dir, &["verify", b, "--key", "keys/sealift.pub"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("scan:       2 image manifest(s)") && t.contains("1 allowed"), "{t}");
+    assert!(t.contains("scan:       2 image manifest(s)") && t.contains("2 allowed"), "{t}");
 
     // On 2100-01-01 the allowance has expired: the bundle no longer passes, and load would refuse it.
     let out = sealift(
@@ -293,11 +316,13 @@ fn verify_judges_the_carried_policy_again() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let failures = report["failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0]["code"], "vulnerability-blocked");
-    assert_eq!(failures[0]["subject"], "shop/multi:1 (linux/amd64)");
-    let msg = failures[0]["message"].as_str().unwrap();
-    assert!(msg.contains(MINIMIST) && msg.contains("allowance expired 2099-12-31"), "{msg}");
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    for (failure, id) in failures.iter().zip([SMALLVEC, MINIMIST]) {
+        assert_eq!(failure["code"], "vulnerability-blocked");
+        assert_eq!(failure["subject"], "shop/multi:1 (linux/amd64)");
+        let msg = failure["message"].as_str().unwrap();
+        assert!(msg.contains(id) && msg.contains("allowance expired 2099-12-31"), "{msg}");
+    }
     assert_eq!(report["scan"]["verdict"]["judged_on"], "2100-01-01");
 
     // bundle.json (properly signed) that drops a platform's report is refused.

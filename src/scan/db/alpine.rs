@@ -34,6 +34,7 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
                     ecosystem: ecosystem.clone(),
                     package: name.to_owned(),
                     severity: "unknown".into(),
+                    cvss: None,
                     ranges: vec![Range::before(Some(version.clone()))],
                     versions: Vec::new(),
                     modified: None,

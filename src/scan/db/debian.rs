@@ -53,6 +53,7 @@ fn advisory(id: &str, ecosystem: String, package: &str, severity: &str, ranges: 
         ecosystem,
         package: package.to_owned(),
         severity: severity.to_owned(),
+        cvss: None,
         ranges,
         versions: Vec::new(),
         modified: None,

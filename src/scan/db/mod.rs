@@ -35,8 +35,12 @@ pub struct Advisory {
     pub ecosystem: String,
     /// The package as the ecosystem names it; for Debian, the source package.
     pub package: String,
-    /// `critical`, `high`, `medium`, `low`, `negligible` or `unknown`.
+    /// `critical`, `high`, `medium`, `low`, `negligible` or `unknown`: the source's label, or
+    /// where it has none, the qualitative rating of [`Advisory::cvss`].
     pub severity: String,
+    /// The record's CVSS v3.x or v4.0 vector and base score, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<crate::scan::cvss::Cvss>,
     /// Affected version intervals; a package version inside any of them is affected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ranges: Vec<Range>,

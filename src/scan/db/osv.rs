@@ -1,10 +1,16 @@
 //! OSV records (https://ossf.github.io/osv-schema/): one advisory per `affected[]` entry, all
 //! of them kept (several entries for one package each add their ranges). `GIT` ranges name
 //! commits, not versions, and are left out; withdrawn records are skipped.
+//!
+//! Severity is the record's label (`ecosystem_specific`, then `database_specific`, of the entry
+//! and then of the record); without one, the qualitative rating of its CVSS v4.0 or v3.x vector
+//! (`severity[]`, the entry's before the record's). A record with neither is `unknown`; one
+//! whose only vector cannot be scored is an error naming it.
 
 use serde_json::Value;
 
 use super::{Advisory, Range, severity_word};
+use crate::scan::cvss::{Cvss, OSV_TYPES};
 
 /// Does this JSON document look like an OSV record?
 pub fn is_osv(doc: &Value) -> bool {
@@ -19,6 +25,7 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
     let aliases = strings(&doc["aliases"]);
     let modified = doc["modified"].as_str().filter(|m| !m.starts_with("0001-")).map(str::to_owned);
     let record_severity = doc["database_specific"]["severity"].as_str();
+    let record_cvss = cvss_of(&doc["severity"]);
     let affected = doc.get("affected").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for entry in affected {
@@ -39,17 +46,30 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
         if ranges.is_empty() && versions.is_empty() {
             continue;
         }
-        let severity = entry["ecosystem_specific"]["severity"]
+        let cvss = match cvss_of(&entry["severity"]) {
+            None => record_cvss.clone(),
+            found => found,
+        };
+        let label = entry["ecosystem_specific"]["severity"]
             .as_str()
             .or(entry["database_specific"]["severity"].as_str())
             .or(record_severity)
-            .map_or("unknown", severity_word);
+            .map(severity_word)
+            .filter(|w| *w != "unknown");
+        let severity = match (label, &cvss) {
+            (Some(word), _) => word,
+            (None, Some(Ok(c))) => c.severity(),
+            // Without a label the vector is all there is to judge by: it must score.
+            (None, Some(Err(e))) => return Err(format!("{id}: {e}")),
+            (None, None) => "unknown",
+        };
         out.push(Advisory {
             id: id.clone(),
             aliases: aliases.clone(),
             ecosystem: ecosystem.to_owned(),
             package: name.to_owned(),
             severity: severity.to_owned(),
+            cvss: cvss.and_then(Result::ok),
             ranges,
             versions,
             modified: modified.clone(),
@@ -101,8 +121,80 @@ fn intervals(events: &Value) -> Result<Vec<Range>, String> {
     Ok(out)
 }
 
+/// The newest CVSS vector (v4.0 before v3.x) of an OSV `severity` list, scored; `None` when
+/// the list has no v3 or v4 entry.
+fn cvss_of(severity: &Value) -> Option<Result<Cvss, String>> {
+    let list = severity.as_array()?;
+    OSV_TYPES.iter().find_map(|kind| {
+        list.iter().find(|s| s["type"].as_str() == Some(kind)).map(|s| {
+            s["score"]
+                .as_str()
+                .ok_or_else(|| format!("{kind} entry without a `score` string"))
+                .and_then(Cvss::from_vector)
+        })
+    })
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(database_specific: Value, severity: Value) -> Value {
+        json!({
+            "id": "PYSEC-0000-1",
+            "database_specific": database_specific,
+            "severity": severity,
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "demo"}, "versions": ["1.0"]}],
+        })
+    }
+
+    const HIGH_V3: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N";
+    const CRITICAL_V4: &str = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
+
+    #[test]
+    fn a_vector_rates_a_record_without_a_label() {
+        let a = &advisories(&record(json!({}), json!([{"type": "CVSS_V3", "score": HIGH_V3}]))).unwrap()[0];
+        assert_eq!(a.severity, "high");
+        let cvss = a.cvss.as_ref().unwrap();
+        assert_eq!((cvss.vector.as_str(), cvss.score.to_string()), (HIGH_V3, "7.5".into()));
+    }
+
+    #[test]
+    fn a_label_wins_over_the_vector_which_is_kept() {
+        let a = &advisories(&record(
+            json!({"severity": "MODERATE"}),
+            json!([{"type": "CVSS_V3", "score": HIGH_V3}]),
+        ))
+        .unwrap()[0];
+        assert_eq!(a.severity, "medium");
+        assert_eq!(a.cvss.as_ref().unwrap().vector, HIGH_V3);
+    }
+
+    #[test]
+    fn v4_is_preferred_and_an_entry_vector_over_the_record_one() {
+        let both = json!([{"type": "CVSS_V3", "score": HIGH_V3}, {"type": "CVSS_V4", "score": CRITICAL_V4}]);
+        assert_eq!(advisories(&record(json!({}), both)).unwrap()[0].severity, "critical");
+        let mut doc = record(json!({}), json!([{"type": "CVSS_V4", "score": CRITICAL_V4}]));
+        doc["affected"][0]["severity"] = json!([{"type": "CVSS_V3", "score": HIGH_V3}]);
+        assert_eq!(advisories(&doc).unwrap()[0].severity, "high");
+    }
+
+    #[test]
+    fn without_label_or_usable_vector_unknown_and_a_bad_vector_is_an_error() {
+        let none = record(json!({}), json!([{"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}]));
+        let a = &advisories(&none).unwrap()[0];
+        assert_eq!((a.severity.as_str(), a.cvss.is_none()), ("unknown", true));
+        let bad = advisories(&record(json!({}), json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:Q"}]))).unwrap_err();
+        assert!(bad.contains("PYSEC-0000-1") && bad.contains("CVSS:3.1/AV:Q"), "{bad}");
+        let labelled = record(json!({"severity": "LOW"}), json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:Q"}]));
+        assert_eq!(advisories(&labelled).unwrap()[0].severity, "low");
+    }
 }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{TOOL, TOOL_VERSION, uuid_for};
 use crate::scan::Report;
+use crate::scan::matcher::Finding;
 
 pub fn cyclonedx(report: &Report) -> Value {
     let bom_ref = |purl: &str, path: &str| format!("{purl}#{path}");
@@ -33,7 +34,7 @@ pub fn cyclonedx(report: &Report) -> Value {
             let mut v = json!({
                 "bom-ref": format!("{}#{}", f.id, bom_ref(&f.purl, &f.path)),
                 "id": f.id,
-                "ratings": [{"severity": severity(&f.severity)}],
+                "ratings": ratings(f),
                 "affects": [{"ref": bom_ref(&f.purl, &f.path)}],
             });
             if !f.aliases.is_empty() {
@@ -71,6 +72,29 @@ pub fn cyclonedx(report: &Report) -> Value {
         "components": components,
         "vulnerabilities": vulnerabilities,
     })
+}
+
+/// The finding's rating; with a CVSS score, its score, method and vector too (a second rating
+/// when the source's label and the score's rating differ).
+fn ratings(f: &Finding) -> Value {
+    let label = json!({"severity": severity(&f.severity)});
+    let Some(cvss) = &f.cvss else { return json!([label]) };
+    let method = match cvss.version() {
+        "3.0" => "CVSSv3",
+        "3.1" => "CVSSv31",
+        _ => "CVSSv4",
+    };
+    let scored = json!({
+        "score": cvss.score.value(),
+        "severity": severity(cvss.severity()),
+        "method": method,
+        "vector": cvss.vector,
+    });
+    if cvss.severity() == f.severity {
+        json!([scored])
+    } else {
+        json!([label, scored])
+    }
 }
 
 /// CycloneDX's severity words; `negligible` is its `info`.

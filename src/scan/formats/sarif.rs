@@ -1,5 +1,6 @@
 //! SARIF 2.1.0: one rule per vulnerability id, one result per affected package, located at
-//! the file the package was read from.
+//! the file the package was read from. Rules carry help text and the `security-severity`
+//! property GitHub code scanning ranks them by (a CVSS-like score, 0.0 to 10.0).
 
 use std::collections::BTreeMap;
 
@@ -7,20 +8,19 @@ use serde_json::{Value, json};
 
 use super::{TOOL, TOOL_VERSION};
 use crate::scan::Report;
+use crate::scan::matcher::{Finding, severity_rank};
 
 pub fn sarif(report: &Report) -> Value {
-    let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut rule_list = Vec::new();
+    // The most severe finding of each id stands for its rule.
+    let mut worst: BTreeMap<&str, &Finding> = BTreeMap::new();
     for f in &report.findings {
-        if !rules.contains_key(f.id.as_str()) {
-            rules.insert(&f.id, rule_list.len());
-            rule_list.push(json!({
-                "id": f.id,
-                "shortDescription": {"text": format!("{} ({})", f.id, f.aliases.join(", "))},
-                "properties": {"security-severity": security_severity(&f.severity), "tags": ["security", "vulnerability"]},
-            }));
+        let slot = worst.entry(f.id.as_str()).or_insert(f);
+        if security_severity(f) > security_severity(slot) {
+            *slot = f;
         }
     }
+    let rules: BTreeMap<&str, usize> = worst.keys().enumerate().map(|(i, id)| (*id, i)).collect();
+    let rule_list: Vec<Value> = worst.values().map(|f| rule(f)).collect();
     let results: Vec<Value> = report
         .findings
         .iter()
@@ -46,9 +46,43 @@ pub fn sarif(report: &Report) -> Value {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": TOOL, "version": TOOL_VERSION, "rules": rule_list}},
+            "tool": {"driver": {
+                "name": TOOL,
+                "version": TOOL_VERSION,
+                "informationUri": crate::HOMEPAGE,
+                "rules": rule_list,
+            }},
             "results": results,
         }],
+    })
+}
+
+fn rule(f: &Finding) -> Value {
+    let aliases = if f.aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", f.aliases.join(", "))
+    };
+    let scored = f
+        .cvss
+        .as_ref()
+        .map(|c| format!(", CVSS {} {}", c.score, c.vector))
+        .unwrap_or_default();
+    let help = format!(
+        "{id}{aliases}: severity {severity}{scored}. Each result names the affected package, the \
+         file it was read from, and the first fixed version where one is known: upgrade to it, or \
+         allow the finding in the bundle's vulnerability policy with a reason and an expiry date.",
+        id = f.id,
+        severity = f.severity,
+    );
+    json!({
+        "id": f.id,
+        "shortDescription": {"text": format!("{}{aliases}", f.id)},
+        "help": {"text": help},
+        "properties": {
+            "security-severity": format!("{:.1}", security_severity(f)),
+            "tags": ["security", "vulnerability"],
+        },
     })
 }
 
@@ -60,13 +94,13 @@ fn level(severity: &str) -> &'static str {
     }
 }
 
-/// GitHub's code scanning reads `security-severity` as a CVSS-like score string.
-fn security_severity(severity: &str) -> &'static str {
-    match severity {
-        "critical" => "9.5",
-        "high" => "8.0",
-        "medium" => "5.5",
-        "low" => "2.0",
-        _ => "0.0",
+/// The score GitHub code scanning ranks by (over 9.0 critical, 7.0 high, 4.0 medium, 0.1 low):
+/// the CVSS base score where it agrees with the finding's severity, otherwise a score inside
+/// that severity's band.
+fn security_severity(f: &Finding) -> f64 {
+    if let Some(c) = f.cvss.as_ref().filter(|c| c.severity() == f.severity) {
+        return c.score.value();
     }
+    const BANDS: [f64; 6] = [9.5, 8.0, 5.5, 2.0, 0.0, 0.0];
+    BANDS[severity_rank(&f.severity)]
 }

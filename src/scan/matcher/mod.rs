@@ -25,6 +25,9 @@ pub struct Finding {
     pub id: String,
     pub aliases: Vec<String>,
     pub severity: String,
+    /// The advisory's CVSS vector and base score, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<crate::scan::cvss::Cvss>,
     /// The first version without the vulnerability, or null when no fix is known.
     pub fixed_version: Option<String>,
     pub layer: String,
@@ -90,6 +93,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Matches {
                             id: advisory.id.clone(),
                             aliases: advisory.aliases.clone(),
                             severity: advisory.severity.clone(),
+                            cvss: advisory.cvss.clone(),
                             fixed_version: fixed,
                             layer: p.layer.clone(),
                             path: p.path.clone(),
