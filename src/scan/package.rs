@@ -33,6 +33,11 @@ impl Kind {
         }
     }
 
+    /// Does it install the operating system's own packages (deb, apk, rpm)?
+    pub fn is_os(self) -> bool {
+        matches!(self, Self::Deb | Self::Apk | Self::Rpm)
+    }
+
     /// How this package manager orders versions.
     pub fn scheme(self) -> Scheme {
         match self {
@@ -52,6 +57,13 @@ pub struct Distro {
     pub id: String,
     /// `VERSION_ID`: `12`, `3.14.0`, …
     pub version_id: String,
+    /// `PRETTY_NAME`: `Debian GNU/Linux 12 (bookworm)`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretty_name: Option<String>,
+    /// `CPE_NAME`: the distribution's own CPE (`cpe:/o:fedoraproject:fedora:39`), when it
+    /// declares one (Debian, Ubuntu and Alpine do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpe_name: Option<String>,
 }
 
 impl Distro {
@@ -261,6 +273,7 @@ mod tests {
         Distro {
             id: "debian".into(),
             version_id: "12".into(),
+            ..Distro::default()
         }
     }
 
@@ -298,11 +311,13 @@ mod tests {
         let alpine = Distro {
             id: "alpine".into(),
             version_id: "3.14.0".into(),
+            ..Distro::default()
         };
         assert_eq!(alpine.ecosystem().as_deref(), Some("Alpine:v3.14"));
         let unknown = Distro {
             id: "plan9".into(),
             version_id: "4".into(),
+            ..Distro::default()
         };
         assert_eq!(unknown.ecosystem(), None);
     }

@@ -198,6 +198,19 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
         .unwrap();
     assert!(drifted["detail"].as_str().unwrap().contains(&child.to_string()), "{drifted}");
 
+    // The same findings as SARIF: valid against the OASIS schema, one result per finding,
+    // each rule with help and a security-severity.
+    let (code, sarif, out) = check(&release, &target, "release.tar", &["--format", "sarif"]);
+    assert_eq!(code, Some(1), "{out}");
+    crate::consumers::sarif_validates(&sarif);
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), findings(&report).len());
+    for rule in sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+        assert!(
+            rule["help"]["text"].is_string() && rule["properties"]["security-severity"].is_string(),
+            "{rule}"
+        );
+    }
+
     // The signed report of a failed check says so.
     let (code, _, out) = check(
         &release,

@@ -31,6 +31,8 @@ mod vulndb;
 mod cvss;
 // `sealift scan` on a debootstrap root filesystem, real lockfiles, a Go binary and Alpine 3.14.
 mod scan;
+// SBOMs and SARIF read by trivy, cyclonedx-python-lib, spdx-tools and the OASIS SARIF schema.
+mod consumers;
 // Scanning inside `bundle create`: reports and SBOMs in the bundle, the policy gate, verify.
 mod scan_bundle;
 // Image shapes that broke peers: nested indexes, zstd frames, attestations, artifacts.

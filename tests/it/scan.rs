@@ -96,6 +96,13 @@ fn scan(tag: &str, extra: &[&str]) -> std::process::Output {
     sealift(&bed.dir, &args)
 }
 
+/// `sealift scan` of one of the bed's images in `format`, parsed.
+pub fn scan_doc(tag: &str, format: &str) -> Value {
+    let out = scan(tag, &["--format", format]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn report(tag: &str) -> Value {
     let out = scan(tag, &["--format", "json"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -405,17 +412,15 @@ fn cyclonedx_spdx_and_sarif_carry_the_same_packages_and_findings() {
     let r = app_report();
     let packages = r["packages"].as_array().unwrap().len();
     let findings = r["findings"].as_array().unwrap().len();
-    let doc = |format: &str| -> Value {
-        let out = scan("app", &["--format", format]);
-        assert!(out.status.success(), "{}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let doc = |format: &str| scan_doc("app", format);
     let cdx = doc("cyclonedx");
     assert_eq!(
         (cdx["bomFormat"].as_str(), cdx["specVersion"].as_str()),
         (Some("CycloneDX"), Some("1.6"))
     );
-    assert_eq!(cdx["components"].as_array().unwrap().len(), packages);
+    // The operating system, then one component per package.
+    assert_eq!(cdx["components"].as_array().unwrap().len(), packages + 1);
+    assert_eq!(cdx["components"][0]["type"], "operating-system");
     assert_eq!(cdx["vulnerabilities"].as_array().unwrap().len(), findings);
     let refs: BTreeSet<&str> = cdx["components"]
         .as_array()
@@ -423,7 +428,7 @@ fn cyclonedx_spdx_and_sarif_carry_the_same_packages_and_findings() {
         .iter()
         .map(|c| c["bom-ref"].as_str().unwrap())
         .collect();
-    assert_eq!(refs.len(), packages, "bom-refs are unique");
+    assert_eq!(refs.len(), packages + 1, "bom-refs are unique");
     for v in cdx["vulnerabilities"].as_array().unwrap() {
         assert!(refs.contains(v["affects"][0]["ref"].as_str().unwrap()), "{v}");
     }
@@ -433,10 +438,10 @@ fn cyclonedx_spdx_and_sarif_carry_the_same_packages_and_findings() {
     assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
     assert_eq!(
         spdx["packages"].as_array().unwrap().len(),
-        packages + 1,
-        "the image and its packages"
+        packages + 2,
+        "the image, its operating system and its packages"
     );
-    assert_eq!(spdx["relationships"].as_array().unwrap().len(), packages + 1);
+    assert_eq!(spdx["relationships"].as_array().unwrap().len(), packages + 2);
 
     let sarif = doc("sarif");
     assert_eq!(sarif["version"], "2.1.0");

@@ -1,19 +1,34 @@
-//! CycloneDX 1.6 JSON: the image as the subject, one component per package (with its purl
-//! and where it was found), one vulnerability per (id, package).
+//! CycloneDX 1.6 JSON: the image as the subject, an `operating-system` component, one component
+//! per package (with its purl and where it was found), one vulnerability per (id, package).
+//! `dependencies` says what holds what: the image the OS and the other packages, the OS its
+//! packages.
 
 use serde_json::{Value, json};
 
-use super::{TOOL, TOOL_VERSION, uuid_for};
+use super::{TOOL, TOOL_VERSION, architecture, is_os_package, uuid_for};
 use crate::scan::Report;
 use crate::scan::matcher::Finding;
 
 pub fn cyclonedx(report: &Report) -> Value {
     let bom_ref = |purl: &str, path: &str| format!("{purl}#{path}");
-    let components: Vec<Value> = report
-        .packages
-        .iter()
-        .map(|p| {
-            json!({
+    let os_ref = report.distro.as_ref().map(|d| format!("os:{}@{}", d.id, d.version_id));
+    let os = report.distro.as_ref().zip(os_ref.as_ref()).map(|(d, os_ref)| {
+        let mut c = json!({
+            "type": "operating-system",
+            "bom-ref": os_ref,
+            "name": d.id,
+            "version": d.version_id,
+        });
+        if let Some(pretty) = &d.pretty_name {
+            c["description"] = json!(pretty);
+        }
+        if let Some(cpe) = &d.cpe_name {
+            c["cpe"] = json!(cpe);
+        }
+        c
+    });
+    let packages = report.packages.iter().map(|p| {
+        json!({
                 "type": "library",
                 "bom-ref": bom_ref(&p.purl, &p.path),
                 "name": p.name,
@@ -24,9 +39,23 @@ pub fn cyclonedx(report: &Report) -> Value {
                     {"name": "sealift:layer", "value": p.layer},
                     {"name": "sealift:path", "value": p.path},
                 ],
-            })
         })
-        .collect();
+    });
+    let components: Vec<Value> = os.into_iter().chain(packages).collect();
+    let (mut held_by_image, mut held_by_os) = (Vec::new(), Vec::new());
+    held_by_image.extend(os_ref.clone());
+    for p in &report.packages {
+        let into = if os_ref.is_some() && is_os_package(p) {
+            &mut held_by_os
+        } else {
+            &mut held_by_image
+        };
+        into.push(bom_ref(&p.purl, &p.path));
+    }
+    let mut dependencies = vec![json!({"ref": report.digest, "dependsOn": held_by_image})];
+    if let Some(os_ref) = &os_ref {
+        dependencies.push(json!({"ref": os_ref, "dependsOn": held_by_os}));
+    }
     let vulnerabilities: Vec<Value> = report
         .findings
         .iter()
@@ -57,7 +86,11 @@ pub fn cyclonedx(report: &Report) -> Value {
         "version": report.digest,
     });
     if let Some(p) = &report.platform {
-        image["properties"] = json!([{"name": "sealift:platform", "value": p}]);
+        let mut properties = vec![json!({"name": "sealift:platform", "value": p})];
+        if let Some(arch) = architecture(report) {
+            properties.push(json!({"name": "sealift:architecture", "value": arch}));
+        }
+        image["properties"] = json!(properties);
     }
     json!({
         "bomFormat": "CycloneDX",
@@ -70,6 +103,7 @@ pub fn cyclonedx(report: &Report) -> Value {
             "properties": [{"name": "sealift:vulndb-digest", "value": report.database.digest}],
         },
         "components": components,
+        "dependencies": dependencies,
         "vulnerabilities": vulnerabilities,
     })
 }

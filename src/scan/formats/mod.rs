@@ -1,6 +1,11 @@
 //! Standard documents made from a scan [`Report`](super::Report): CycloneDX 1.6 (SBOM with
 //! vulnerabilities), SPDX 2.3 (SBOM) and SARIF 2.1.0 (findings for code-scanning tools).
 //!
+//! Both SBOMs name the operating system (from os-release: `ID` as its name, `VERSION_ID` as its
+//! version, `CPE_NAME` where the distribution declares one) as a component that holds the OS
+//! packages, and the image's architecture, so SBOM-driven scanners (trivy, grype,
+//! Dependency-Track) match distribution advisories.
+//!
 //! Identifiers that must be unique (serial numbers, namespaces) are derived from the image and
 //! database digests, so the same scan gives the same bytes.
 
@@ -15,9 +20,20 @@ pub use spdx::spdx;
 use sha2::{Digest as _, Sha256};
 
 use super::Report;
+use super::package::{Kind, Package};
 
 const TOOL: &str = "sealift";
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The image's architecture (`amd64`, `arm64/v8`), from its `os/architecture[/variant]`.
+fn architecture(report: &Report) -> Option<&str> {
+    report.platform.as_deref()?.split_once('/').map(|(_, arch)| arch)
+}
+
+/// Is this package one of the operating system's own (deb, apk, rpm)?
+fn is_os_package(p: &Package) -> bool {
+    p.kind().is_some_and(Kind::is_os)
+}
 
 /// A name-based (version 5 layout) UUID from the report's image and database digests.
 fn uuid_for(report: &Report, salt: &str) -> String {

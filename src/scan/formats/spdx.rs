@@ -1,33 +1,69 @@
-//! SPDX 2.3 JSON: the image as a CONTAINER package that CONTAINS one package per installed
-//! package, each with its purl as a PACKAGE-MANAGER external reference.
+//! SPDX 2.3 JSON: the image as a CONTAINER package that CONTAINS the operating system (an
+//! OPERATING-SYSTEM package whose SPDXID starts `SPDXRef-OperatingSystem`, the form trivy
+//! recognises) and the packages that are not the OS's; the OS CONTAINS its own packages. Each
+//! package has its purl as a PACKAGE-MANAGER external reference; the image's platform and
+//! architecture are annotations on it.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{TOOL, TOOL_VERSION, uuid_for};
+use super::{TOOL, TOOL_VERSION, architecture, is_os_package, uuid_for};
 use crate::scan::Report;
 
+const IMAGE: &str = "SPDXRef-Image";
+const OS: &str = "SPDXRef-OperatingSystem";
+
 pub fn spdx(report: &Report, created: OffsetDateTime) -> Value {
+    // SPDX wants UTC with a `Z` and whole seconds.
     let created = created
+        .to_offset(time::UtcOffset::UTC)
         .replace_nanosecond(0)
         .unwrap_or(created)
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into());
-    let mut packages = vec![json!({
+    let tool = format!("Tool: {TOOL}-{TOOL_VERSION}");
+    let mut image = json!({
         "name": report.image,
-        "SPDXID": "SPDXRef-Image",
+        "SPDXID": IMAGE,
         "versionInfo": report.digest,
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": false,
         "primaryPackagePurpose": "CONTAINER",
         "checksums": [{"algorithm": "SHA256", "checksumValue": report.digest.trim_start_matches("sha256:")}],
-    })];
-    let mut relationships = vec![json!({
-        "spdxElementId": "SPDXRef-DOCUMENT",
-        "relationshipType": "DESCRIBES",
-        "relatedSpdxElement": "SPDXRef-Image",
-    })];
+    });
+    if let Some(platform) = &report.platform {
+        let facts = [
+            Some(format!("platform: {platform}")),
+            architecture(report).map(|a| format!("architecture: {a}")),
+        ];
+        image["annotations"] = facts
+            .into_iter()
+            .flatten()
+            .map(|comment| json!({"annotationType": "OTHER", "annotator": tool, "annotationDate": created, "comment": comment}))
+            .collect();
+    }
+    let mut packages = vec![image];
+    let mut relationships = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", IMAGE)];
+    if let Some(d) = &report.distro {
+        let mut os = json!({
+            "name": d.id,
+            "SPDXID": OS,
+            "versionInfo": d.version_id,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "primaryPackagePurpose": "OPERATING-SYSTEM",
+        });
+        if let Some(pretty) = &d.pretty_name {
+            os["description"] = json!(pretty);
+        }
+        if let Some(cpe) = &d.cpe_name {
+            let kind = if cpe.starts_with("cpe:2.3:") { "cpe23Type" } else { "cpe22Type" };
+            os["externalRefs"] = json!([{"referenceCategory": "SECURITY", "referenceType": kind, "referenceLocator": cpe}]);
+        }
+        packages.push(os);
+        relationships.push(relationship(IMAGE, "CONTAINS", OS));
+    }
     for (i, p) in report.packages.iter().enumerate() {
         let id = format!("SPDXRef-Package-{}", i + 1);
         packages.push(json!({
@@ -39,11 +75,8 @@ pub fn spdx(report: &Report, created: OffsetDateTime) -> Value {
             "sourceInfo": format!("found in {} (layer {})", p.path, p.layer),
             "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": p.purl}],
         }));
-        relationships.push(json!({
-            "spdxElementId": "SPDXRef-Image",
-            "relationshipType": "CONTAINS",
-            "relatedSpdxElement": id,
-        }));
+        let holder = if report.distro.is_some() && is_os_package(p) { OS } else { IMAGE };
+        relationships.push(relationship(holder, "CONTAINS", &id));
     }
     json!({
         "spdxVersion": "SPDX-2.3",
@@ -51,8 +84,12 @@ pub fn spdx(report: &Report, created: OffsetDateTime) -> Value {
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": format!("{}@{}", report.image, report.digest),
         "documentNamespace": format!("https://sealift.invalid/spdx/{}", uuid_for(report, "spdx")),
-        "creationInfo": {"created": created, "creators": [format!("Tool: {TOOL}-{TOOL_VERSION}")]},
+        "creationInfo": {"created": created, "creators": [tool]},
         "packages": packages,
         "relationships": relationships,
     })
+}
+
+fn relationship(from: &str, kind: &str, to: &str) -> Value {
+    json!({"spdxElementId": from, "relationshipType": kind, "relatedSpdxElement": to})
 }

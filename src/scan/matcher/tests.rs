@@ -25,6 +25,7 @@ fn debian12() -> Distro {
     Distro {
         id: "debian".into(),
         version_id: "12".into(),
+        ..Distro::default()
     }
 }
 
