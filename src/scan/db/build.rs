@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::store::{ADVISORIES, METADATA, Metadata};
-use super::{Advisory, Error, alpine, debian, osv, zip};
+use super::{Advisory, Error, alpine, debian, osv};
 
 /// What a build read and wrote.
 #[derive(Debug, Clone)]
@@ -142,6 +142,9 @@ impl Found {
     }
 }
 
+/// `PK\x03\x04`: the first bytes of a zip file (its first local header).
+const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
 /// Does the file start like a zip archive?
 fn is_zip(path: &Path) -> Result<bool, Error> {
     let mut head = [0u8; 4];
@@ -153,11 +156,13 @@ fn is_zip(path: &Path) -> Result<bool, Error> {
         path: path.to_owned(),
         source,
     })?;
-    Ok(n == 4 && &head == zip::MAGIC)
+    Ok(n == 4 && &head == ZIP_MAGIC)
 }
 
-/// Every file inside a zip archive, in name order, as if it were a directory. A damaged
-/// archive or entry stops the build: its records must not vanish.
+/// Every file inside a zip archive (read by the `zip` crate: stored and deflated entries,
+/// zip64, each entry's CRC-32 checked at its end), in name order, as if it were a directory.
+/// A damaged, encrypted or otherwise unreadable archive or entry stops the build: its records
+/// must not vanish. An entry is read up to [`MAX_RECORD_FILE`] bytes, whatever its header says.
 fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
     let malformed = |reason: String| Error::Malformed {
         path: path.to_owned(),
@@ -168,13 +173,24 @@ fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     })?;
-    let mut reader = std::io::BufReader::new(file);
-    let mut entries = zip::entries(&mut reader).map_err(malformed)?;
-    entries.retain(|e| !e.is_dir());
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    for e in entries {
-        let bytes = zip::read_entry(&mut reader, &e, MAX_RECORD_FILE).map_err(malformed)?;
-        found.ingest(path.join(&e.name), &bytes)?;
+    let mut archive = ::zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| malformed(e.to_string()))?;
+    let mut entries: Vec<(String, usize)> = (0..archive.len())
+        .filter_map(|i| archive.name_for_index(i).map(|name| (name.to_owned(), i)))
+        .filter(|(name, _)| !name.ends_with('/'))
+        .collect();
+    entries.sort();
+    for (name, index) in entries {
+        let entry_error = |e: &dyn std::fmt::Display| malformed(format!("entry {name}: {e}"));
+        let entry = archive.by_index(index).map_err(|e| entry_error(&e))?;
+        let mut bytes = Vec::new();
+        entry
+            .take(MAX_RECORD_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| entry_error(&e))?;
+        if bytes.len() as u64 > MAX_RECORD_FILE {
+            return Err(entry_error(&format!("more than the {MAX_RECORD_FILE} bytes a record file may have")));
+        }
+        found.ingest(path.join(&name), &bytes)?;
     }
     Ok(())
 }

@@ -16,7 +16,6 @@ mod build;
 mod debian;
 mod osv;
 mod store;
-mod zip;
 
 pub use build::{BuildReport, build};
 pub use store::{Database, Metadata};
