@@ -188,7 +188,9 @@ fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
             .read_to_end(&mut bytes)
             .map_err(|e| entry_error(&e))?;
         if bytes.len() as u64 > MAX_RECORD_FILE {
-            return Err(entry_error(&format!("more than the {MAX_RECORD_FILE} bytes a record file may have")));
+            return Err(entry_error(&format!(
+                "more than the {MAX_RECORD_FILE} bytes a record file may have"
+            )));
         }
         found.ingest(path.join(&name), &bytes)?;
     }

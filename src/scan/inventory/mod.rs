@@ -14,7 +14,6 @@ mod npm;
 mod os_release;
 mod python;
 pub mod rpm;
-pub mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -25,6 +24,8 @@ use super::package::{Distro, Found, Package};
 
 /// Largest package database or lockfile read (a dpkg status of a big system is a few MiB).
 const MAX_TEXT: u64 = 64 << 20;
+/// Largest RPM database read (a full Fedora workstation's is about 200 MiB).
+const MAX_RPMDB: u64 = 1 << 30;
 /// Python metadata: only the header block at the top is needed.
 const MAX_PYTHON_METADATA: u64 = 1 << 20;
 
@@ -261,10 +262,15 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
     Ok(match kind {
         FileKind::Executable => Ok(gobuild::read(entry)?.map(|info| Content::Packages(kind, info.packages))),
         FileKind::RpmSqlite => {
-            // SQLite needs random access: the file is spooled to an unnamed temporary file.
-            let mut spool = tempfile::tempfile()?;
-            std::io::copy(entry, &mut spool)?;
-            packages(rpm::read(std::io::BufReader::new(spool)))
+            // SQLite reads files: the database is spooled to a private temporary one.
+            let mut spool = tempfile::NamedTempFile::new()?;
+            let copied = std::io::copy(&mut (&mut *entry).take(MAX_RPMDB + 1), spool.as_file_mut())?;
+            if copied > MAX_RPMDB {
+                std::io::copy(entry, &mut std::io::sink())?;
+                Err(format!("larger than {} MiB, not read", MAX_RPMDB >> 20))
+            } else {
+                packages(rpm::read(spool.path()))
+            }
         }
         FileKind::RpmOther => {
             std::io::copy(entry, &mut std::io::sink())?;

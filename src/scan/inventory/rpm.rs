@@ -2,11 +2,22 @@
 //! its rebuilds): the `Packages` table holds one header blob per installed package. A header
 //! blob is an index of (tag, type, offset, count) entries over a data store; the name,
 //! epoch, version, release, architecture and source RPM are read from it.
+//!
+//! The database is read by SQLite itself (rusqlite, bundled), opened read-only and
+//! `immutable` (no locks, no journal or WAL is touched) in defensive mode with an untrusted
+//! schema, and with values capped at [`MAX_HEADER`] bytes: the file comes from an image.
 
-use std::io::{Read, Seek};
+use std::path::Path;
 
-use super::sqlite::{Db, Value};
+use rusqlite::config::DbConfig;
+use rusqlite::limits::Limit;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
 use crate::scan::package::{Found, Kind};
+
+/// Largest header blob read; RPM itself refuses headers over 256 MiB.
+pub const MAX_HEADER: i32 = 256 << 20;
 
 const NAME: u32 = 1000;
 const VERSION: u32 = 1001;
@@ -19,21 +30,59 @@ const INT32: u32 = 4;
 const STRING: u32 = 6;
 const I18NSTRING: u32 = 9;
 
-/// Every package in the database, in row order.
-pub fn read(file: impl Read + Seek) -> Result<Vec<Found>, String> {
-    let mut db = Db::open(file)?;
-    let root = db.table_root("Packages")?.ok_or("no Packages table: not an RPM database")?;
+/// Every package in the SQLite database at `path`, in `hnum` order.
+///
+/// # Errors
+/// A file SQLite cannot read, a database without a `Packages` table, a row without a header
+/// blob or a header that does not parse, as a sentence (the caller names the file).
+pub fn read(path: &Path) -> Result<Vec<Found>, String> {
+    let db = open(path).map_err(|e| format!("SQLite: {e}"))?;
+    let kind: Option<String> = db
+        .query_row("SELECT type FROM sqlite_schema WHERE name = 'Packages'", [], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(format!("SQLite: {e}")),
+        })?;
+    if kind.as_deref() != Some("table") {
+        return Err("no Packages table: not an RPM database".into());
+    }
+    let mut rows = db
+        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
+        .map_err(|e| format!("SQLite: {e}"))?;
+    let mut rows = rows.query([]).map_err(|e| format!("SQLite: {e}"))?;
     let mut out = Vec::new();
-    db.rows(root, |hnum, values| {
-        let Some(Value::Blob(blob)) = values.get(1) else {
+    while let Some(row) = rows.next().map_err(|e| format!("SQLite: {e}"))? {
+        let hnum: i64 = row.get(0).map_err(|e| format!("package row: {e}"))?;
+        let ValueRef::Blob(blob) = row.get_ref(1).map_err(|e| format!("package row {hnum}: {e}"))? else {
             return Err(format!("package row {hnum} has no header blob"));
         };
         if let Some(found) = read_header(blob).map_err(|e| format!("package row {hnum}: {e}"))? {
             out.push(found);
         }
-        Ok(())
-    })?;
+    }
     Ok(out)
+}
+
+/// Open `path` read-only and immutable, as SQLite advises for files of unknown origin.
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let escaped: String = path
+        .to_string_lossy()
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_owned(),
+            '?' => "%3f".to_owned(),
+            '#' => "%23".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let db = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)?;
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    db.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_HEADER)?;
+    db.pragma_update(None, "cell_size_check", true)?;
+    Ok(db)
 }
 
 /// The package one header blob describes (`None` for a `gpg-pubkey` entry). The blob is an
