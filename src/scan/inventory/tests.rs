@@ -121,7 +121,7 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
         inv.warnings
     );
     assert!(
-        inv.warnings[1].starts_with("/var/lib/rpm/rpmdb.sqlite") && inv.warnings[1].contains("shorter than a SQLite header"),
+        inv.warnings[1].starts_with("/var/lib/rpm/rpmdb.sqlite") && inv.warnings[1].contains("SQLite: file is not a database"),
         "{:?}",
         inv.warnings
     );
