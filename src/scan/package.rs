@@ -95,6 +95,9 @@ pub struct Found {
     /// The source package's version (Debian binNMUs differ from the binary version).
     pub source_version: Option<String>,
     pub arch: Option<String>,
+    /// The line of its file the package's record starts on (1-based), where the format has
+    /// one record per paragraph (dpkg, apk).
+    pub line: Option<u32>,
 }
 
 impl Found {
@@ -106,6 +109,7 @@ impl Found {
             source: None,
             source_version: None,
             arch: None,
+            line: None,
         }
     }
 }
@@ -122,6 +126,9 @@ pub struct Package {
     pub layer: String,
     /// That file, as an absolute path in the image.
     pub path: String,
+    /// The line of that file its record starts on, where the format has one (dpkg, apk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +153,7 @@ impl Package {
         };
         let purl = purl(&found, distro);
         Self {
+            line: found.line,
             name: found.name,
             version: found.version,
             purl,

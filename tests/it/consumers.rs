@@ -176,6 +176,24 @@ fn scan_sarif_validates_and_ranks_rules_as_code_scanning_reads_them() {
         .parse()
         .unwrap();
     assert!(minimist >= 9.0, "{minimist}");
+    // Debian findings are located at the line of /var/lib/dpkg/status their stanza starts on.
+    let status = std::fs::read_to_string(crate::scan::bed().rootfs.join("var/lib/dpkg/status")).unwrap();
+    let lines: Vec<&str> = status.lines().collect();
+    let mut located = 0;
+    for result in sarif["runs"][0]["results"].as_array().unwrap() {
+        let physical = &result["locations"][0]["physicalLocation"];
+        if physical["artifactLocation"]["uri"] != "var/lib/dpkg/status" {
+            continue;
+        }
+        let purl = result["locations"][0]["logicalLocations"][0]["name"].as_str().unwrap();
+        let name = purl.trim_start_matches("pkg:deb/debian/").split('@').next().unwrap().replace("%2B", "+");
+        let line = physical["region"]["startLine"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no region: {result}")) as usize;
+        assert_eq!(lines[line - 1], format!("Package: {name}"), "{result}");
+        located += 1;
+    }
+    assert!(located >= 30, "{located} Debian results");
     // A schema violation is caught: the oracle can fail.
     let mut broken = sarif.clone();
     broken["runs"][0]["results"][0]["level"] = "critical".into();

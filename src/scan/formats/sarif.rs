@@ -1,5 +1,6 @@
 //! SARIF 2.1.0: one rule per vulnerability id, one result per affected package, located at
-//! the file the package was read from. Rules carry help text and the `security-severity`
+//! the file the package was read from (and, for dpkg and apk databases, the line its record
+//! starts on). Rules carry help text and the `security-severity`
 //! property GitHub code scanning ranks them by (a CVSS-like score, 0.0 to 10.0).
 
 use std::collections::BTreeMap;
@@ -29,13 +30,17 @@ pub fn sarif(report: &Report) -> Value {
                 .fixed_version
                 .as_deref()
                 .map_or("no fixed version is known".to_owned(), |v| format!("fixed in {v}"));
+            let mut physical = json!({"artifactLocation": {"uri": f.path.trim_start_matches('/')}});
+            if let Some(line) = f.line {
+                physical["region"] = json!({"startLine": line});
+            }
             json!({
                 "ruleId": f.id,
                 "ruleIndex": rules[f.id.as_str()],
                 "level": level(&f.severity),
                 "message": {"text": format!("{} {} ({}) is affected by {} [{}]; {fix}", f.name, f.version, f.ecosystem, f.id, f.severity)},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": f.path.trim_start_matches('/')}},
+                    "physicalLocation": physical,
                     "logicalLocations": [{"name": f.purl, "kind": "package"}],
                 }],
                 "properties": {"purl": f.purl, "layer": f.layer, "image": report.image, "digest": report.digest},

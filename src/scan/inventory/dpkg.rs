@@ -8,7 +8,7 @@ use crate::scan::package::{Found, Kind};
 /// `status.d` stanzas have no `Status` and are all installed.
 pub fn parse(text: &str) -> Result<Vec<Found>, String> {
     let mut out = Vec::new();
-    for (n, stanza) in stanzas(text).enumerate() {
+    for (n, (line, stanza)) in super::paragraphs(text).enumerate() {
         let field = |name: &str| field(stanza, name);
         if let Some(status) = field("Status") {
             if status.split_whitespace().last() != Some("installed") {
@@ -20,6 +20,7 @@ pub fn parse(text: &str) -> Result<Vec<Found>, String> {
         };
         let mut found = Found::new(Kind::Deb, name, version);
         found.arch = field("Architecture").map(str::to_owned);
+        found.line = Some(line);
         if let Some(source) = field("Source") {
             // `Source: name` or `Source: name (version)` when the source version differs.
             let (source_name, source_version) = match source.split_once(' ') {
@@ -32,11 +33,6 @@ pub fn parse(text: &str) -> Result<Vec<Found>, String> {
         out.push(found);
     }
     Ok(out)
-}
-
-/// Paragraphs separated by blank lines.
-fn stanzas(text: &str) -> impl Iterator<Item = &str> {
-    text.split("\n\n").map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A field's value on its first line (continuation lines are not needed here).
@@ -58,6 +54,11 @@ mod tests {
                     Package: libzstd1\nStatus: install ok installed\nSource: libzstd\nVersion: 1.5.4+dfsg2-5\n";
         let found = parse(text).unwrap();
         assert_eq!(found.len(), 2);
+        assert_eq!(
+            (found[0].line, found[1].line),
+            (Some(1), Some(13)),
+            "the lines the stanzas start on"
+        );
         assert_eq!(found[0].name, "bsdutils");
         assert_eq!(found[0].version, "1:2.38.1-5+deb12u3");
         assert_eq!(found[0].source.as_deref(), Some("util-linux"));

@@ -255,6 +255,23 @@ impl Collector {
     }
 }
 
+/// The blank-line separated paragraphs of a package database (dpkg, apk), trimmed, each with
+/// the 1-based number of the line it starts on.
+fn paragraphs(text: &str) -> impl Iterator<Item = (u32, &str)> {
+    let mut line = 1u32;
+    text.split("\n\n").filter_map(move |p| {
+        let leading = p.len() - p.trim_start().len();
+        let start = line.saturating_add(count_newlines(&p[..leading]));
+        line = line.saturating_add(count_newlines(p)).saturating_add(2);
+        let p = p.trim();
+        (!p.is_empty()).then_some((start, p))
+    })
+}
+
+fn count_newlines(s: &str) -> u32 {
+    u32::try_from(memchr::memchr_iter(b'\n', s.as_bytes()).count()).unwrap_or(u32::MAX)
+}
+
 /// Read one interesting file. The outer error is the layer's (the stream broke); the inner
 /// one is the file's (it does not parse), which becomes a warning.
 fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Option<Content>, String>> {

@@ -32,6 +32,9 @@ pub struct Finding {
     pub fixed_version: Option<String>,
     pub layer: String,
     pub path: String,
+    /// The line of `path` the package's record starts on, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 /// The findings, and what could not be compared.
@@ -97,6 +100,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Matches {
                             fixed_version: fixed,
                             layer: p.layer.clone(),
                             path: p.path.clone(),
+                            line: p.line,
                         });
                     }
                 },
