@@ -206,8 +206,9 @@ fn run_create(
         println!("  {} -> {}{platforms}", i.source, i.pinned_name());
     }
     println!(
-        "  {} release files, {} entries, {}",
+        "  {} release file{}, {} entries, {}",
         report.files,
+        if report.files == 1 { "" } else { "s" },
         report.written.entries,
         size(report.written.size)
     );

@@ -224,9 +224,10 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
         }
     }
     facts.log(Some(verified), Logged::Passed, loaded_refs(&report), Some(&receipt), details)?;
-    if let Some(dir) = &args.manifests_out {
-        write_node_policy(dir, verified, &args.registry)?;
-    }
+    let node_policy = match &args.manifests_out {
+        Some(dir) => write_node_policy(dir, verified, &args.registry)?,
+        None => None,
+    };
     let manifests = match &args.manifests_out {
         Some(dir) => {
             let receipt_key = trail.public.as_ref().map(PublicKey::to_pem).transpose()?;
@@ -274,24 +275,31 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
                 dir.display()
             );
         }
+        if let Some(nodes) = &node_policy {
+            println!(
+                "NODE POLICY written to {} (containers-policy.json and registries.d/sealift.yaml, for CRI-O and Podman nodes; see the README)",
+                nodes.display()
+            );
+        }
     }
     Ok(Outcome::Success)
 }
 
 /// CRI-O and Podman: `DIR/sealift-nodes/containers-policy.json` (to merge into
 /// `/etc/containers/policy.json`) and `registries.d/sealift.yaml`, trusting the key the
-/// bundle's images were signed with (recorded with its hardening).
-fn write_node_policy(dir: &Path, verified: &VerifiedBundle, registry: &str) -> anyhow::Result<()> {
+/// bundle's images were signed with (recorded with its hardening). Returns the directory
+/// written, `None` when the bundle records no image key.
+fn write_node_policy(dir: &Path, verified: &VerifiedBundle, registry: &str) -> anyhow::Result<Option<PathBuf>> {
     let Some(key) = verified.index().harden.as_ref().map(|h| h.image_key.as_str()) else {
         eprintln!("note: the bundle records no image key (it carries no manifests): no node policy written");
-        return Ok(());
+        return Ok(None);
     };
     let policy = sealift::load::containers_policy::node_policy(verified, registry, key)?;
     let nodes = dir.join("sealift-nodes");
     std::fs::create_dir_all(nodes.join("registries.d")).with_context(|| format!("creating {}", nodes.display()))?;
     std::fs::write(nodes.join("containers-policy.json"), policy.policy_json).with_context(|| format!("writing {}", nodes.display()))?;
     std::fs::write(nodes.join("registries.d/sealift.yaml"), policy.registries_d).with_context(|| format!("writing {}", nodes.display()))?;
-    Ok(())
+    Ok(Some(nodes))
 }
 
 /// What every receipt and audit entry of one run shares.

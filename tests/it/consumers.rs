@@ -186,7 +186,12 @@ fn scan_sarif_validates_and_ranks_rules_as_code_scanning_reads_them() {
             continue;
         }
         let purl = result["locations"][0]["logicalLocations"][0]["name"].as_str().unwrap();
-        let name = purl.trim_start_matches("pkg:deb/debian/").split('@').next().unwrap().replace("%2B", "+");
+        let name = purl
+            .trim_start_matches("pkg:deb/debian/")
+            .split('@')
+            .next()
+            .unwrap()
+            .replace("%2B", "+");
         let line = physical["region"]["startLine"]
             .as_u64()
             .unwrap_or_else(|| panic!("no region: {result}")) as usize;
