@@ -12,7 +12,7 @@ use sealift::scan::db::Database;
 use sealift::scan::matcher::{SEVERITIES, severity_rank};
 use sealift::scan::{Report, formats};
 
-use super::output::Progress;
+use super::output::{Progress, escape};
 use super::{Outcome, RegistryArgs, secrets};
 
 #[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -79,11 +79,12 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
         Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
+    // Warnings quote file names, package records and SQLite's messages from the image.
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", escape(w));
     }
     for n in &report.not_scanned {
-        eprintln!("{}: {}", n.digest, n.reason);
+        eprintln!("{}: {}", n.digest, escape(&n.reason));
     }
     let threshold = args
         .fail_on
@@ -102,6 +103,8 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The report for a terminal. Everything read from the image or the database (names,
+/// versions, ids, the distribution) is escaped.
 fn table(report: &Report) -> String {
     let mut out = String::new();
     let counts = report.counts();
@@ -113,13 +116,13 @@ fn table(report: &Report) -> String {
         .collect();
     out.push_str(&format!(
         "{} ({}{})\n  distro: {}\n  packages: {}\n  findings: {}{}\n  database: {} advisories, newest {}, {}\n",
-        report.image,
+        escape(&report.image),
         report.digest,
-        report.platform.as_deref().map(|p| format!(", {p}")).unwrap_or_default(),
+        report.platform.as_deref().map(|p| format!(", {}", escape(p))).unwrap_or_default(),
         report
             .distro
             .as_ref()
-            .map_or("unknown".into(), |d| format!("{} {}", d.id, d.version_id)),
+            .map_or("unknown".into(), |d| escape(&format!("{} {}", d.id, d.version_id))),
         report.packages.len(),
         report.findings.len(),
         if summary.is_empty() {
@@ -134,25 +137,32 @@ fn table(report: &Report) -> String {
     if report.findings.is_empty() {
         return out;
     }
-    let mut rows: Vec<&sealift::scan::matcher::Finding> = report.findings.iter().collect();
-    rows.sort_by_key(|f| (severity_rank(&f.severity), f.ecosystem.clone(), f.name.clone(), f.id.clone()));
-    let w_name = rows.iter().map(|f| f.name.len()).max().unwrap_or(0).max(7);
-    let w_ver = rows.iter().map(|f| f.version.len()).max().unwrap_or(0).max(9);
-    let w_id = rows.iter().map(|f| f.id.len()).max().unwrap_or(0).max(2);
+    let mut sorted: Vec<&sealift::scan::matcher::Finding> = report.findings.iter().collect();
+    sorted.sort_by_key(|f| (severity_rank(&f.severity), f.ecosystem.clone(), f.name.clone(), f.id.clone()));
+    // (severity, cvss, name, version, id, fixed, ecosystem), escaped.
+    let rows: Vec<[String; 7]> = sorted
+        .iter()
+        .map(|f| {
+            [
+                escape(&f.severity),
+                f.cvss.as_ref().map_or("-".to_owned(), |c| c.score.to_string()),
+                escape(&f.name),
+                escape(&f.version),
+                escape(&f.id),
+                escape(f.fixed_version.as_deref().unwrap_or("(no fix)")),
+                escape(&f.ecosystem),
+            ]
+        })
+        .collect();
+    let width = |i: usize, least: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(least);
+    let (w_name, w_ver, w_id) = (width(2, 7), width(3, 9), width(4, 2));
     out.push_str(&format!(
         "\n{:<10} {:<4} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} ECOSYSTEM\n",
         "SEVERITY", "CVSS", "PACKAGE", "INSTALLED", "ID", "FIXED IN"
     ));
-    for f in rows {
+    for [severity, cvss, name, version, id, fixed, ecosystem] in &rows {
         out.push_str(&format!(
-            "{:<10} {:<4} {:<w_name$} {:<w_ver$} {:<w_id$} {:<20} {}\n",
-            f.severity,
-            f.cvss.as_ref().map_or("-".to_owned(), |c| c.score.to_string()),
-            f.name,
-            f.version,
-            f.id,
-            f.fixed_version.as_deref().unwrap_or("(no fix)"),
-            f.ecosystem
+            "{severity:<10} {cvss:<4} {name:<w_name$} {version:<w_ver$} {id:<w_id$} {fixed:<20} {ecosystem}\n"
         ));
     }
     out

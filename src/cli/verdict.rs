@@ -2,6 +2,8 @@
 
 use sealift::policy::vulns::{Judged, Verdict};
 
+use super::output::escape;
+
 fn row(what: &str, j: &Judged) -> String {
     let platform = j.platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
     let allowance = match (&j.allowance, what) {
@@ -9,10 +11,11 @@ fn row(what: &str, j: &Judged) -> String {
         (Some(a), _) => format!("  allowance expired {}", a.expires),
         (None, _) => String::new(),
     };
-    format!(
+    // Ids, packages, versions and images come from scanned images and bundles.
+    escape(&format!(
         "    {what:<8} {:<9} {:<20} {} {}  {}{platform}{allowance}",
         j.severity, j.id, j.package, j.version, j.image
-    )
+    ))
 }
 
 /// Lines describing the verdict, indented for a report.
@@ -32,7 +35,7 @@ pub(crate) fn lines(v: &Verdict) -> Vec<String> {
     out.extend(v.blocked.iter().map(|j| row("BLOCKED", j)));
     out.extend(v.allowed.iter().map(|j| row("allowed", j)));
     if !v.unused_allowances.is_empty() {
-        out.push(format!("    unused allowances: {}", v.unused_allowances.join(", ")));
+        out.push(escape(&format!("    unused allowances: {}", v.unused_allowances.join(", "))));
     }
     out
 }

@@ -54,27 +54,51 @@ impl<'de> Deserialize<'de> for Score {
     }
 }
 
+/// CVSS v3.x base metrics (v3.1 specification §2).
+const V3_BASE: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
+/// CVSS v4.0 base metrics (v4.0 specification §2).
+const V4_BASE: [&str; 11] = ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"];
+
 /// The CVSS versions scored, as OSV names their `severity[].type`.
 pub const OSV_TYPES: [&str; 2] = ["CVSS_V4", "CVSS_V3"];
 
 impl Cvss {
-    /// Score a v3.0, v3.1 or v4.0 vector.
+    /// Score a v3.0, v3.1 or v4.0 vector: its base score (v3.1 §7.1; for v4.0 the CVSS-B score
+    /// of §2, from the base metrics alone, threat and environmental metrics set aside).
     ///
     /// # Errors
-    /// A vector the `cvss` crate cannot parse, or of another version (v2), as a sentence.
+    /// A vector the `cvss` crate cannot parse, one missing a base metric, or one of another
+    /// version (v2), as a sentence quoting (at most 200 characters of) the vector.
     pub fn from_vector(vector: &str) -> Result<Self, String> {
         let vector = vector.trim();
-        let only = || format!("CVSS vector `{vector}`: only v3.0, v3.1 and v4.0 are scored");
-        if !["CVSS:3.0/", "CVSS:3.1/", "CVSS:4.0/"].iter().any(|p| vector.starts_with(p)) {
-            return Err(only());
-        }
-        let parsed: cvss::Cvss = vector.parse().map_err(|e| format!("CVSS vector `{vector}`: {e}"))?;
-        let score = match &parsed {
-            cvss::Cvss::CvssV30(v) | cvss::Cvss::CvssV31(v) => v.base_score().value(),
-            cvss::Cvss::CvssV40(v) => v.score().value(),
-            _ => return Err(only()),
+        let shown: String = vector.chars().take(200).collect();
+        let shown = if shown.len() < vector.len() { format!("{shown}…") } else { shown };
+        let fail = |why: &dyn fmt::Display| format!("CVSS vector `{shown}`: {why}");
+        let Some((prefix, metrics)) = ["CVSS:3.0/", "CVSS:3.1/", "CVSS:4.0/"]
+            .iter()
+            .find_map(|p| vector.strip_prefix(p).map(|rest| (*p, rest)))
+        else {
+            return Err(fail(&"only v3.0, v3.1 and v4.0 are scored"));
         };
-        let score = Score::from_value(score).ok_or_else(|| format!("CVSS vector `{vector}`: score {score} out of range"))?;
+        let names: Vec<&str> = metrics.split('/').map(|m| m.split(':').next().unwrap_or_default()).collect();
+        let base: &[&str] = if prefix == "CVSS:4.0/" { &V4_BASE } else { &V3_BASE };
+        // The `cvss` crate scores an incomplete v3 vector as if the missing metrics were lowest.
+        if let Some(missing) = base.iter().find(|m| !names.contains(m)) {
+            return Err(fail(&format_args!("no {missing} metric: every base metric is required")));
+        }
+        let score = if prefix == "CVSS:4.0/" {
+            // CVSS-B: the vector reduced to its base metrics.
+            let kept: Vec<&str> = metrics
+                .split('/')
+                .filter(|m| V4_BASE.contains(&m.split(':').next().unwrap_or_default()))
+                .collect();
+            let reduced = format!("{prefix}{}", kept.join("/"));
+            vector.parse::<cvss::v4::Vector>().map_err(|e| fail(&e))?;
+            reduced.parse::<cvss::v4::Vector>().map_err(|e| fail(&e))?.score().value()
+        } else {
+            vector.parse::<cvss::v3::Vector>().map_err(|e| fail(&e))?.base_score().value()
+        };
+        let score = Score::from_value(score).ok_or_else(|| fail(&format_args!("score {score} out of range")))?;
         Ok(Self {
             vector: vector.to_owned(),
             score,
@@ -185,8 +209,27 @@ mod tests {
     fn v2_and_malformed_vectors_are_refused_by_name() {
         let v2 = Cvss::from_vector("AV:N/AC:L/Au:N/C:P/I:P/A:P").unwrap_err();
         assert!(v2.contains("only v3.0, v3.1 and v4.0"), "{v2}");
-        let bad = Cvss::from_vector("CVSS:3.1/AV:X/AC:L").unwrap_err();
+        let bad = Cvss::from_vector("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap_err();
         assert!(bad.contains("CVSS:3.1/AV:X/AC:L"), "{bad}");
+        // Incomplete vectors: the crate alone would score them as if the rest were lowest.
+        for cut in ["CVSS:3.1/AV:N", "CVSS:3.1/C:H/I:H/A:H", "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H"] {
+            let e = Cvss::from_vector(cut).unwrap_err();
+            assert!(e.contains("every base metric is required"), "{cut}: {e}");
+        }
+        let long = format!("CVSS:3.1/{}", "AV:N/".repeat(10_000));
+        assert!(
+            Cvss::from_vector(&long).unwrap_err().len() < 400,
+            "a long vector is not echoed whole"
+        );
+    }
+
+    #[test]
+    fn v4_scores_are_cvss_b_whatever_threat_or_environment_say() {
+        let base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
+        let with_threat = format!("{base}/E:U/CR:L");
+        let (b, t) = (Cvss::from_vector(base).unwrap(), Cvss::from_vector(&with_threat).unwrap());
+        assert_eq!((b.score.to_string(), t.score.to_string()), ("9.3".into(), "9.3".into()));
+        assert_eq!(t.vector, with_threat, "the vector is kept as given");
     }
 
     #[test]

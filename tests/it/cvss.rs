@@ -37,13 +37,18 @@ fn shared_vectors() -> BTreeSet<String> {
     out
 }
 
+/// Red Hat's scores: v3 base scores; v4 CVSS-B, the vector cut to its base metrics (four
+/// shared v4 vectors carry threat or environmental metrics, which CVSS-B sets aside).
 const RED_HAT_CVSS: &str = r#"
 import sys
 from cvss import CVSS3, CVSS4
+V4_BASE = {"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"}
 for line in sys.stdin.read().split("\n"):
-    if line:
-        score = CVSS4(line).base_score if line.startswith("CVSS:4") else CVSS3(line).base_score
-        print(f"{float(score):.1f}")
+    if line.startswith("CVSS:4.0/"):
+        metrics = [m for m in line[len("CVSS:4.0/"):].split("/") if m.split(":")[0] in V4_BASE]
+        print(f"{float(CVSS4('CVSS:4.0/' + '/'.join(metrics)).base_score):.1f}")
+    elif line:
+        print(f"{float(CVSS3(line).base_score):.1f}")
 "#;
 
 #[test]

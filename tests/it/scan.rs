@@ -453,3 +453,38 @@ fn cyclonedx_spdx_and_sarif_carry_the_same_packages_and_findings() {
         assert_eq!(rules[i]["id"], res["ruleId"]);
     }
 }
+
+#[test]
+fn the_table_escapes_what_the_image_and_the_database_say() {
+    // A package, an advisory id and a distribution whose names carry terminal escapes.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let dist_info = root.join("usr/lib/python3/site-packages/evil-1.0.dist-info");
+    std::fs::create_dir_all(&dist_info).unwrap();
+    std::fs::write(
+        dist_info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: evil\x1b[31mred\nVersion: 1.0\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/os-release"), "ID=\"deb\x1b]0;pwn\x07ian\"\nVERSION_ID=12\n").unwrap();
+    make_image(&dir.path().join("layout"), "esc", &[&root]);
+    let records = dir.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    let record = serde_json::json!({
+        "id": "PYSEC-0000-\u{1b}[2J",
+        "database_specific": {"severity": "HIGH"},
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "evil\u{1b}[31mred"}, "versions": ["1.0"]}],
+    });
+    std::fs::write(records.join("r.json"), record.to_string()).unwrap();
+    let o = sealift(dir.path(), &["db", "build", "--from", "records", "-o", "db"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let source = format!("oci:{}:esc", dir.path().join("layout").display());
+    let o = sealift(dir.path(), &["scan", &source, "--vuln-db", "db", "--format", "table"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!o.stdout.contains(&0x1b) && !o.stdout.contains(&0x07), "{}", text(&o));
+    let shown = String::from_utf8(o.stdout).unwrap();
+    for escaped in [r"evil\u{1b}[31mred", r"PYSEC-0000-\u{1b}[2J", r"deb\u{1b}]0;pwn\u{7}ian"] {
+        assert!(shown.contains(escaped), "{escaped} not in {shown}");
+    }
+}

@@ -179,6 +179,11 @@ fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
         .filter(|(name, _)| !name.ends_with('/'))
         .collect();
     entries.sort();
+    // An archive with no files (or one whose directory could not be found) is not an empty
+    // database: its records would vanish.
+    if entries.is_empty() {
+        return Err(malformed("no files in the archive".into()));
+    }
     for (name, index) in entries {
         let entry_error = |e: &dyn std::fmt::Display| malformed(format!("entry {name}: {e}"));
         let entry = archive.by_index(index).map_err(|e| entry_error(&e))?;
@@ -192,7 +197,8 @@ fn read_zip(path: &Path, found: &mut Found) -> Result<(), Error> {
                 "more than the {MAX_RECORD_FILE} bytes a record file may have"
             )));
         }
-        found.ingest(path.join(&name), &bytes)?;
+        // `archive.zip/entry` as a label only: nothing is extracted, whatever the name says.
+        found.ingest(PathBuf::from(format!("{}/{name}", path.display())), &bytes)?;
     }
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! commits, not versions, and are left out; withdrawn records are skipped.
 //!
 //! Severity is the record's label (`ecosystem_specific`, then `database_specific`, of the entry
-//! and then of the record); without one, the qualitative rating of its CVSS v4.0 or v3.x vector
-//! (`severity[]`, the entry's before the record's). A record with neither is `unknown`; one
-//! whose only vector cannot be scored is an error naming it.
+//! and then of the record; the first that is a known word); without one, the qualitative
+//! rating of its first CVSS vector that scores (`severity[]`, the entry's before the record's,
+//! v4.0 before v3.x). A record with neither is `unknown`; one without a label whose vectors
+//! all fail to score is an error naming it, and so is a `severity` that is not a list of typed
+//! entries.
 
 use serde_json::Value;
 
@@ -24,8 +26,8 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
     }
     let aliases = strings(&doc["aliases"]);
     let modified = doc["modified"].as_str().filter(|m| !m.starts_with("0001-")).map(str::to_owned);
-    let record_severity = doc["database_specific"]["severity"].as_str();
-    let record_cvss = cvss_of(&doc["severity"]);
+    let record_label = &doc["database_specific"]["severity"];
+    let record_vectors = vectors(&doc["severity"]).map_err(|e| format!("{id}: {e}"))?;
     let affected = doc.get("affected").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for entry in affected {
@@ -46,22 +48,25 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
         if ranges.is_empty() && versions.is_empty() {
             continue;
         }
-        let cvss = match cvss_of(&entry["severity"]) {
-            None => record_cvss.clone(),
-            found => found,
-        };
-        let label = entry["ecosystem_specific"]["severity"]
-            .as_str()
-            .or(entry["database_specific"]["severity"].as_str())
-            .or(record_severity)
-            .map(severity_word)
-            .filter(|w| *w != "unknown");
-        let severity = match (label, &cvss) {
-            (Some(word), _) => word,
-            (None, Some(Ok(c))) => c.severity(),
-            // Without a label the vector is all there is to judge by: it must score.
-            (None, Some(Err(e))) => return Err(format!("{id}: {e}")),
-            (None, None) => "unknown",
+        // The entry's vectors, then the record's; the first that scores is the one kept.
+        let mut candidates = vectors(&entry["severity"]).map_err(|e| format!("{id}: {e}"))?;
+        candidates.extend(record_vectors.iter().cloned());
+        let cvss = candidates.iter().find_map(|c| c.as_ref().ok()).cloned();
+        let label = [
+            &entry["ecosystem_specific"]["severity"],
+            &entry["database_specific"]["severity"],
+            record_label,
+        ]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(severity_word)
+        .find(|w| *w != "unknown");
+        let severity = match (label, &cvss, candidates.iter().find_map(|c| c.as_ref().err())) {
+            (Some(word), _, _) => word,
+            (None, Some(c), _) => c.severity(),
+            // Without a label the vectors are all there is to judge by: one must score.
+            (None, None, Some(e)) => return Err(format!("{id}: {e}")),
+            (None, None, None) => "unknown",
         };
         out.push(Advisory {
             id: id.clone(),
@@ -69,7 +74,7 @@ pub fn advisories(doc: &Value) -> Result<Vec<Advisory>, String> {
             ecosystem: ecosystem.to_owned(),
             package: name.to_owned(),
             severity: severity.to_owned(),
-            cvss: cvss.and_then(Result::ok),
+            cvss,
             ranges,
             versions,
             modified: modified.clone(),
@@ -121,18 +126,27 @@ fn intervals(events: &Value) -> Result<Vec<Range>, String> {
     Ok(out)
 }
 
-/// The newest CVSS vector (v4.0 before v3.x) of an OSV `severity` list, scored; `None` when
-/// the list has no v3 or v4 entry.
-fn cvss_of(severity: &Value) -> Option<Result<Cvss, String>> {
-    let list = severity.as_array()?;
-    OSV_TYPES.iter().find_map(|kind| {
-        list.iter().find(|s| s["type"].as_str() == Some(kind)).map(|s| {
-            s["score"]
-                .as_str()
-                .ok_or_else(|| format!("{kind} entry without a `score` string"))
-                .and_then(Cvss::from_vector)
-        })
-    })
+/// The CVSS vectors of an OSV `severity` list that are scored, v4.0 ones before v3.x ones,
+/// each scored or not; empty when there is no list.
+///
+/// # Errors
+/// A `severity` that is not a list of objects with a `type` string.
+fn vectors(severity: &Value) -> Result<Vec<Result<Cvss, String>>, String> {
+    if severity.is_null() {
+        return Ok(Vec::new());
+    }
+    let list = severity.as_array().ok_or("`severity` is not a list")?;
+    let mut out = Vec::new();
+    for kind in OSV_TYPES {
+        for s in list {
+            let t = s["type"].as_str().ok_or("a `severity` entry has no `type` string")?;
+            if t == kind {
+                let score = s["score"].as_str().ok_or_else(|| format!("{kind} entry without a `score` string"));
+                out.push(score.and_then(Cvss::from_vector));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -184,6 +198,25 @@ mod tests {
         assert_eq!(advisories(&record(json!({}), both)).unwrap()[0].severity, "critical");
         let mut doc = record(json!({}), json!([{"type": "CVSS_V4", "score": CRITICAL_V4}]));
         doc["affected"][0]["severity"] = json!([{"type": "CVSS_V3", "score": HIGH_V3}]);
+        assert_eq!(advisories(&doc).unwrap()[0].severity, "high");
+    }
+
+    #[test]
+    fn a_bad_v4_vector_does_not_hide_a_good_v3_one_and_a_malformed_list_is_an_error() {
+        let both = json!([{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N"}, {"type": "CVSS_V3", "score": HIGH_V3}]);
+        let a = &advisories(&record(json!({}), both)).unwrap()[0];
+        assert_eq!((a.severity.as_str(), a.cvss.as_ref().unwrap().vector.as_str()), ("high", HIGH_V3));
+        for bad in [
+            json!({"type": "CVSS_V3", "score": HIGH_V3}),
+            json!([{"score": HIGH_V3}]),
+            json!(HIGH_V3),
+        ] {
+            let e = advisories(&record(json!({}), bad.clone())).unwrap_err();
+            assert!(e.starts_with("PYSEC-0000-1: ") && e.contains("severity"), "{bad}: {e}");
+        }
+        // An unknown word at the entry does not hide the record's label.
+        let mut doc = record(json!({"severity": "HIGH"}), json!([]));
+        doc["affected"][0]["ecosystem_specific"] = json!({"severity": "UNKNOWN"});
         assert_eq!(advisories(&doc).unwrap()[0].severity, "high");
     }
 

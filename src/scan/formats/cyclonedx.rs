@@ -5,9 +5,12 @@
 
 use serde_json::{Value, json};
 
-use super::{TOOL, TOOL_VERSION, architecture, is_os_package, uuid_for};
+use super::{TOOL, TOOL_VERSION, architecture, cpe_type, is_os_package, uuid_for};
 use crate::scan::Report;
 use crate::scan::matcher::Finding;
+
+/// `component.version`'s `maxLength` in the CycloneDX 1.6 schema.
+const MAX_VERSION: usize = 1024;
 
 pub fn cyclonedx(report: &Report) -> Value {
     let bom_ref = |purl: &str, path: &str| format!("{purl}#{path}");
@@ -17,29 +20,35 @@ pub fn cyclonedx(report: &Report) -> Value {
             "type": "operating-system",
             "bom-ref": os_ref,
             "name": d.id,
-            "version": d.version_id,
         });
+        if !d.version_id.is_empty() {
+            c["version"] = json!(d.version_id);
+        }
         if let Some(pretty) = &d.pretty_name {
             c["description"] = json!(pretty);
         }
-        if let Some(cpe) = &d.cpe_name {
+        if let Some(cpe) = d.cpe_name.as_deref().filter(|c| cpe_type(c).is_some()) {
             c["cpe"] = json!(cpe);
         }
         c
     });
     let packages = report.packages.iter().map(|p| {
-        json!({
-                "type": "library",
-                "bom-ref": bom_ref(&p.purl, &p.path),
-                "name": p.name,
-                "version": p.version,
-                "purl": p.purl,
-                "properties": [
-                    {"name": "sealift:ecosystem", "value": p.ecosystem},
-                    {"name": "sealift:layer", "value": p.layer},
-                    {"name": "sealift:path", "value": p.path},
-                ],
-        })
+        let mut c = json!({
+            "type": "library",
+            "bom-ref": bom_ref(&p.purl, &p.path),
+            "name": p.name,
+            "purl": p.purl,
+            "properties": [
+                {"name": "sealift:ecosystem", "value": p.ecosystem},
+                {"name": "sealift:layer", "value": p.layer},
+                {"name": "sealift:path", "value": p.path},
+            ],
+        });
+        // CycloneDX 1.6 caps `version` at 1,024 characters; the purl still carries a longer one.
+        if p.version.chars().count() <= MAX_VERSION {
+            c["version"] = json!(p.version);
+        }
+        c
     });
     let components: Vec<Value> = os.into_iter().chain(packages).collect();
     let (mut held_by_image, mut held_by_os) = (Vec::new(), Vec::new());
@@ -120,7 +129,8 @@ fn ratings(f: &Finding) -> Value {
     };
     let scored = json!({
         "score": cvss.score.value(),
-        "severity": severity(cvss.severity()),
+        // CycloneDX has `none` for a score of 0.0 (its `info` is a label's word).
+        "severity": if cvss.score.value() == 0.0 { "none" } else { severity(cvss.severity()) },
         "method": method,
         "vector": cvss.vector,
     });

@@ -35,6 +35,26 @@ fn is_os_package(p: &Package) -> bool {
     p.kind().is_some_and(Kind::is_os)
 }
 
+/// The SPDX reference type of a CPE that is well formed (`cpe22Type` for a `cpe:/` URI,
+/// `cpe23Type` for a `cpe:2.3:` formatted string, as SPDX 2.3 Annex F's patterns read them),
+/// `None` for anything else: an image's `CPE_NAME` is not trusted to be one.
+fn cpe_type(cpe: &str) -> Option<&'static str> {
+    let plain = |s: &str, extra: &[u8]| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b) || extra.contains(&b))
+    };
+    if let Some(rest) = cpe.strip_prefix("cpe:2.3:") {
+        let fields: Vec<&str> = rest.split(':').collect();
+        let part_ok = matches!(fields.first(), Some(&("a" | "h" | "o" | "*" | "-")));
+        let ok = fields.len() == 11 && part_ok && fields[1..].iter().all(|f| !f.is_empty() && plain(f, b"*?"));
+        return ok.then_some("cpe23Type");
+    }
+    let rest = cpe.strip_prefix("cpe:/")?;
+    let fields: Vec<&str> = rest.split(':').collect();
+    let part_ok = matches!(fields.first(), Some(&("" | "a" | "h" | "o" | "A" | "H" | "O")));
+    (part_ok && fields.len() <= 7 && fields[1..].iter().all(|f| plain(f, b"~%"))).then_some("cpe22Type")
+}
+
 /// A name-based (version 5 layout) UUID from the report's image and database digests.
 fn uuid_for(report: &Report, salt: &str) -> String {
     let mut h = Sha256::new();
@@ -48,4 +68,24 @@ fn uuid_for(report: &Report, salt: &str) -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpe_type;
+
+    #[test]
+    fn only_well_formed_cpes_are_named() {
+        assert_eq!(cpe_type("cpe:/o:fedoraproject:fedora:39"), Some("cpe22Type"));
+        assert_eq!(cpe_type("cpe:2.3:o:redhat:enterprise_linux:9:*:*:*:*:*:*:*"), Some("cpe23Type"));
+        for bad in [
+            "not a cpe",
+            "cpe:2.3:o:debian:debian linux:12:*:*:*:*:*:*:*",
+            "cpe:2.3:o:x",
+            "cpe:/o:a b",
+            "cpe:/q:x",
+        ] {
+            assert_eq!(cpe_type(bad), None, "{bad}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub fn sarif(report: &Report) -> Value {
                 .fixed_version
                 .as_deref()
                 .map_or("no fixed version is known".to_owned(), |v| format!("fixed in {v}"));
-            let mut physical = json!({"artifactLocation": {"uri": f.path.trim_start_matches('/')}});
+            let mut physical = json!({"artifactLocation": {"uri": uri_reference(f.path.trim_start_matches('/'))}});
             if let Some(line) = f.line {
                 physical["region"] = json!({"startLine": line});
             }
@@ -60,6 +60,21 @@ pub fn sarif(report: &Report) -> Value {
             "results": results,
         }],
     })
+}
+
+/// A path in the image as a relative URI reference (RFC 3986 §4.2): every byte outside the
+/// unreserved characters, `/` and the sub-delimiters is percent-encoded, `:` too (so the first
+/// segment is never read as a scheme), and `%`, `?` and `#` with them.
+fn uri_reference(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn rule(f: &Finding) -> Value {
@@ -99,7 +114,8 @@ fn level(severity: &str) -> &'static str {
     }
 }
 
-/// The score GitHub code scanning ranks by (over 9.0 critical, 7.0 high, 4.0 medium, 0.1 low):
+/// The score GitHub code scanning ranks by (its documentation: over 9.0 critical, 7.0 to 8.9
+/// high, 4.0 to 6.9 medium, 3.9 or less low):
 /// the CVSS base score where it agrees with the finding's severity, otherwise a score inside
 /// that severity's band.
 fn security_severity(f: &Finding) -> f64 {
@@ -107,5 +123,17 @@ fn security_severity(f: &Finding) -> f64 {
         return c.score.value();
     }
     const BANDS: [f64; 6] = [9.5, 8.0, 5.5, 2.0, 0.0, 0.0];
-    BANDS[severity_rank(&f.severity)]
+    BANDS.get(severity_rank(&f.severity)).copied().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri_reference;
+
+    #[test]
+    fn paths_become_uri_references() {
+        assert_eq!(uri_reference("var/lib/dpkg/status"), "var/lib/dpkg/status");
+        assert_eq!(uri_reference("opt/my dir#1/a?b%c:d"), "opt/my%20dir%231/a%3Fb%25c%3Ad");
+        assert_eq!(uri_reference("srv/é"), "srv/%C3%A9");
+    }
 }

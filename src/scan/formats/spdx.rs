@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{TOOL, TOOL_VERSION, architecture, is_os_package, uuid_for};
+use super::{TOOL, TOOL_VERSION, architecture, cpe_type, is_os_package, uuid_for};
 use crate::scan::Report;
 
 const IMAGE: &str = "SPDXRef-Image";
@@ -17,7 +17,8 @@ const OS: &str = "SPDXRef-OperatingSystem";
 pub fn spdx(report: &Report, created: OffsetDateTime) -> Value {
     // SPDX wants UTC with a `Z` and whole seconds.
     let created = created
-        .to_offset(time::UtcOffset::UTC)
+        .checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(created)
         .replace_nanosecond(0)
         .unwrap_or(created)
         .format(&Rfc3339)
@@ -49,16 +50,18 @@ pub fn spdx(report: &Report, created: OffsetDateTime) -> Value {
         let mut os = json!({
             "name": d.id,
             "SPDXID": OS,
-            "versionInfo": d.version_id,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "primaryPackagePurpose": "OPERATING-SYSTEM",
         });
+        // Rolling releases (Debian sid, Arch) have no VERSION_ID.
+        if !d.version_id.is_empty() {
+            os["versionInfo"] = json!(d.version_id);
+        }
         if let Some(pretty) = &d.pretty_name {
             os["description"] = json!(pretty);
         }
-        if let Some(cpe) = &d.cpe_name {
-            let kind = if cpe.starts_with("cpe:2.3:") { "cpe23Type" } else { "cpe22Type" };
+        if let Some((cpe, kind)) = d.cpe_name.as_deref().and_then(|c| cpe_type(c).map(|k| (c, k))) {
             os["externalRefs"] = json!([{"referenceCategory": "SECURITY", "referenceType": kind, "referenceLocator": cpe}]);
         }
         packages.push(os);

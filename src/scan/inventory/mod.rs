@@ -61,6 +61,8 @@ enum FileKind {
     RpmSqlite,
     /// BerkeleyDB (`Packages`) and ndb (`Packages.db`) RPM databases: reported, not read.
     RpmOther,
+    /// `rpmdb.sqlite-wal`: SQLite's write-ahead log, which the database is read without.
+    RpmWal,
     Passwd,
     Group,
 }
@@ -76,6 +78,7 @@ fn classify(path: &str, executable: bool) -> Option<FileKind> {
         "etc/group" => FileKind::Group,
         "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" => FileKind::RpmSqlite,
         "var/lib/rpm/Packages" | "var/lib/rpm/Packages.db" | "usr/lib/sysimage/rpm/Packages.db" => FileKind::RpmOther,
+        "var/lib/rpm/rpmdb.sqlite-wal" | "usr/lib/sysimage/rpm/rpmdb.sqlite-wal" => FileKind::RpmWal,
         p if (name == "package-lock.json" || name == "npm-shrinkwrap.json") && !p.contains("node_modules/") => FileKind::NpmLock,
         p if npm::is_installed_manifest(p) => FileKind::NpmInstalled,
         p if python::is_metadata(p) => FileKind::Python,
@@ -289,6 +292,12 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
                 packages(rpm::read(spool.path()))
             }
         }
+        FileKind::RpmWal => match std::io::copy(entry, &mut std::io::sink())? {
+            0 => Ok(None),
+            n => Err(format!(
+                "a {n}-byte SQLite write-ahead log: rpmdb.sqlite is read without it, so packages installed since its last checkpoint are not listed"
+            )),
+        },
         FileKind::RpmOther => {
             std::io::copy(entry, &mut std::io::sink())?;
             Err("a BerkeleyDB or ndb RPM database: only rpmdb.sqlite (RPM >= 4.16) is read".into())
@@ -310,7 +319,9 @@ fn read_file(kind: FileKind, entry: &mut impl Read) -> std::io::Result<Result<Op
                     FileKind::NpmInstalled => npm::installed(&bytes).map(|f| f.map(|f| Content::Packages(kind, vec![f]))),
                     FileKind::CargoLock => packages(cargo_lock::parse(&text)),
                     FileKind::Passwd | FileKind::Group => Ok(Some(Content::Text(text.into_owned()))),
-                    FileKind::Executable | FileKind::RpmSqlite | FileKind::RpmOther | FileKind::Python => Ok(None), // read above
+                    FileKind::Executable | FileKind::RpmSqlite | FileKind::RpmOther | FileKind::RpmWal | FileKind::Python => {
+                        Ok(None) // read above
+                    }
                 }
             }
         },

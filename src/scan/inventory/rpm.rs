@@ -5,7 +5,9 @@
 //!
 //! The database is read by SQLite itself (rusqlite, bundled), opened read-only and
 //! `immutable` (no locks, no journal or WAL is touched) in defensive mode with an untrusted
-//! schema, and with values capped at [`MAX_HEADER`] bytes: the file comes from an image.
+//! schema, values capped at [`MAX_HEADER`] bytes, [`MAX_PACKAGES`] rows and a budget of
+//! virtual-machine steps, and only when `Packages` is the plain two-column table rpm creates:
+//! the file comes from an image.
 
 use std::path::Path;
 
@@ -18,6 +20,12 @@ use crate::scan::package::{Found, Kind};
 
 /// Largest header blob read; RPM itself refuses headers over 256 MiB.
 pub const MAX_HEADER: i32 = 256 << 20;
+/// Most packages read from one database (a large distribution installs a few thousand).
+pub const MAX_PACKAGES: usize = 100_000;
+/// SQLite calls the progress handler every this many virtual-machine steps…
+const PROGRESS_EVERY: std::ffi::c_int = 100_000;
+/// …and the read is interrupted after this many calls (2·10⁹ steps).
+const PROGRESS_TICKS: u32 = 20_000;
 
 const NAME: u32 = 1000;
 const VERSION: u32 = 1001;
@@ -37,16 +45,7 @@ const I18NSTRING: u32 = 9;
 /// blob or a header that does not parse, as a sentence (the caller names the file).
 pub fn read(path: &Path) -> Result<Vec<Found>, String> {
     let db = open(path).map_err(|e| format!("SQLite: {e}"))?;
-    let kind: Option<String> = db
-        .query_row("SELECT type FROM sqlite_schema WHERE name = 'Packages'", [], |r| r.get(0))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(format!("SQLite: {e}")),
-        })?;
-    if kind.as_deref() != Some("table") {
-        return Err("no Packages table: not an RPM database".into());
-    }
+    check_schema(&db)?;
     let mut rows = db
         .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
         .map_err(|e| format!("SQLite: {e}"))?;
@@ -58,10 +57,54 @@ pub fn read(path: &Path) -> Result<Vec<Found>, String> {
             return Err(format!("package row {hnum} has no header blob"));
         };
         if let Some(found) = read_header(blob).map_err(|e| format!("package row {hnum}: {e}"))? {
+            if out.len() == MAX_PACKAGES {
+                return Err(format!("more than {MAX_PACKAGES} packages: not read"));
+            }
             out.push(found);
         }
     }
     Ok(out)
+}
+
+/// The `Packages` table must be the plain table rpm creates, `(hnum INTEGER PRIMARY KEY,
+/// blob BLOB)`: not a view, a virtual table, or a table with generated columns, whose reading
+/// would run code of the image's choosing.
+fn check_schema(db: &Connection) -> Result<(), String> {
+    let sqlite = |e: rusqlite::Error| format!("SQLite: {e}");
+    let found: Option<(String, String)> = db
+        .query_row("SELECT type, sql FROM sqlite_schema WHERE name = 'Packages'", [], |r| {
+            Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default()))
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(sqlite(e)),
+        })?;
+    let Some((kind, sql)) = found else {
+        return Err("no Packages table: not an RPM database".into());
+    };
+    if kind != "table" || sql.trim_start().to_ascii_uppercase().starts_with("CREATE VIRTUAL") {
+        return Err(format!("`Packages` is a {kind} of another shape than rpm's table: not read"));
+    }
+    // (name, declared type, primary key position, hidden: 0 plain, 1 virtual-table, 2/3 generated)
+    let mut columns = db.prepare("PRAGMA table_xinfo(Packages)").map_err(sqlite)?;
+    let columns: Vec<(String, String, i64, i64)> = columns
+        .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get(5)?, r.get(6)?)))
+        .map_err(sqlite)?
+        .collect::<Result<_, _>>()
+        .map_err(sqlite)?;
+    let rpm_shape = columns.len() == 2
+        && columns[0].0 == "hnum"
+        && columns[0].1.eq_ignore_ascii_case("INTEGER")
+        && columns[0].2 == 1
+        && columns[1].0 == "blob"
+        && columns[1].1.eq_ignore_ascii_case("BLOB")
+        && columns.iter().all(|c| c.3 == 0);
+    if rpm_shape {
+        Ok(())
+    } else {
+        Err("the Packages table is not rpm's (hnum INTEGER PRIMARY KEY, blob BLOB): not read".into())
+    }
 }
 
 /// Open `path` read-only and immutable, as SQLite advises for files of unknown origin.
@@ -82,6 +125,16 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     db.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
     db.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_HEADER)?;
     db.pragma_update(None, "cell_size_check", true)?;
+    // A budget of virtual-machine steps, so no database makes the read run for ever: a 1 GiB
+    // rpmdb takes well under a tenth of it.
+    let mut ticks = 0u32;
+    db.progress_handler(
+        PROGRESS_EVERY,
+        Some(move || {
+            ticks += 1;
+            ticks > PROGRESS_TICKS
+        }),
+    )?;
     Ok(db)
 }
 
@@ -244,6 +297,50 @@ mod tests {
             (RELEASE, STRING, s("4ae0493b")),
         ]);
         assert_eq!(Header::parse(&key).unwrap().package().unwrap(), None);
+    }
+
+    /// A database at `dir/name` made by `sql`.
+    fn database(dir: &Path, name: &str, sql: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        path
+    }
+
+    #[test]
+    fn only_rpms_own_packages_table_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let rpm = "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);";
+        let path = database(dir.path(), "rpm.sqlite", rpm);
+        let header = blob(&[
+            (NAME, STRING, s("bash")),
+            (VERSION, STRING, s("5.1.8")),
+            (RELEASE, STRING, s("6.el9")),
+        ]);
+        let db = Connection::open(&path).unwrap();
+        db.execute("INSERT INTO Packages (hnum, blob) VALUES (1, ?1)", [header]).unwrap();
+        drop(db);
+        let found = read(&path).unwrap();
+        assert_eq!((found.len(), found[0].version.as_str()), (1, "5.1.8-6.el9"));
+        let shapes = [
+            (
+                "extra column",
+                "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB, x TEXT);",
+            ),
+            (
+                "generated column",
+                "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, raw BLOB, blob BLOB AS (substr(raw, 1)));",
+            ),
+            ("no rowid key", "CREATE TABLE Packages (hnum TEXT, blob BLOB);"),
+        ];
+        for (what, sql) in shapes {
+            let e = read(&database(dir.path(), &format!("{what}.sqlite"), sql)).unwrap_err();
+            assert!(e.contains("not rpm's"), "{what}: {e}");
+        }
+        // A view of the same name, over a real table: refused before it is run.
+        let view = "CREATE TABLE t (hnum INTEGER PRIMARY KEY, blob BLOB); CREATE VIEW Packages AS SELECT hnum, blob FROM t;";
+        assert!(read(&database(dir.path(), "view.sqlite", view)).unwrap_err().contains("is a view"));
+        let none = database(dir.path(), "none.sqlite", "CREATE TABLE x (y);");
+        assert!(read(&none).unwrap_err().contains("no Packages table"));
     }
 
     #[test]

@@ -109,19 +109,27 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
     let l = layer(&[
         ("srv/package-lock.json", 0o644, b"{ not json"),
         ("var/lib/rpm/rpmdb.sqlite", 0o644, b"SQLite format 3\0"),
+        ("var/lib/rpm/rpmdb.sqlite-wal", 0o644, b"not yet checkpointed"),
+        ("usr/lib/sysimage/rpm/rpmdb.sqlite-wal", 0o644, b""),
         ("usr/bin/tool", 0o755, b"#!/bin/sh\necho not a Go binary\n"),
     ]);
     c.add_layer("sha256:l", GZ, &l[..]).unwrap();
     let inv = c.finish();
     assert!(inv.packages.is_empty());
-    assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
+    assert_eq!(inv.warnings.len(), 3, "{:?}", inv.warnings);
     assert!(
         inv.warnings[0].starts_with("/srv/package-lock.json (layer sha256:l)"),
         "{:?}",
         inv.warnings
     );
     assert!(
-        inv.warnings[1].starts_with("/var/lib/rpm/rpmdb.sqlite") && inv.warnings[1].contains("SQLite: file is not a database"),
+        inv.warnings[1].starts_with("/var/lib/rpm/rpmdb.sqlite ") && inv.warnings[1].contains("SQLite: file is not a database"),
+        "{:?}",
+        inv.warnings
+    );
+    // A non-empty write-ahead log is named; an empty one says nothing.
+    assert!(
+        inv.warnings[2].starts_with("/var/lib/rpm/rpmdb.sqlite-wal ") && inv.warnings[2].contains("20-byte SQLite write-ahead log"),
         "{:?}",
         inv.warnings
     );
