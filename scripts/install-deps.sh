@@ -25,6 +25,13 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The review page's tests open it in Debian's headless Chromium (a screenshot, and the DOM after
+# its script ran); without the recommended extras it is about 400 MB.
+if ! command -v chromium >/dev/null; then
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 # kubernetes-validate (PyPI only; it bundles the Kubernetes schemas v1.25-v1.37, so it runs
 # offline): the hardening tests check sealift's output with it. Kept in a venv of its own.

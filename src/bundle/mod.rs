@@ -26,7 +26,7 @@ pub use index::{
     ArtifactRecord, BundleIndex, Entry, HardenRecord, ImageRecord, NotScannedRecord, PlatformRecord, RuntimeConfig, SCHEMA_VERSION,
     ScanDatabase, ScanRecord, ScanReportRecord, SignatureOrigin, SignatureRecord, Tool, graph_records,
 };
-pub use read::{EntryKind, Peek, RawEntry, UnverifiedBundle, file_digest};
+pub use read::{EntryKind, Listed, Peek, RawEntry, UnverifiedBundle, file_digest};
 pub use write::{BundleContents, BundleFile, WriteReport, write};
 
 /// Path of the bundle index inside the tar.

@@ -293,6 +293,66 @@ impl UnverifiedBundle {
     }
 }
 
+/// Release files read before verification, for display (`bundle inspect`'s review page).
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// Path → content, for each wanted entry whose size and sha256 match what the index lists.
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Wanted entries that are missing, larger than the cap, or differ from the index, each
+    /// with why.
+    pub unreadable: Vec<String>,
+}
+
+impl UnverifiedBundle {
+    /// Read the entries of `wanted` (paths `index` lists) whole, at most `cap` bytes each, and
+    /// check each against the size and sha256 `index` gives it. The index itself is not
+    /// verified here: what this returns is for showing, never for trusting.
+    pub fn read_listed(&self, index: &super::BundleIndex, wanted: &[&str], cap: u64) -> Result<Listed, Error> {
+        let mut pending: std::collections::BTreeMap<&str, &super::Entry> = index
+            .entries
+            .iter()
+            .filter(|e| wanted.contains(&e.path.as_str()))
+            .map(|e| (e.path.as_str(), e))
+            .collect();
+        let mut out = Listed::default();
+        out.unreadable.extend(
+            wanted
+                .iter()
+                .filter(|w| !pending.contains_key(**w))
+                .map(|w| format!("{w}: not listed in bundle.json")),
+        );
+        self.for_each_entry(|e| {
+            if pending.is_empty() {
+                return Ok(false);
+            }
+            let Some(listed) = pending.remove(e.path.as_str()) else {
+                return Ok(true);
+            };
+            if e.size != listed.size || e.size > cap {
+                out.unreadable.push(format!(
+                    "{}: {} bytes, listed as {} (at most {cap} read)",
+                    e.path, e.size, listed.size
+                ));
+                return Ok(true);
+            }
+            let mut bytes = Vec::new();
+            e.reader
+                .take(cap)
+                .read_to_end(&mut bytes)
+                .map_err(|err| malformed(e.offset, &err))?;
+            if crate::oci::Digest::of(&bytes) == listed.digest {
+                out.files.insert(e.path, bytes);
+            } else {
+                out.unreadable.push(format!("{}: content differs from its listed digest", e.path));
+            }
+            Ok(true)
+        })?;
+        out.unreadable
+            .extend(pending.keys().map(|p| format!("{p}: listed but not in the archive")));
+        Ok(out)
+    }
+}
+
 /// sha256 of a whole file, read in 1 MiB pieces: a bundle named by its bytes.
 pub fn file_digest(path: &Path) -> Result<crate::oci::Digest, Error> {
     let io = |source| Error::Io {

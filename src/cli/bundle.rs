@@ -12,7 +12,7 @@ use sealift::scan::db::Database;
 use sealift::sign::SigningKey;
 
 use super::output::{Progress, size};
-use super::{Format, Outcome, RegistryArgs, secrets};
+use super::{Outcome, RegistryArgs, ReviewFormat, secrets};
 
 #[derive(Subcommand)]
 pub(crate) enum BundleCommand {
@@ -54,7 +54,10 @@ pub(crate) enum BundleCommand {
         bundle: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: ReviewFormat,
+        /// Write the output to this file instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -69,7 +72,7 @@ pub(crate) fn run(cmd: BundleCommand) -> anyhow::Result<Outcome> {
             registry,
         } => run_create(&file, &output, &key, vuln_db.as_deref(), follows.as_deref(), &registry),
         BundleCommand::Sign { bundle, key } => run_sign(&bundle, &key),
-        BundleCommand::Inspect { bundle, format } => run_inspect(&bundle, format),
+        BundleCommand::Inspect { bundle, format, output } => run_inspect(&bundle, format, output.as_deref()),
     }
 }
 
@@ -232,10 +235,27 @@ fn run_create(
     Ok(Outcome::Success)
 }
 
-fn run_inspect(path: &Path, format: Format) -> anyhow::Result<Outcome> {
+fn run_inspect(path: &Path, format: ReviewFormat, output: Option<&Path>) -> anyhow::Result<Outcome> {
     let bundle = UnverifiedBundle::open(path)?;
     let peek = bundle.peek()?;
-    if format == Format::Json {
+    if format == ReviewFormat::Html {
+        let files = super::review::ReviewFiles::unverified(&bundle, &peek.index)?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let view = super::review::BundleView::new(
+            &path.display().to_string(),
+            &peek.index,
+            files,
+            &peek.signature_key_ids,
+            None,
+            today,
+        );
+        super::review::write(&super::review::Page::inspected(view), output)?;
+        return Ok(Outcome::Success);
+    }
+    if output.is_some() {
+        anyhow::bail!("-o is for --format html; the table and JSON go to stdout");
+    }
+    if format == ReviewFormat::Json {
         let images: serde_json::Map<String, serde_json::Value> = peek
             .index
             .images

@@ -20,6 +20,8 @@ pub(crate) enum CheckFormat {
     Json,
     /// SARIF 2.1.0.
     Sarif,
+    /// A self-contained HTML review page (into the file `-o` names, else on stdout).
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -55,7 +57,7 @@ pub(crate) struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: CheckFormat,
-    /// Also write the JSON report to this file.
+    /// Also write the JSON report to this file; with `--format html`, the page instead.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Sign the report: FILE.dsse.json beside the report, a DSSE envelope over an in-toto
@@ -148,6 +150,9 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     if args.report_key.is_some() && args.output.is_none() {
         anyhow::bail!("--report-key signs the report written with -o FILE: give -o");
     }
+    if args.report_key.is_some() && args.format == CheckFormat::Html {
+        anyhow::bail!("--report-key signs the JSON report; with --format html, -o is the page: leave --format out to sign");
+    }
     if args.report_key.is_some() && args.shard.is_some() {
         anyhow::bail!("a shard checks part of the items: sign the merged report (`check merge --report-key`), not a part");
     }
@@ -180,6 +185,7 @@ fn check_logged(
     };
     let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let mut verified = Vec::new();
+    let mut verifications = Vec::new();
     for path in &args.bundles {
         // A bundle is verified as of when it was made: whether its keys are still valid is
         // judged on the registry's signatures (`key-expired`), not by refusing the inventory.
@@ -196,6 +202,7 @@ fn check_logged(
             );
         };
         verified.push((path.display().to_string(), bundle));
+        verifications.push(report);
     }
     let db = match &args.vuln_db {
         Some(dir) => {
@@ -226,10 +233,33 @@ fn check_logged(
         state.as_ref(),
         &Progress::new(),
     ))?;
-    if let Some(path) = &args.output {
-        write_report(&report, path, report_key)?;
+    if args.format == CheckFormat::Html {
+        let today = at.date();
+        let bundles = verified
+            .iter()
+            .zip(&verifications)
+            .map(|((file, bundle), verification)| {
+                let v = super::review::Verification {
+                    report: verification,
+                    policy: &check_options.trust,
+                };
+                super::review::BundleView::new(
+                    file,
+                    bundle.index(),
+                    super::review::ReviewFiles::verified(bundle),
+                    &[],
+                    Some(v),
+                    today,
+                )
+            })
+            .collect();
+        super::review::write(&super::review::Page::checked(&report, bundles), args.output.as_deref())?;
+    } else {
+        if let Some(path) = &args.output {
+            write_report(&report, path, report_key)?;
+        }
+        print(&report, args.format)?;
     }
-    print(&report, args.format)?;
     let findings = report.items.iter().filter(|i| i.status != sealift::check::Status::Ok);
     let mut problems: Vec<String> = findings
         .clone()
@@ -341,6 +371,8 @@ fn print(report: &CheckReport, format: CheckFormat) -> anyhow::Result<()> {
         CheckFormat::Json => serde_json::to_string_pretty(report)? + "\n",
         CheckFormat::Sarif => serde_json::to_string_pretty(&sealift::check::sarif::sarif(report))? + "\n",
         CheckFormat::Table => render_table(report),
+        // `check merge`: the merged report's items, without the bundles' details.
+        CheckFormat::Html => super::review::render(&super::review::Page::checked(report, Vec::new()))?,
     };
     emit(&text)
 }

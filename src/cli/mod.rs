@@ -10,6 +10,7 @@ mod harden;
 mod keys;
 mod load;
 mod output;
+mod review;
 mod scan;
 mod secrets;
 mod verdict;
@@ -68,6 +69,18 @@ pub(crate) enum Format {
     Table,
     /// JSON on stdout.
     Json,
+}
+
+/// Output format of `bundle inspect` and `verify`.
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub(crate) enum ReviewFormat {
+    /// Human-readable table.
+    #[default]
+    Table,
+    /// JSON on stdout.
+    Json,
+    /// A self-contained HTML review page (on stdout, or into the file `-o` names).
+    Html,
 }
 
 /// Registry connection flags shared by commands that talk to registries.

@@ -8,7 +8,7 @@ use sealift::sign::{KeyStatus, PublicKey, TrustPolicy};
 use sealift::verify::{VerifiedBundle, VerifyReport, verify};
 
 use super::output::{Progress, size};
-use super::{Format, Outcome};
+use super::{Outcome, ReviewFormat};
 
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
@@ -25,7 +25,10 @@ pub(crate) struct VerifyArgs {
     audit: super::audit::AuditArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: ReviewFormat,
+    /// Write the output to this file instead of stdout (`--format html`).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub(crate) fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
@@ -190,6 +193,9 @@ fn scan_lines(report: &VerifyReport, out: &mut String) {
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
+    if args.output.is_some() && args.format != ReviewFormat::Html {
+        anyhow::bail!("-o is for --format html; the table and JSON go to stdout");
+    }
     let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let trail = args.audit.open()?;
     let (report, verified) = match verify_bundle(&args.bundle, &args.trust, now) {
@@ -217,8 +223,41 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
         details,
     })?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
-        Format::Table => render_table(&report),
+        ReviewFormat::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report)?)?),
+        ReviewFormat::Table => render_table(&report),
+        ReviewFormat::Html => {
+            let page = review_page(args, &report, verified.as_ref(), now)?;
+            super::review::write(&page, args.output.as_deref())?;
+        }
     }
     Ok(if verified.is_some() { Outcome::Success } else { Outcome::No })
+}
+
+/// The review page of one verification. A bundle that failed is shown from its unverified
+/// index, under the failures.
+fn review_page(
+    args: &VerifyArgs,
+    report: &VerifyReport,
+    verified: Option<&VerifiedBundle>,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<super::review::Page> {
+    use super::review::{BundleView, Page, ReviewFiles, Verification};
+    let policy = args.trust.policy()?;
+    let file = args.bundle.display().to_string();
+    let verification = Some(Verification { report, policy: &policy });
+    let view = match verified {
+        Some(v) => BundleView::new(&file, v.index(), ReviewFiles::verified(v), &[], verification, now.date()),
+        None => {
+            let bundle = UnverifiedBundle::open(&args.bundle)?;
+            let peek = bundle.peek()?;
+            let files = ReviewFiles::unverified(&bundle, &peek.index)?;
+            BundleView::new(&file, &peek.index, files, &peek.signature_key_ids, verification, now.date())
+        }
+    };
+    let at = now
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    Ok(Page::verified(report, view, &at))
 }

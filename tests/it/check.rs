@@ -211,6 +211,19 @@ async fn check_finds_each_kind_of_change_and_passes_a_clean_registry() {
         );
     }
 
+    // The review page: problems found, not VERIFIED, the items not as signed listed first.
+    let (code, _, out) = check(&release, &target, "release.tar", &["--format", "html", "-o", "check.html"]);
+    assert_eq!(code, Some(1), "{out}");
+    let shown = crate::review::shown(&release.path("check.html"));
+    assert!(shown.starts_with(&format!("{} PROBLEM(S) FOUND", found.len())), "{shown}");
+    assert!(!shown.contains("VERIFIED"), "{shown}");
+    let items = shown.split("Status Check Image Subject Detail").nth(1).unwrap();
+    let first_ok = items.find(" ok ").unwrap();
+    for (status, _, _) in &found {
+        let at = items.find(status.as_str()).unwrap_or_else(|| panic!("{status} not listed"));
+        assert!(at < first_ok, "{status} listed after an ok item");
+    }
+
     // The signed report of a failed check says so.
     let (code, _, out) = check(
         &release,

@@ -57,5 +57,7 @@ mod faults;
 mod fuzz_corpus;
 // `sealift check`: the site registry against verified bundles, one status per kind of change.
 mod check;
+// The review page (`--format html`) in headless Chromium: every section shown, nothing run.
+mod review;
 // Import receipts and the audit log: signed, attached, required by admission; rollbacks refused.
 mod receipts;
