@@ -305,8 +305,10 @@ pub struct Listed {
 
 impl UnverifiedBundle {
     /// Read the entries of `wanted` (paths `index` lists) whole, at most `cap` bytes each, and
-    /// check each against the size and sha256 `index` gives it. The index itself is not
-    /// verified here: what this returns is for showing, never for trusting.
+    /// check each against the size and sha256 `index` gives it. The first entry of each path
+    /// is the one read, and reading stops once all are found (a path repeated later in the
+    /// archive is `verify`'s to refuse). The index itself is not verified here: what this
+    /// returns is for showing, never for trusting.
     pub fn read_listed(&self, index: &super::BundleIndex, wanted: &[&str], cap: u64) -> Result<Listed, Error> {
         let mut pending: std::collections::BTreeMap<&str, &super::Entry> = index
             .entries
@@ -328,6 +330,10 @@ impl UnverifiedBundle {
             let Some(listed) = pending.remove(e.path.as_str()) else {
                 return Ok(true);
             };
+            if e.kind != EntryKind::File || !e.path_is_safe {
+                out.unreadable.push(format!("{}: not a plain file at a safe path", e.path));
+                return Ok(true);
+            }
             if e.size != listed.size || e.size > cap {
                 out.unreadable.push(format!(
                     "{}: {} bytes, listed as {} (at most {cap} read)",

@@ -11,7 +11,7 @@ use sealift::policy::Release;
 use sealift::scan::db::Database;
 use sealift::sign::SigningKey;
 
-use super::output::{Progress, size};
+use super::output::{Progress, escape, size};
 use super::{Outcome, RegistryArgs, ReviewFormat, secrets};
 
 #[derive(Subcommand)]
@@ -182,7 +182,7 @@ fn run_create(
     let report = match super::runtime()?.block_on(create(options, &progress)) {
         Ok(r) => r,
         Err(create::Error::PolicyGate(scan)) => {
-            println!("bundle {} NOT written: the vulnerability policy says no", release.name);
+            println!("bundle {} NOT written: the vulnerability policy says no", escape(&release.name));
             for line in super::verdict::lines(&scan.verdict) {
                 println!("{line}");
             }
@@ -194,19 +194,19 @@ fn run_create(
             @ create::Error::Harden(HardenError::ImageNotInBundle { .. } | HardenError::InvalidImage { .. } | HardenError::Refused { .. }),
         ) => {
             super::output::error(&anyhow::Error::from(e));
-            println!("bundle {} NOT written: its manifests do not fit the release", release.name);
+            println!("bundle {} NOT written: its manifests do not fit the release", escape(&release.name));
             return Ok(Outcome::No);
         }
         Err(e) => return Err(e.into()),
     };
-    println!("bundle {} written: {}", release.name, report.written.path.display());
+    println!("bundle {} written: {}", escape(&release.name), report.written.path.display());
     for i in &report.images {
         let platforms = if i.platforms.is_empty() {
             String::new()
         } else {
             format!(" ({} platforms)", i.platforms.len())
         };
-        println!("  {} -> {}{platforms}", i.source, i.pinned_name());
+        println!("  {} -> {}{platforms}", escape(&i.source.to_string()), escape(&i.pinned_name()));
     }
     println!(
         "  {} release file{}, {} entries, {}",
@@ -236,6 +236,10 @@ fn run_create(
 }
 
 fn run_inspect(path: &Path, format: ReviewFormat, output: Option<&Path>) -> anyhow::Result<Outcome> {
+    if output.is_some() && format != ReviewFormat::Html {
+        anyhow::bail!("-o is for --format html; the table and JSON go to stdout");
+    }
+    super::review::refuse_overwriting(output, &[path])?;
     let bundle = UnverifiedBundle::open(path)?;
     let peek = bundle.peek()?;
     if format == ReviewFormat::Html {
@@ -247,13 +251,14 @@ fn run_inspect(path: &Path, format: ReviewFormat, output: Option<&Path>) -> anyh
             files,
             &peek.signature_key_ids,
             None,
-            today,
+            super::review::Judging::Here {
+                day: today,
+                by: "this page",
+                verified: false,
+            },
         );
         super::review::write(&super::review::Page::inspected(view), output)?;
         return Ok(Outcome::Success);
-    }
-    if output.is_some() {
-        anyhow::bail!("-o is for --format html; the table and JSON go to stdout");
     }
     if format == ReviewFormat::Json {
         let images: serde_json::Map<String, serde_json::Value> = peek
@@ -302,15 +307,18 @@ fn run_inspect(path: &Path, format: ReviewFormat, output: Option<&Path>) -> anyh
         let fail_on = scan.policy.fail_on.map_or("none (report only)", |f| f.as_str());
         println!(
             "scan:       database {} (newest {}), fail-on {fail_on}, {} allowance(s)",
-            scan.database.digest,
-            scan.database.newest.as_deref().unwrap_or("undated"),
+            escape(&scan.database.digest),
+            escape(scan.database.newest.as_deref().unwrap_or("undated")),
             scan.policy.allow.len()
         );
         for r in &scan.reports {
             let platform = r.platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
             println!(
-                "  {}{platform}: {} packages, {} findings -> {}",
-                r.image, r.packages, r.findings, r.report
+                "  {}: {} packages, {} findings -> {}",
+                escape(&format!("{}{platform}", r.image)),
+                r.packages,
+                r.findings,
+                escape(&r.report)
             );
         }
         for n in &scan.not_scanned {
@@ -327,7 +335,7 @@ fn run_inspect(path: &Path, format: ReviewFormat, output: Option<&Path>) -> anyh
     if !files.is_empty() {
         println!("files:");
         for f in files {
-            println!("  {f}");
+            println!("  {}", escape(f));
         }
     }
     Ok(Outcome::Success)

@@ -150,6 +150,8 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     if args.report_key.is_some() && args.output.is_none() {
         anyhow::bail!("--report-key signs the report written with -o FILE: give -o");
     }
+    let inputs: Vec<&std::path::Path> = args.bundles.iter().map(PathBuf::as_path).collect();
+    super::review::refuse_overwriting(args.output.as_deref(), &inputs)?;
     if args.report_key.is_some() && args.format == CheckFormat::Html {
         anyhow::bail!("--report-key signs the JSON report; with --format html, -o is the page: leave --format out to sign");
     }
@@ -234,31 +236,37 @@ fn check_logged(
         &Progress::new(),
     ))?;
     if args.format == CheckFormat::Html {
-        let today = at.date();
+        use super::review::{BundleView, Judging, Page, ReviewFiles, Verification};
         let bundles = verified
             .iter()
             .zip(&verifications)
             .map(|((file, bundle), verification)| {
-                let v = super::review::Verification {
+                let v = Verification {
                     report: verification,
                     policy: &check_options.trust,
+                    as_of: Some("as of the bundle's creation"),
                 };
-                super::review::BundleView::new(
+                let judging = Judging::Here {
+                    day: at.date(),
+                    by: "this check",
+                    verified: true,
+                };
+                Ok(BundleView::new(
                     file,
                     bundle.index(),
-                    super::review::ReviewFiles::verified(bundle),
+                    ReviewFiles::verified(bundle)?,
                     &[],
                     Some(v),
-                    today,
-                )
+                    judging,
+                ))
             })
-            .collect();
-        super::review::write(&super::review::Page::checked(&report, bundles), args.output.as_deref())?;
+            .collect::<anyhow::Result<_>>()?;
+        super::review::write(&Page::checked(&report, bundles, None), args.output.as_deref())?;
     } else {
         if let Some(path) = &args.output {
             write_report(&report, path, report_key)?;
         }
-        print(&report, args.format)?;
+        print(&report, args.format, 0)?;
     }
     let findings = report.items.iter().filter(|i| i.status != sealift::check::Status::Ok);
     let mut problems: Vec<String> = findings
@@ -366,13 +374,14 @@ pub(crate) fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Resul
     Ok(())
 }
 
-fn print(report: &CheckReport, format: CheckFormat) -> anyhow::Result<()> {
+/// Print `report` in `format`; `parts` is how many reports `check merge` merged (0 otherwise).
+fn print(report: &CheckReport, format: CheckFormat, parts: usize) -> anyhow::Result<()> {
     let text = match format {
         CheckFormat::Json => serde_json::to_string_pretty(report)? + "\n",
         CheckFormat::Sarif => serde_json::to_string_pretty(&sealift::check::sarif::sarif(report))? + "\n",
         CheckFormat::Table => render_table(report),
         // `check merge`: the merged report's items, without the bundles' details.
-        CheckFormat::Html => super::review::render(&super::review::Page::checked(report, Vec::new()))?,
+        CheckFormat::Html => super::review::render(&super::review::Page::checked(report, Vec::new(), Some(parts)))?,
     };
     emit(&text)
 }
@@ -410,7 +419,7 @@ fn merge(
         other => other.into(),
     })?;
     write_report(&report, output, key.as_ref())?;
-    print(&report, format)?;
+    print(&report, format, parts.len())?;
     Ok(if report.passed() { Outcome::Success } else { Outcome::No })
 }
 

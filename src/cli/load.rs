@@ -379,6 +379,8 @@ impl Facts<'_> {
                             '_'
                         }
                     })
+                    // File names end at 255 bytes: a long bundle name is cut, not a failed load.
+                    .take(120)
                     .collect();
                 let dir = self.trail.log.path().parent().unwrap_or(Path::new(".")).join("receipts");
                 dir.join(format!("{}-{stem}.receipt.json", import.finished.replace(':', "")))

@@ -196,6 +196,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
     if args.output.is_some() && args.format != ReviewFormat::Html {
         anyhow::bail!("-o is for --format html; the table and JSON go to stdout");
     }
+    super::review::refuse_overwriting(args.output.as_deref(), &[&args.bundle])?;
     let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let trail = args.audit.open()?;
     let (report, verified) = match verify_bundle(&args.bundle, &args.trust, now) {
@@ -234,24 +235,57 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The review page of one verification. A bundle that failed is shown from its unverified
-/// index, under the failures.
+/// index, under the failures; one that cannot even be read, by its failures alone.
 fn review_page(
     args: &VerifyArgs,
     report: &VerifyReport,
     verified: Option<&VerifiedBundle>,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<super::review::Page> {
-    use super::review::{BundleView, Page, ReviewFiles, Verification};
+    use super::review::{BundleView, Judging, Page, ReviewFiles, Verification};
     let policy = args.trust.policy()?;
     let file = args.bundle.display().to_string();
-    let verification = Some(Verification { report, policy: &policy });
+    let verification = Some(Verification {
+        report,
+        policy: &policy,
+        as_of: None,
+    });
+    let judging = match report.scan.as_ref() {
+        Some(scan) => Judging::Verify(&scan.verdict),
+        None => Judging::Here {
+            day: now.date(),
+            by: "this page",
+            verified: false,
+        },
+    };
     let view = match verified {
-        Some(v) => BundleView::new(&file, v.index(), ReviewFiles::verified(v), &[], verification, now.date()),
+        Some(v) => Some(BundleView::new(
+            &file,
+            v.index(),
+            ReviewFiles::verified(v)?,
+            &[],
+            verification,
+            judging,
+        )),
         None => {
-            let bundle = UnverifiedBundle::open(&args.bundle)?;
-            let peek = bundle.peek()?;
-            let files = ReviewFiles::unverified(&bundle, &peek.index)?;
-            BundleView::new(&file, &peek.index, files, &peek.signature_key_ids, verification, now.date())
+            let unverified = UnverifiedBundle::open(&args.bundle).and_then(|b| {
+                let peek = b.peek()?;
+                Ok((b, peek))
+            });
+            match unverified {
+                Ok((bundle, peek)) => {
+                    let files = ReviewFiles::unverified(&bundle, &peek.index)?;
+                    Some(BundleView::new(
+                        &file,
+                        &peek.index,
+                        files,
+                        &peek.signature_key_ids,
+                        verification,
+                        judging,
+                    ))
+                }
+                Err(_) => None,
+            }
         }
     };
     let at = now
@@ -259,5 +293,5 @@ fn review_page(
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default();
-    Ok(Page::verified(report, view, &at))
+    Ok(Page::verified(report, verified.is_some(), view, &at))
 }

@@ -427,7 +427,7 @@ fn relocate(objects: &mut [Object], namespace: Option<&str>, report: &mut Report
                 path: "metadata.namespace".into(),
                 before: old,
                 after: Some(ns.to_string()),
-                rule: "W25",
+                rule: "W25".into(),
             });
         }
         // References to service accounts and services that moved.
@@ -450,7 +450,7 @@ fn relocate(objects: &mut [Object], namespace: Option<&str>, report: &mut Report
                         path: "subjects.namespace".into(),
                         before: old,
                         after: Some(ns.to_string()),
-                        rule: "W25",
+                        rule: "W25".into(),
                     });
                 }
             }
@@ -593,7 +593,7 @@ fn service_account(
         path: "automountServiceAccountToken".into(),
         before: None,
         after: Some("false".into()),
-        rule: "W19",
+        rule: "W19".into(),
     });
 }
 
@@ -664,7 +664,7 @@ fn label_namespace(objects: &mut [Object], ns: &str, enforce: &str, version: Kub
                     path: format!("metadata.labels.{k}"),
                     before,
                     after: Some(v),
-                    rule: "C01",
+                    rule: "C01".into(),
                 });
             }
         }

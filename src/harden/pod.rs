@@ -43,7 +43,7 @@ impl PodJob<'_> {
             path,
             before: before.map(Node::brief),
             after: after.map(Node::brief),
-            rule,
+            rule: rule.into(),
         });
     }
 
@@ -265,7 +265,7 @@ fn resources(container: &mut Map, path: &str, job: &mut PodJob<'_>) {
                 path: format!("{path}.resources.{section}.{resource}"),
                 before: None,
                 after: Some(node.brief()),
-                rule: "W18",
+                rule: "W18".into(),
             });
         }
     }
@@ -464,7 +464,7 @@ fn container_security(spec: &mut Map, list: &str, i: usize, path: &str, job: &mu
                         path: format!("{path}.volumeMounts"),
                         before: None,
                         after: Some(format!("emptyDir {volume} at {p}")),
-                        rule: "W17",
+                        rule: "W17".into(),
                     });
                     new_volumes.push((volume, p));
                 }

@@ -1,6 +1,6 @@
 //! What hardening changed and what it left, with a reason for each.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The rules sealift applies, from the merged table in research/hardening.md section 4.
 pub const RULES: &[(&str, &str)] = &[
@@ -42,7 +42,7 @@ pub const RULES: &[(&str, &str)] = &[
 ];
 
 /// Why a finding was not fixed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Reason {
     /// The image's config says it runs as root; forcing a UID may break it.
@@ -102,7 +102,7 @@ impl Reason {
 }
 
 /// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -112,21 +112,21 @@ pub enum Severity {
 }
 
 /// One edit made to an object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// `Kind/namespace/name` (or `Kind/name`).
     pub object: String,
     /// Field path, e.g. `spec.template.spec.containers[app].securityContext.runAsNonRoot`.
     pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
-    pub rule: &'static str,
+    pub rule: std::borrow::Cow<'static, str>,
 }
 
 /// Something left as it was, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub object: String,
     pub path: String,
@@ -137,28 +137,28 @@ pub struct Finding {
 }
 
 /// The Pod Security level a workload's pod template meets after hardening.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadLevel {
     pub object: String,
     /// `restricted`, `baseline` or `privileged`.
     pub level: String,
     /// The restricted checks it still fails.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing: Vec<String>,
 }
 
 /// A namespace the bundle owns, and the Pod Security level it enforces.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamespacePlan {
     pub name: String,
     pub enforce: String,
     /// Why the level is lower than its evaluated workloads meet.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capped: Option<String>,
 }
 
 /// An object of a kind sealift does not model: its images pinned, nothing else judged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotHardened {
     pub object: String,
     /// The images it names, as written after pinning (none for most custom resources).
@@ -166,20 +166,20 @@ pub struct NotHardened {
 }
 
 /// The whole hardening report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The target (`v1.NN`).
     pub kubernetes_version: String,
     /// The target came from no setting: it is sealift's default.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kubernetes_version_defaulted: bool,
     pub objects_in: usize,
     pub objects_generated: usize,
     pub namespaces: Vec<NamespacePlan>,
     pub workloads: Vec<WorkloadLevel>,
     /// Objects of kinds sealift does not model: images pinned, not hardened.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_hardened: Vec<NotHardened>,
     pub changes: Vec<Change>,
     pub findings: Vec<Finding>,

@@ -82,7 +82,7 @@ pub(super) fn check(objects: &mut Vec<Object>, options: &Options<'_>, report: &m
                             path,
                             before: m.before,
                             after: m.after,
-                            rule: RULE,
+                            rule: RULE.into(),
                         });
                     }
                     for note in done.notes {

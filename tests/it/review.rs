@@ -51,6 +51,22 @@ pub fn shown(page: &Path) -> String {
     visible_text(&dom(page))
 }
 
+/// The banner's words, from the DOM.
+pub fn headline(page: &Path) -> String {
+    let dom = dom(page);
+    let open = "<h1 class=\"headline\" role=\"status\">";
+    let start = dom.find(open).expect("a banner") + open.len();
+    let end = start + dom[start..].find("</h1>").unwrap();
+    visible_text(&format!("<body>{}", &dom[start..end]))
+}
+
+/// The text between `<tag>` and `</tag>` in `html`.
+fn inline(html: &str, tag: &str) -> String {
+    let start = html.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+    let end = start + html[start..].find(&format!("</{tag}>")).unwrap();
+    html[start..end].to_owned()
+}
+
 /// A PNG of the page's first screen.
 fn screenshot(page: &Path, png: &Path) {
     let profile = tempfile::tempdir().unwrap();
@@ -61,11 +77,11 @@ fn screenshot(page: &Path, png: &Path) {
     assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "{} bytes", bytes.len());
 }
 
-/// The text a reader sees in a serialised DOM: tags, styles and scripts dropped, entities
-/// decoded, whitespace collapsed.
+/// The text a reader sees in a serialised DOM: the body only, tags, styles and scripts
+/// dropped, entities decoded, whitespace collapsed.
 fn visible_text(dom: &str) -> String {
     let mut out = String::new();
-    let mut rest = dom;
+    let mut rest = &dom[dom.find("<body").expect("a body")..];
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
         rest = &rest[lt..];
@@ -168,6 +184,7 @@ fn the_review_page_shows_each_section_in_chromium() {
     if let Ok(dir) = std::env::var("SEALIFT_REVIEW_SCREENSHOT") {
         std::fs::copy(&png, Path::new(&dir).join("review.png")).unwrap();
     }
+    assert_eq!(headline(&verified), "VERIFIED");
     let verified_dom = dom(&verified);
     // The page's own script ran under its Content-Security-Policy (allowed by its hash): it
     // shows the filter boxes it hides without JavaScript.
@@ -182,6 +199,10 @@ fn the_review_page_shows_each_section_in_chromium() {
         "release key",
         &format!("{MINIMIST} minimist 1.2.0"),
         "until 2099-12-31: minimist only parses our own argv",
+        // Below fail-on, named all the same.
+        "Other findings (1)",
+        "GHSA-vh95-rmgr-6w4m minimist 1.2.0 1.2.3",
+        "Signed by sealift (",
         // The image runs as root and no UID was set: baseline, with the check that fails.
         "Deployment/shop/web baseline runAsNonRoot",
         "IMAGE_RUNS_AS_ROOT",
@@ -198,9 +219,13 @@ fn the_review_page_shows_each_section_in_chromium() {
         "failed.html",
     );
     assert_eq!(code, Some(1));
+    assert_eq!(headline(&failed), "VERIFICATION FAILED");
     let shown = visible_text(&dom(&failed));
+    assert!(
+        shown.starts_with("VERIFICATION FAILED 2 problem(s)"),
+        "the banner, then the problems: {shown}"
+    );
     for expected in [
-        "VERIFICATION FAILED",
         "vulnerability-blocked",
         "Blocked findings (2)",
         &format!("high {LODASH} lodash 4.17.15"),
@@ -212,13 +237,29 @@ fn the_review_page_shows_each_section_in_chromium() {
     // inspect: nothing checked, and the page says so before anything else.
     let (code, inspected) = page(r, &["bundle", "inspect", "shop.tar"], "inspected.html");
     assert_eq!(code, Some(0));
+    assert_eq!(headline(&inspected), "NOT VERIFIED");
     let shown = visible_text(&dom(&inspected));
-    assert!(shown.starts_with("NOT VERIFIED"), "{shown}");
     assert!(!shown.contains("VERIFIED Every") && shown.contains(&digest), "{shown}");
     assert!(shown.contains("NOT verified"), "findings judged by the page say so: {shown}");
 
+    // -o never replaces the bundle it describes.
+    let before = std::fs::read(r.path("shop.tar")).unwrap();
+    let o = sealift(
+        r.dir.path(),
+        &["verify", "shop.tar", "--key", "keys/sealift.pub", "--format", "html", "-o", "shop.tar"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read(r.path("shop.tar")).unwrap(), before);
+
     // Self-contained: no URL the page would load, and a policy that forbids loading any.
     let html = std::fs::read_to_string(&verified).unwrap();
+    // The page's own style and script are exactly what its policy's hashes allow.
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    for tag in ["style", "script"] {
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(inline(&html, tag).as_bytes()));
+        assert!(verified_dom.contains(&format!("{tag}-src 'sha256-{hash}'")), "{tag} hash");
+    }
     for outside in ["src=\"http", "href=\"http", "url(", "@import"] {
         assert!(!html.contains(outside), "{outside}");
     }
@@ -241,11 +282,11 @@ fn markup_and_control_characters_from_the_bundle_are_shown_as_text() {
         serde_json::to_string(&evil_id).unwrap(),
         serde_json::to_string(&format!("reason {MARK}\u{7}")).unwrap()
     );
-    let r = release(&serde_json::to_string("web<b>bold</b>").unwrap(), &[dir.path()], &allow);
+    let r = release(&serde_json::to_string("web<b>bold</b>\u{202e}").unwrap(), &[dir.path()], &allow);
     // The image's name and tag, changed in a properly signed bundle.json.
     rebundle(r.dir.path(), "shop.tar", "evil.tar", |index, _, _| {
         index.images[0].repository = format!("shop/{MARK}");
-        index.images[0].tag = Some(format!("1{MARK}\u{1b}]0;title\u{7}"));
+        index.images[0].tag = Some(format!("1{MARK}\u{1b}]0;title\u{7}\nline\u{202e}"));
         Vec::new()
     });
     for (args, file) in [
@@ -268,6 +309,14 @@ fn markup_and_control_characters_from_the_bundle_are_shown_as_text() {
             shown.contains("GHSA-<script>document.title='pwned'</script>\"'\\u{1b}[31m"),
             "{file}:\n{shown}"
         );
-        assert!(shown.contains("web<b>bold</b>"), "{file}: the Deployment name as text:\n{shown}");
+        assert!(
+            shown.contains("web<b>bold</b>\\u{202e}"),
+            "{file}: the Deployment name as text:\n{shown}"
+        );
+        assert!(
+            shown.contains(r"\u{1b}]0;title\u{7}\u{a}line\u{202e}"),
+            "{file}: the tag's control characters shown:\n{shown}"
+        );
+        assert!(!dom.contains('\u{202e}'), "{file}: a raw bidi override");
     }
 }

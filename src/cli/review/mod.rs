@@ -10,7 +10,7 @@
 
 mod bundle_view;
 
-pub(crate) use bundle_view::{BundleView, ReviewFiles, Verification};
+pub(crate) use bundle_view::{BundleView, Judging, ReviewFiles, Verification};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::Serialize;
@@ -102,10 +102,10 @@ fn csp_hash(text: &str) -> String {
     )
 }
 
-/// Control, bidirectional and invisible format characters as `\u{…}`, so they show; line
-/// breaks stay (HTML shows them as spaces, and the generated YAML needs them in its `<pre>`).
+/// Control (a line break too), bidirectional and invisible format characters as `\u{…}`, so
+/// they show. (Multi-line text reaches the template as a list of lines.)
 fn visible(text: &str) -> String {
-    text.split('\n').map(super::output::escape).collect::<Vec<_>>().join("\n")
+    super::output::escape(text)
 }
 
 /// The page as HTML.
@@ -115,17 +115,24 @@ pub(crate) fn render(page: &Page) -> anyhow::Result<String> {
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     // Only the page's own style and script are passed as safe strings; the model has none.
     env.set_formatter(|out, state, value| {
-        let shown = match value.as_str() {
-            Some(s) if !value.is_safe() => Value::from(visible(s)),
+        use minijinja::value::ValueKind;
+        let shown = match (value.as_str(), value.kind()) {
+            (Some(s), _) if !value.is_safe() => Value::from(visible(s)),
+            (_, ValueKind::Number | ValueKind::Bool | ValueKind::None | ValueKind::Undefined) => value.clone(),
+            (None, _) => Value::from(visible(&value.to_string())),
             _ => value.clone(),
         };
         minijinja::escape_formatter(out, state, &shown)
     });
+    env.add_function("rank", |severity: &str| sealift::scan::matcher::severity_rank(severity));
     env.add_template("page.html", TEMPLATE)?;
     let html = env.get_template("page.html")?.render(minijinja::context! {
         page => Value::from(minijinja::value::Serde(page)),
         style => Value::from_safe_string(STYLE.to_owned()),
         script => Value::from_safe_string(SCRIPT.to_owned()),
+        // The fixed words a class name may be made of.
+        severities => sealift::scan::matcher::SEVERITIES,
+        levels => ["restricted", "baseline", "privileged"],
         csp => format!(
             "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'",
             csp_hash(STYLE),
@@ -142,8 +149,11 @@ pub(crate) fn write(page: &Page, path: Option<&std::path::Path>) -> anyhow::Resu
         Some(path) => super::check::write_whole(path, html.as_bytes()),
         None => {
             use std::io::Write as _;
-            std::io::stdout().write_all(html.as_bytes())?;
-            Ok(())
+            // A reader that went away (`| head`) ends the output, not the run.
+            match std::io::stdout().lock().write_all(html.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
         }
     }
 }
@@ -175,9 +185,9 @@ impl Page {
         }
     }
 
-    /// `verify`'s page: VERIFIED only when every step passed.
-    pub(crate) fn verified(report: &sealift::verify::VerifyReport, bundle: BundleView, at: &str) -> Self {
-        let passed = report.passed();
+    /// `verify`'s page: VERIFIED only when verification produced a verified bundle (`passed`).
+    /// Without `bundle` (it could not even be read), the failures alone.
+    pub(crate) fn verified(report: &sealift::verify::VerifyReport, passed: bool, bundle: Option<BundleView>, at: &str) -> Self {
         let summary = if passed {
             format!(
                 "Every signature, digest and policy check passed, judged at {at}: {} entries, {} checked.",
@@ -196,7 +206,7 @@ impl Page {
             headline: if passed { "VERIFIED" } else { "VERIFICATION FAILED" }.into(),
             summary,
             generated: now(),
-            facts: glance(std::slice::from_ref(&bundle)),
+            facts: glance(bundle.as_slice()),
             problems: report
                 .failures
                 .iter()
@@ -206,7 +216,7 @@ impl Page {
                     message: f.message.clone(),
                 })
                 .collect(),
-            bundles: vec![bundle],
+            bundles: bundle.into_iter().collect(),
             check: None,
         }
     }
@@ -224,14 +234,39 @@ pub(crate) fn glance(bundles: &[BundleView]) -> Vec<Fact> {
         let fact = |label: &str, value: String| Fact::new(&format!("{prefix}{label}"), value);
         facts.push(fact("Bundle", format!("{} (created {})", b.name, b.created)));
         facts.push(fact("Signatures", b.threshold.clone()));
+        let signed: Vec<String> = b
+            .signers
+            .iter()
+            .filter(|s| s.signed != "did not sign")
+            .map(|s| {
+                let who = if s.name.is_empty() {
+                    s.key_id.clone()
+                } else {
+                    format!("{} ({})", s.name, s.key_id)
+                };
+                let validity = if s.validity.is_empty() {
+                    String::new()
+                } else {
+                    format!(", valid {}", s.validity)
+                };
+                format!("{who}: key {}{validity}", s.status)
+            })
+            .collect();
+        facts.push(fact(
+            "Signed by",
+            if signed.is_empty() { "nobody".into() } else { signed.join("; ") },
+        ));
         let platforms: usize = b.images.iter().map(|i| i.platforms.len().max(1)).sum();
-        facts.push(fact("Images", format!("{} ({platforms} image manifests)", b.images.len())));
+        facts.push(fact(
+            "Images",
+            format!("{} image(s), {platforms} image manifest(s)", b.images.len()),
+        ));
         match &b.scan {
             Some(s) => {
                 facts.push(fact(
                     "Vulnerabilities",
                     format!(
-                        "{} findings; fail-on {}: {} blocked, {} allowed",
+                        "{} finding(s); fail-on {}: {} blocked, {} allowed",
                         s.findings,
                         s.fail_on,
                         s.blocked.len(),
@@ -242,11 +277,11 @@ pub(crate) fn glance(bundles: &[BundleView]) -> Vec<Fact> {
             }
             None => facts.push(fact("Vulnerabilities", "not scanned".into())),
         }
-        match b.harden.as_ref().and_then(|h| h.report.get("workloads")).and_then(|w| w.as_array()) {
+        match b.harden.as_ref().and_then(|h| h.report.as_ref()).map(|r| &r.workloads) {
             Some(workloads) => {
                 let mut levels: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
                 for w in workloads {
-                    *levels.entry(w["level"].as_str().unwrap_or("unknown")).or_default() += 1;
+                    *levels.entry(w.level.as_str()).or_default() += 1;
                 }
                 let said: Vec<String> = levels.iter().map(|(l, n)| format!("{n} {l}")).collect();
                 facts.push(fact("Workloads", format!("{} ({})", workloads.len(), said.join(", "))));
@@ -260,7 +295,10 @@ pub(crate) fn glance(bundles: &[BundleView]) -> Vec<Fact> {
 impl Page {
     /// `check`'s page: every item, those that are not as signed first, then the bundles the
     /// registry was checked against.
-    pub(crate) fn checked(report: &sealift::check::CheckReport, bundles: Vec<BundleView>) -> Self {
+    ///
+    /// VERIFIED only for a whole check: a shard saw part of the items, and a merged report
+    /// comes from unsigned parts, so those pages say what they are instead.
+    pub(crate) fn checked(report: &sealift::check::CheckReport, bundles: Vec<BundleView>, merged: Option<usize>) -> Self {
         use sealift::check::Status;
         let passed = report.passed();
         let s = &report.summary;
@@ -280,34 +318,89 @@ impl Page {
             })
             .collect();
         items.sort_by_key(|i| i.ok);
+        let from_state = report.items.iter().filter(|i| i.from_state).count();
         let mut facts = vec![
             Fact::new("Registry", report.registry.clone()),
             Fact::new("Checked at", report.checked_at.clone()),
+            Fact::new("Keys and allowances judged at", report.judged_at.clone()),
             Fact::new(
                 "Items",
                 format!(
-                    "{} checked: {} as signed, {} findings, {} errors",
+                    "{} checked: {} as signed, {} not (of which {} could not be checked)",
                     s.items, s.ok, s.findings, s.errors
+                ),
+            ),
+            Fact::new(
+                "How",
+                format!(
+                    "{}{}{}",
+                    if report.deep {
+                        "every blob read and hashed"
+                    } else {
+                        "blobs asked for, not read"
+                    },
+                    report
+                        .shard
+                        .map(|sh| format!("; shard {} of {}", sh.index, sh.count))
+                        .unwrap_or_default(),
+                    if from_state > 0 {
+                        format!("; {from_state} item(s) unchanged since the last run, from state")
+                    } else {
+                        String::new()
+                    },
                 ),
             ),
         ];
         facts.extend(glance(&bundles));
+        let registry = &report.registry;
+        let (standing, headline, summary) = if s.items == 0 {
+            (
+                Standing::Failed,
+                "NOTHING CHECKED".to_owned(),
+                format!("No item of {registry} was checked."),
+            )
+        } else if let Some(parts) = merged {
+            let verdict = if passed {
+                "EVERY ITEM AS SIGNED".to_owned()
+            } else {
+                format!("{} PROBLEM(S) FOUND", s.findings)
+            };
+            (
+                Standing::NotVerified,
+                format!("MERGED REPORT: {verdict}"),
+                format!("Merged from {parts} JSON part(s) of a sharded check of {registry}; the parts' signatures were not checked here."),
+            )
+        } else if let Some(sh) = report.shard {
+            let verdict = if passed {
+                "ITEMS AS SIGNED".to_owned()
+            } else {
+                format!("{} PROBLEM(S) FOUND", s.findings)
+            };
+            (
+                Standing::NotVerified,
+                format!("SHARD {} OF {}: {verdict}", sh.index, sh.count),
+                format!(
+                    "This run checked one part of {registry}'s items; the merged report of every shard answers for the whole registry."
+                ),
+            )
+        } else if passed {
+            (
+                Standing::Verified,
+                "VERIFIED".to_owned(),
+                format!("The registry {registry} holds exactly what the signed bundles carry."),
+            )
+        } else {
+            (
+                Standing::Failed,
+                format!("{} PROBLEM(S) FOUND", s.findings),
+                format!("The registry {registry} differs from what the signed bundles carry: the items that are not as signed come first."),
+            )
+        };
         Self {
             command: "check".into(),
-            standing: if passed { Standing::Verified } else { Standing::Failed },
-            headline: if passed {
-                "VERIFIED".to_owned()
-            } else {
-                format!("{} PROBLEM(S) FOUND", s.findings + s.errors)
-            },
-            summary: if passed {
-                format!("The registry {} holds exactly what the signed bundles carry.", report.registry)
-            } else {
-                format!(
-                    "The registry {} differs from what the signed bundles carry: see the items first in the list.",
-                    report.registry
-                )
-            },
+            standing,
+            headline,
+            summary,
             generated: now(),
             facts,
             problems: Vec::new(),
@@ -319,4 +412,18 @@ impl Page {
             }),
         }
     }
+}
+
+/// Refuse an `-o` that names one of the command's own inputs (a bundle): the page would
+/// replace it.
+pub(crate) fn refuse_overwriting(output: Option<&std::path::Path>, inputs: &[&std::path::Path]) -> anyhow::Result<()> {
+    let Some(out) = output.and_then(|o| std::fs::canonicalize(o).ok()) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if std::fs::canonicalize(input).ok().as_ref() == Some(&out) {
+            anyhow::bail!("-o {} is an input of this command: the page would replace it", input.display());
+        }
+    }
+    Ok(())
 }

@@ -13,6 +13,12 @@
       });
     });
   });
+  // Long sections start folded; printing unfolds them. Without JavaScript they stay open.
+  var details = document.querySelectorAll("details");
+  details.forEach(function (d) { d.open = false; });
+  window.addEventListener("beforeprint", function () {
+    details.forEach(function (d) { d.open = true; });
+  });
   document.querySelectorAll("table.sortable").forEach(function (table) {
     var heads = table.querySelectorAll("thead th");
     heads.forEach(function (th, column) {
@@ -24,10 +30,14 @@
         th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);
+        var key = function (row) {
+          var cell = row.cells[column];
+          return cell ? (cell.getAttribute("data-sort") || cell.textContent) : "";
+        };
         rows.sort(function (a, b) {
-          var x = a.cells[column] ? a.cells[column].textContent : "";
-          var y = b.cells[column] ? b.cells[column].textContent : "";
-          return ascending ? x.localeCompare(y) : y.localeCompare(x);
+          var x = key(a), y = key(b);
+          var order = (x !== "" && y !== "" && !isNaN(x) && !isNaN(y)) ? Number(x) - Number(y) : x.localeCompare(y);
+          return ascending ? order : -order;
         });
         rows.forEach(function (r) { body.appendChild(r); });
       };
