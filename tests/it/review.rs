@@ -246,7 +246,16 @@ fn the_review_page_shows_each_section_in_chromium() {
     let before = std::fs::read(r.path("shop.tar")).unwrap();
     let o = sealift(
         r.dir.path(),
-        &["verify", "shop.tar", "--key", "keys/sealift.pub", "--format", "html", "-o", "shop.tar"],
+        &[
+            "verify",
+            "shop.tar",
+            "--key",
+            "keys/sealift.pub",
+            "--format",
+            "html",
+            "-o",
+            "shop.tar",
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(std::fs::read(r.path("shop.tar")).unwrap(), before);

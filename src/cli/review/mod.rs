@@ -244,10 +244,9 @@ pub(crate) fn glance(bundles: &[BundleView]) -> Vec<Fact> {
                 } else {
                     format!("{} ({})", s.name, s.key_id)
                 };
-                let validity = if s.validity.is_empty() {
-                    String::new()
-                } else {
-                    format!(", valid {}", s.validity)
+                let validity = match s.validity.as_str() {
+                    "" | "no dates" => String::new(),
+                    dates => format!(", valid {dates}"),
                 };
                 format!("{who}: key {}{validity}", s.status)
             })
