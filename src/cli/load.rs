@@ -250,8 +250,13 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
     } else {
         println!("LOADED into {}", report.registry);
         for i in &report.images {
+            let mounted = if i.blobs_mounted > 0 {
+                format!("; {} mounted from another repository", i.blobs_mounted)
+            } else {
+                String::new()
+            };
             println!(
-                "  {}  ({} blobs pushed, {}; {} already present; {} manifests)",
+                "  {}  ({} blobs pushed, {}; {} already present{mounted}; {} manifests)",
                 i.reference,
                 i.blobs_pushed,
                 size(i.bytes_pushed),
@@ -439,7 +444,7 @@ fn image_facts(bundle: &VerifiedBundle, report: &LoadReport) -> Vec<ImageFacts> 
             digest: image.digest.clone(),
             platforms: image.platforms.iter().map(|p| p.digest.clone()).collect(),
             blobs_pushed: loaded.blobs_pushed,
-            blobs_skipped: loaded.blobs_skipped,
+            blobs_skipped: loaded.blobs_skipped + loaded.blobs_mounted,
             bytes_pushed: loaded.bytes_pushed,
         })
         .collect()

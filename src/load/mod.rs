@@ -67,8 +67,10 @@ pub struct LoadedImage {
     pub blobs_pushed: usize,
     /// Bytes uploaded.
     pub bytes_pushed: u64,
-    /// Blobs the registry already had.
+    /// Blobs the registry already had in this repository.
     pub blobs_skipped: usize,
+    /// Blobs mounted from another repository of the registry that held them (not uploaded).
+    pub blobs_mounted: usize,
     /// Manifests pushed (including indexes).
     pub manifests_pushed: usize,
     /// Signature objects made available (legacy `.sig` images and bundle referrers).
@@ -102,6 +104,9 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     // Tags are moved last, once every image and its signatures are in: a tag never names an
     // image whose signatures are not there yet, even when a later image fails.
     let mut tagged = Vec::new();
+    // Blobs known to be in some repository of the registry in this run, and where: a later
+    // image that shares them mounts them from there instead of uploading them again.
+    let landed = Landed::default();
     for image in &bundle.index().images {
         let name = image.display_name();
         let target = Reference {
@@ -139,23 +144,28 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
             blobs_pushed: 0,
             bytes_pushed: 0,
             blobs_skipped: 0,
+            blobs_mounted: 0,
             manifests_pushed: 0,
             signatures: 0,
             signature_manifests_pushed: 0,
         };
 
-        let results: Vec<Option<u64>> =
-            futures_util::stream::iter(blobs.iter().map(|d| push_blob(bundle, client, &target, d, &name, reporter)))
-                .buffer_unordered(client.jobs())
-                .try_collect()
-                .await?;
+        let results: Vec<Pushed> = futures_util::stream::iter(
+            blobs
+                .iter()
+                .map(|d| push_blob(bundle, client, &target, d, &name, &landed, reporter)),
+        )
+        .buffer_unordered(client.jobs())
+        .try_collect()
+        .await?;
         for r in results {
             match r {
-                Some(bytes) => {
+                Pushed::Uploaded(bytes) => {
                     loaded.blobs_pushed += 1;
                     loaded.bytes_pushed += bytes;
                 }
-                None => loaded.blobs_skipped += 1,
+                Pushed::Present => loaded.blobs_skipped += 1,
+                Pushed::Mounted => loaded.blobs_mounted += 1,
             }
         }
         for node in manifests {
@@ -210,22 +220,59 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     Ok(report)
 }
 
-/// Push one blob unless present; returns the bytes pushed, or `None` if skipped.
+/// What became of one blob.
+enum Pushed {
+    /// Uploaded: this many bytes.
+    Uploaded(u64),
+    /// Already in the repository.
+    Present,
+    /// Mounted from another repository of the registry.
+    Mounted,
+}
+
+/// Which repository of the target registry holds each blob seen in this run.
+#[derive(Default)]
+struct Landed(std::sync::Mutex<std::collections::HashMap<crate::oci::Digest, String>>);
+
+impl Landed {
+    fn note(&self, digest: &crate::oci::Digest, repository: &str) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(digest.clone()).or_insert_with(|| repository.to_owned());
+    }
+
+    /// A repository other than `repository` that holds `digest`.
+    fn elsewhere(&self, digest: &crate::oci::Digest, repository: &str) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(digest).filter(|r| *r != repository).cloned()
+    }
+}
+
+/// Push one blob unless the repository has it: mounted from another repository of the
+/// registry that got it earlier in this run when the registry agrees, uploaded otherwise.
 async fn push_blob(
     bundle: &VerifiedBundle,
     client: &Registry,
     target: &Reference,
     desc: &Descriptor,
     name: &str,
+    landed: &Landed,
     reporter: &dyn Reporter,
-) -> Result<Option<u64>, Error> {
+) -> Result<Pushed, Error> {
     let reg_err = |source| Error::Registry {
         image: name.to_owned(),
         source,
     };
     if client.blob_exists(target, &desc.digest).await.map_err(reg_err)? {
         reporter.note(&format!("{name}: {} already in the registry", desc.digest.short()));
-        return Ok(None);
+        landed.note(&desc.digest, &target.repository);
+        return Ok(Pushed::Present);
+    }
+    if let Some(from) = landed.elsewhere(&desc.digest, &target.repository) {
+        if client.mount_blob(target, &desc.digest, &from).await.map_err(reg_err)? {
+            reporter.note(&format!("{name}: {} mounted from {from}", desc.digest.short()));
+            landed.note(&desc.digest, &target.repository);
+            return Ok(Pushed::Mounted);
+        }
     }
     let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent {
         image: name.to_owned(),
@@ -246,7 +293,8 @@ async fn push_blob(
     // Sent bytes are hashed again and committed only if they still match the verified digest.
     client.push_blob_from(target, &desc.digest, size, source).await.map_err(reg_err)?;
     task.finish();
-    Ok(Some(size))
+    landed.note(&desc.digest, &target.repository);
+    Ok(Pushed::Uploaded(size))
 }
 
 /// A verified blob's bytes, read again from the bundle file that was verified (from any

@@ -125,7 +125,7 @@ pub struct ImageFacts {
     pub platforms: Vec<Digest>,
     /// Blobs uploaded.
     pub blobs_pushed: usize,
-    /// Blobs the registry already had.
+    /// Blobs the registry already had (in this repository, or in another it mounted them from).
     pub blobs_skipped: usize,
     /// Bytes uploaded.
     pub bytes_pushed: u64,

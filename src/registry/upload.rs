@@ -55,6 +55,53 @@ impl Registry {
         .await
     }
 
+    /// Ask the registry to mount `digest` into `repo` from `from`, another repository of the
+    /// same registry that holds it (distribution spec, "Mounting a blob from another
+    /// repository": `POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repository>`).
+    /// `true` when it answered 201 Created: the blob is in `repo` and nothing was uploaded.
+    /// `false` when it opened an upload session instead (202: no access to `from`, no mount
+    /// support, or the blob is gone there); that session is cancelled and the caller uploads.
+    ///
+    /// # Errors
+    /// Any other answer, after the retries.
+    pub async fn mount_blob(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool, Error> {
+        let r = super::Repo::of(repo);
+        self.unless_unauthorized(&r, super::token::Operation::Push, || self.mount_once(repo, digest, from))
+            .await
+    }
+
+    async fn mount_once(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool, Error> {
+        let r = super::Repo::of(repo);
+        let auth = self.auth_header(&r, super::token::Operation::Push).await?;
+        let base = format!("https://{}", r.resolve_registry());
+        let url = format!("{base}/v2/{}/blobs/uploads/?mount={digest}&from={from}", r.repository());
+        let (answer, status) = self
+            .upload_request_any(
+                Method::POST,
+                &url,
+                auth.as_ref(),
+                None,
+                &[StatusCode::CREATED, StatusCode::ACCEPTED],
+            )
+            .await
+            .map_err(|(failed, attempts)| Error::Http {
+                what: "mounting blob",
+                target: format!("{}@{digest} from {from}", repo.name()),
+                status: failed.status,
+                reason: failed.reason,
+                attempts,
+            })?;
+        if status == StatusCode::CREATED {
+            return Ok(true);
+        }
+        if let Ok(location) = answer.location(&base) {
+            if location.starts_with(&format!("{base}/")) {
+                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth.as_ref()).await;
+            }
+        }
+        Ok(false)
+    }
+
     /// One upload with the cached credentials.
     async fn upload(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
         let r = super::Repo::of(repo);
@@ -158,6 +205,21 @@ impl Registry {
         length: Option<u64>,
         expect: StatusCode,
     ) -> Result<Answer, (Failed, usize)> {
+        self.upload_request_any(method, url, auth, length, &[expect])
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// A bodiless upload request answered with one of `expect`, retried; the answer and its
+    /// status.
+    async fn upload_request_any(
+        &self,
+        method: Method,
+        url: &str,
+        auth: Option<&HeaderValue>,
+        length: Option<u64>,
+        expect: &[StatusCode],
+    ) -> Result<(Answer, StatusCode), (Failed, usize)> {
         let client = &self.http;
         retry::run(&self.retry, move || {
             let method = method.clone();
@@ -170,10 +232,11 @@ impl Registry {
                     request = request.header(CONTENT_LENGTH, n);
                 }
                 let response = request.send().await.map_err(|e| Failed::network(&e))?;
-                if response.status() != expect {
+                let status = response.status();
+                if !expect.contains(&status) {
                     return Err(http::failure(response).await);
                 }
-                Ok(Answer::of(&response))
+                Ok((Answer::of(&response), status))
             }
         })
         .await

@@ -850,3 +850,76 @@ async fn bearer_tokens_are_fetched_per_scope_and_an_endless_token_answer_is_refu
     println!("endless token answer: refused; the proxy sent at most {most} bytes into one response");
     assert!(most < 32 << 20, "the proxy sent {most} bytes of token answer");
 }
+
+/// Two images in two repositories sharing one base layer, bundled: (release, base layer).
+async fn shared_base_release(source: &TestRegistry) -> (Release, sealift::oci::Digest) {
+    use crate::shapes::{gz_layer, push_image, repo_ref};
+    let base = gz_layer(&[("etc/base", &[7u8; 300_000][..])]);
+    for (repo, own) in [("app/one", b"one" as &[u8]), ("app/two", b"two")] {
+        let layer = gz_layer(&[("srv/own", own)]);
+        let m = push_image(source, repo, "linux", "amd64", &[&base, &layer]).await;
+        push_manifest(&source.client(), &repo_ref(source, repo), &m, Some("1")).await;
+    }
+    let h = &source.host;
+    let release = Release::with_yaml(&format!("name: shared\nimages:\n  - {h}/app/one:1\n  - {h}/app/two:1\n"));
+    create_bundle(&release, source, "shared.tar");
+    (release, base.digest())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_uploads() {
+    let source = TestRegistry::start();
+    let (release, base) = shared_base_release(&source).await;
+    let committed = |proxy: &FaultProxy, repo: &str| -> usize {
+        proxy
+            .requests(&Method::PUT, &format!("/v2/{repo}/blobs/uploads/"))
+            .iter()
+            .filter(|s| s.path.contains(&format!("digest={base}")))
+            .count()
+    };
+
+    // The second repository gets the base layer by a mount from the first: no upload of it.
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mounts = proxy.requests(&Method::POST, &format!("mount={base}"));
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert!(
+        mounts[0].path.starts_with("/v2/app/two/") && mounts[0].path.contains("from=app/one"),
+        "{mounts:?}"
+    );
+    assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 0));
+    assert!(text(&o).contains("mounted from another repository"), "{}", text(&o));
+    let client = target.client();
+    for repo in ["app/one", "app/two"] {
+        let at: sealift::oci::Reference = format!("{}/{repo}:1", target.host).parse().unwrap();
+        assert!(client.blob_exists(&at, &base).await.unwrap(), "{repo} holds the base layer");
+    }
+
+    // A registry that answers the mount with an upload session (202) gets the blob uploaded.
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    proxy.add(
+        Method::POST,
+        "mount=",
+        Fault::Status {
+            status: 202,
+            retry_after: None,
+        },
+        usize::MAX,
+    );
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        proxy.requests(&Method::POST, &format!("mount={base}")).len(),
+        1,
+        "asked, and refused"
+    );
+    assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 1));
+    let client = target.client();
+    let at: sealift::oci::Reference = format!("{}/app/two:1", target.host).parse().unwrap();
+    assert!(client.blob_exists(&at, &base).await.unwrap());
+    let pulled = client.fetch_manifest(&at).await.unwrap();
+    assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[1].digest);
+}
