@@ -268,10 +268,19 @@ async fn push_blob(
         return Ok(Pushed::Present);
     }
     if let Some(from) = landed.elsewhere(&desc.digest, &target.repository) {
-        if client.mount_blob(target, &desc.digest, &from).await.map_err(reg_err)? {
-            reporter.note(&format!("{name}: {} mounted from {from}", desc.digest.short()));
-            landed.note(&desc.digest, &target.repository);
-            return Ok(Pushed::Mounted);
+        // A mount is only a shortcut: a registry that refuses it in any way (a 401 where its
+        // token does not cover the other repository, say) gets the blob uploaded instead.
+        match client.mount_blob(target, &desc.digest, &from).await {
+            Ok(true) => {
+                reporter.note(&format!("{name}: {} mounted from {from}", desc.digest.short()));
+                landed.note(&desc.digest, &target.repository);
+                return Ok(Pushed::Mounted);
+            }
+            Ok(false) => {}
+            Err(e) => reporter.note(&format!(
+                "{name}: mounting {} from {from} failed ({e}); uploading it",
+                desc.digest.short()
+            )),
         }
     }
     let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent {

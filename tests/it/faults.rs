@@ -897,29 +897,24 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
         assert!(client.blob_exists(&at, &base).await.unwrap(), "{repo} holds the base layer");
     }
 
-    // A registry that answers the mount with an upload session (202) gets the blob uploaded.
-    let target = TestRegistry::start();
-    let proxy = FaultProxy::start(&target);
-    proxy.add(
-        Method::POST,
-        "mount=",
-        Fault::Status {
-            status: 202,
-            retry_after: None,
-        },
-        usize::MAX,
-    );
-    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        proxy.requests(&Method::POST, &format!("mount={base}")).len(),
-        1,
-        "asked, and refused"
-    );
-    assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 1));
-    let client = target.client();
-    let at: sealift::oci::Reference = format!("{}/app/two:1", target.host).parse().unwrap();
-    assert!(client.blob_exists(&at, &base).await.unwrap());
-    let pulled = client.fetch_manifest(&at).await.unwrap();
-    assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[1].digest);
+    // A registry that answers the mount with an upload session (202), or refuses it outright
+    // (403), gets the blob uploaded.
+    for status in [202, 403] {
+        let target = TestRegistry::start();
+        let proxy = FaultProxy::start(&target);
+        proxy.add(Method::POST, "mount=", Fault::Status { status, retry_after: None }, usize::MAX);
+        let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &["--retries", "0"]);
+        assert!(o.status.success(), "{status}: {}", text(&o));
+        assert_eq!(
+            proxy.requests(&Method::POST, &format!("mount={base}")).len(),
+            1,
+            "{status}: asked, and refused"
+        );
+        assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 1), "{status}");
+        let client = target.client();
+        let at: sealift::oci::Reference = format!("{}/app/two:1", target.host).parse().unwrap();
+        assert!(client.blob_exists(&at, &base).await.unwrap(), "{status}");
+        let pulled = client.fetch_manifest(&at).await.unwrap();
+        assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[1].digest);
+    }
 }
