@@ -230,20 +230,31 @@ enum Pushed {
     Mounted,
 }
 
-/// Which repository of the target registry holds each blob seen in this run.
+/// Which repository of the target registry holds each blob seen in this run; and whether the
+/// registry refused a mount, after which none is asked for again.
 #[derive(Default)]
-struct Landed(std::sync::Mutex<std::collections::HashMap<crate::oci::Digest, String>>);
+struct Landed {
+    held: std::sync::Mutex<std::collections::HashMap<crate::oci::Digest, String>>,
+    refused: std::sync::atomic::AtomicBool,
+}
 
 impl Landed {
     fn note(&self, digest: &crate::oci::Digest, repository: &str) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(digest.clone()).or_insert_with(|| repository.to_owned());
     }
 
-    /// A repository other than `repository` that holds `digest`.
+    /// A repository other than `repository` that holds `digest`, while mounts are welcome.
     fn elsewhere(&self, digest: &crate::oci::Digest, repository: &str) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.refused.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let map = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(digest).filter(|r| *r != repository).cloned()
+    }
+
+    fn refuse(&self) {
+        self.refused.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -276,11 +287,15 @@ async fn push_blob(
                 landed.note(&desc.digest, &target.repository);
                 return Ok(Pushed::Mounted);
             }
-            Ok(false) => {}
-            Err(e) => reporter.note(&format!(
-                "{name}: mounting {} from {from} failed ({e}); uploading it",
-                desc.digest.short()
-            )),
+            // Refused once, never asked again in this run: each ask would cost a request.
+            Ok(false) => landed.refuse(),
+            Err(e) => {
+                reporter.note(&format!(
+                    "{name}: mounting {} from {from} failed ({e}); uploading it, and asking no more",
+                    desc.digest.short()
+                ));
+                landed.refuse();
+            }
         }
     }
     let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent {

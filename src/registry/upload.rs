@@ -62,21 +62,24 @@ impl Registry {
     /// `false` when it opened an upload session instead (202: no access to `from`, no mount
     /// support, or the blob is gone there); that session is cancelled and the caller uploads.
     ///
+    /// Asked once, not retried, and a 401 does not drop the cached push credentials: a mount
+    /// is only a shortcut. (A bearer token scoped to `repo` alone does not grant pull on
+    /// `from`, so token registries answer 401; the caller then uploads.)
+    ///
     /// # Errors
-    /// Any other answer, after the retries.
+    /// Any other answer.
     pub async fn mount_blob(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool, Error> {
-        let r = super::Repo::of(repo);
-        self.unless_unauthorized(&r, super::token::Operation::Push, || self.mount_once(repo, digest, from))
-            .await
-    }
-
-    async fn mount_once(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool, Error> {
         let r = super::Repo::of(repo);
         let auth = self.auth_header(&r, super::token::Operation::Push).await?;
         let base = format!("https://{}", r.resolve_registry());
         let url = format!("{base}/v2/{}/blobs/uploads/?mount={digest}&from={from}", r.repository());
+        let once = retry::RetryPolicy {
+            attempts: 1,
+            ..self.retry.clone()
+        };
         let (answer, status) = self
             .upload_request_any(
+                &once,
                 Method::POST,
                 &url,
                 auth.as_ref(),
@@ -205,7 +208,7 @@ impl Registry {
         length: Option<u64>,
         expect: StatusCode,
     ) -> Result<Answer, (Failed, usize)> {
-        self.upload_request_any(method, url, auth, length, &[expect])
+        self.upload_request_any(&self.retry, method, url, auth, length, &[expect])
             .await
             .map(|(answer, _)| answer)
     }
@@ -214,6 +217,7 @@ impl Registry {
     /// status.
     async fn upload_request_any(
         &self,
+        policy: &retry::RetryPolicy,
         method: Method,
         url: &str,
         auth: Option<&HeaderValue>,
@@ -221,7 +225,7 @@ impl Registry {
         expect: &[StatusCode],
     ) -> Result<(Answer, StatusCode), (Failed, usize)> {
         let client = &self.http;
-        retry::run(&self.retry, move || {
+        retry::run(policy, move || {
             let method = method.clone();
             async move {
                 let mut request = client.request(method, url);

@@ -897,19 +897,19 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
         assert!(client.blob_exists(&at, &base).await.unwrap(), "{repo} holds the base layer");
     }
 
-    // A registry that answers the mount with an upload session (202), or refuses it outright
-    // (403), gets the blob uploaded.
-    for status in [202, 403] {
+    // A registry that answers the mount with an upload session (202), or refuses it (401, as
+    // a token registry does when the push token does not cover the other repository; 403),
+    // gets the blob uploaded, and is not asked again after the refusal.
+    for status in [202, 401, 403] {
         let target = TestRegistry::start();
         let proxy = FaultProxy::start(&target);
         proxy.add(Method::POST, "mount=", Fault::Status { status, retry_after: None }, usize::MAX);
         let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &["--retries", "0"]);
         assert!(o.status.success(), "{status}: {}", text(&o));
-        assert_eq!(
-            proxy.requests(&Method::POST, &format!("mount={base}")).len(),
-            1,
-            "{status}: asked, and refused"
-        );
+        // Blobs go up four at a time (--jobs): the asks already on their way when the first
+        // refusal comes back are all there are.
+        let asked = proxy.requests(&Method::POST, "mount=").len();
+        assert!((1..=4).contains(&asked), "{status}: {asked} mounts asked");
         assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 1), "{status}");
         let client = target.client();
         let at: sealift::oci::Reference = format!("{}/app/two:1", target.host).parse().unwrap();
