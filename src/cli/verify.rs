@@ -288,10 +288,6 @@ fn review_page(
             }
         }
     };
-    let at = now
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default();
+    let at = super::review::at(now);
     Ok(Page::verified(report, verified.is_some(), view, &at))
 }

@@ -102,24 +102,20 @@ fn csp_hash(text: &str) -> String {
     )
 }
 
-/// Control (a line break too), bidirectional and invisible format characters as `\u{…}`, so
-/// they show. (Multi-line text reaches the template as a list of lines.)
-fn visible(text: &str) -> String {
-    super::output::escape(text)
-}
-
 /// The page as HTML.
 pub(crate) fn render(page: &Page) -> anyhow::Result<String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     // Only the page's own style and script are passed as safe strings; the model has none.
+    // Every other value has its control, bidirectional and invisible characters made visible
+    // (a line break too: multi-line text reaches the template as a list of lines).
     env.set_formatter(|out, state, value| {
         use minijinja::value::ValueKind;
         let shown = match (value.as_str(), value.kind()) {
-            (Some(s), _) if !value.is_safe() => Value::from(visible(s)),
+            (Some(s), _) if !value.is_safe() => Value::from(super::output::escape(s)),
             (_, ValueKind::Number | ValueKind::Bool | ValueKind::None | ValueKind::Undefined) => value.clone(),
-            (None, _) => Value::from(visible(&value.to_string())),
+            (None, _) => Value::from(super::output::escape(&value.to_string())),
             _ => value.clone(),
         };
         minijinja::escape_formatter(out, state, &shown)
@@ -158,13 +154,14 @@ pub(crate) fn write(page: &Page, path: Option<&std::path::Path>) -> anyhow::Resu
     }
 }
 
+/// `t` as RFC 3339 UTC, whole seconds.
+pub(crate) fn at(t: time::OffsetDateTime) -> String {
+    sealift::create::rfc3339(u64::try_from(t.unix_timestamp()).unwrap_or(0))
+}
+
 /// Now, for the page's footer.
 pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    at(time::OffsetDateTime::now_utc())
 }
 
 impl Page {
