@@ -1,49 +1,97 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): bundle create, verify and load on a bundle of several hundred MB,
-# with wall time and peak RSS for each step, next to skopeo doing the same pull and push.
+# Benchmark (not a test): `bundle create` and `load` next to skopeo doing the same pull and
+# push, on two workloads, with wall time and peak RSS; medians of ROUNDS alternating rounds
+# (odd rounds run sealift first, even rounds skopeo first).
 #
-#   scripts/bench.sh [MB_PER_IMAGE]     (default 150: two images, about 450 MB of blobs)
+#   large  4 images, one with a 256 MiB layer and three with a 16 MiB one
+#   many   40 images sharing an 8 MiB base layer, each with 256 KiB of its own
+#
+# Every tool pulls from the same loopback docker-registry (TLS + htpasswd) and pushes into an
+# emptied one of its own each round. skopeo copies one image after another (`--all
+# --preserve-digests`, into an OCI layout, then from it), as a script around it would; its
+# blob-info cache is emptied between rounds so it does not carry knowledge across registries.
+#
+#   scripts/bench.sh [ROUNDS]     (default 3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-mb=${1:-150}
+rounds=${1:-3}
 "$root/scripts/install-deps.sh"
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 sealift="$root/target/release/sealift"
 work=$(mktemp -d)
 trap 'for r in src dst sko; do "$root/scripts/registry.sh" stop "$work/$r"; done; rm -rf "$work"' EXIT
-src=127.0.0.1:$("$root/scripts/registry.sh" start "$work/src" u p)
-dst=127.0.0.1:$("$root/scripts/registry.sh" start "$work/dst" u p)
-sko=127.0.0.1:$("$root/scripts/registry.sh" start "$work/sko" u p)
-for r in src dst sko; do mkdir -p "$work/certs-$r" && cp "$work/$r/ca.crt" "$work/certs-$r/"; done
-
-python3 "$root/scripts/make-image.py" "$work/layout" "$mb"
-for img in web:1.0 tools:2.0; do
-    skopeo copy --quiet --all --preserve-digests --insecure-policy --dest-cert-dir "$work/certs-src" \
-        --dest-creds u:p "oci:$work/layout:$img" "docker://$src/bench/$img"
-done
 cd "$work"
-printf 'name: bench\nimages:\n  - %s/bench/web:1.0\n  - %s/bench/tools:2.0\n' "$src" "$src" > sealift.yaml
-export SEALIFT_PASSWORD=bench SEALIFT_REGISTRY_USERNAME=u SEALIFT_REGISTRY_PASSWORD=p
+export SEALIFT_PASSWORD=bench SEALIFT_REGISTRY_USERNAME=u SEALIFT_REGISTRY_PASSWORD=p SEALIFT_STATE_DIR="$work/state"
 "$sealift" keys generate --dir keys >/dev/null
 
-# measure NAME CMD...: wall seconds and peak RSS (MB) of one command.
-measure() {
-    local name=$1; shift
-    /usr/bin/time -f '%e %M' -o "$work/time.$name" "$@" >/dev/null 2>"$work/err.$name" || { cat "$work/err.$name"; exit 1; }
-    read -r secs kb < "$work/time.$name"
-    awk -v n="$name" -v s="$secs" -v k="$kb" 'BEGIN { printf "%-34s %8.2f s %8.1f MB peak RSS\n", n, s, k/1024 }'
+# start NAME: (re)start registry NAME with empty storage; its address goes to NAME.addr.
+start() {
+    local port
+    "$root/scripts/registry.sh" stop "$work/$1"
+    rm -rf "$work/$1/data"
+    port=$("$root/scripts/registry.sh" start "$work/$1" u p)
+    echo "127.0.0.1:$port" > "$1.addr"
+    mkdir -p "certs-$1" && cp "$1/ca.crt" "certs-$1/"
 }
-sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-echo "== sealift"
-measure "bundle create (pull + write)" "$sealift" bundle create -f sealift.yaml -o bench.tar --key keys/sealift.key --ca-file src/ca.crt
-size=$(stat -c %s bench.tar)
-measure "verify" "$sealift" verify bench.tar --key keys/sealift.pub
-read -r vsecs _ < time.verify
-awk -v b="$size" -v s="$vsecs" 'BEGIN { printf "%-34s %8.0f MB/s (bundle %.0f MB)\n", "verify throughput", b/1e6/s, b/1e6 }'
-measure "load (verify + push)" "$sealift" load bench.tar --key keys/sealift.pub --registry "$dst" --ca-file dst/ca.crt
-measure "load again (all blobs present)" "$sealift" load bench.tar --key keys/sealift.pub --registry "$dst" --ca-file dst/ca.crt
+addr() { cat "$1.addr"; }
+skopeo_fresh() { rm -rf /var/lib/containers/cache "$HOME/.local/share/containers/cache"; }
+start src
+skopeo=(skopeo copy --quiet --all --preserve-digests --insecure-policy)
+for w in large many; do
+    python3 "$root/scripts/bench-images.py" "gen-$w" "$w" > "$w.refs"
+    while read -r ref; do
+        "${skopeo[@]}" --dest-cert-dir certs-src --dest-creds u:p "oci:gen-$w:$ref" "docker://$(addr src)/$ref"
+    done < "$w.refs"
+    { echo "name: bench-$w"; echo "images:"; sed "s|^|  - $(addr src)/|" "$w.refs"; } > "$w.yaml"
+    echo "workload $w: $(wc -l < "$w.refs") images, $(du -sm "gen-$w" | cut -f1) MB of blobs"
+done
+rm -rf gen-*
 
-echo "== skopeo (same images, same registries' kind)"
-measure "skopeo pull to oci layout" sh -c "for i in web:1.0 tools:2.0; do skopeo copy --quiet --all --preserve-digests --insecure-policy --src-cert-dir certs-src --src-creds u:p docker://$src/bench/\$i oci:$work/sk-layout:\$i; done"
-measure "skopeo push from oci layout" sh -c "for i in web:1.0 tools:2.0; do skopeo copy --quiet --all --preserve-digests --insecure-policy --dest-cert-dir certs-sko --dest-creds u:p oci:$work/sk-layout:\$i docker://$sko/bench/\$i; done"
+# measure TOOL WORKLOAD STEP CMD...: one timed run, appended to results as
+# "workload step tool seconds kilobytes".
+measure() {
+    local tool=$1 w=$2 step=$3; shift 3
+    /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>err.out || { echo "$tool $step $w failed:"; cat err.out; exit 1; }
+    read -r secs kb < time.out
+    echo "$w $step $tool $secs $kb" >> results
+    printf '  %-8s %-6s %-7s %7.2f s %7.1f MB\n' "$w" "$step" "$tool" "$secs" "$((kb / 1024))"
+}
+sealift_run() {
+    local w=$1 r=$2
+    rm -f "$w.tar"
+    measure sealift "$w" create "$sealift" bundle create -f "$w.yaml" -o "$w.tar" --key keys/sealift.key --ca-file src/ca.crt
+    measure sealift "$w" load "$sealift" load "$w.tar" --key keys/sealift.pub --registry "$(addr dst)" --ca-file dst/ca.crt
+}
+skopeo_run() {
+    local w=$1 r=$2 ref
+    rm -rf "sk-$w"
+    skopeo_fresh
+    measure skopeo "$w" create sh -c "while read -r ref; do ${skopeo[*]} --src-cert-dir certs-src --src-creds u:p \"docker://$(addr src)/\$ref\" \"oci:sk-$w:\$ref\" || exit 1; done < $w.refs"
+    measure skopeo "$w" load sh -c "while read -r ref; do ${skopeo[*]} --dest-cert-dir certs-sko --dest-creds u:p \"oci:sk-$w:\$ref\" \"docker://$(addr sko)/\$ref\" || exit 1; done < $w.refs"
+}
+for r in $(seq "$rounds"); do
+    echo "round $r"
+    for w in large many; do
+        start dst
+        start sko
+        if [ $((r % 2)) = 1 ]; then sealift_run "$w" "$r"; skopeo_run "$w" "$r"; else skopeo_run "$w" "$r"; sealift_run "$w" "$r"; fi
+    done
+done
+
+echo
+echo "medians of $rounds rounds (peak RSS: the largest of the rounds)"
+python3 - results <<'PY'
+import statistics, sys, collections
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    w, step, tool, secs, kb = line.split()
+    runs[(w, step, tool)].append((float(secs), int(kb)))
+print(f"{'workload':<8} {'step':<7} {'sealift':>9} {'skopeo':>9} {'ratio':>7} {'sealift RSS':>12} {'skopeo RSS':>11}")
+for w in ("large", "many"):
+    for step in ("create", "load"):
+        s, k = runs[(w, step, "sealift")], runs[(w, step, "skopeo")]
+        ms, mk = statistics.median(x for x, _ in s), statistics.median(x for x, _ in k)
+        print(f"{w:<8} {step:<7} {ms:>7.2f} s {mk:>7.2f} s {ms / mk:>6.2f}x "
+              f"{max(m for _, m in s) / 1024:>9.1f} MB {max(m for _, m in k) / 1024:>8.1f} MB")
+PY
