@@ -83,15 +83,17 @@ impl std::error::Error for AlreadyLogged {}
 
 /// The run once the audit trail is open; every answer it gives is in the log.
 fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::RegistryOptions, started: &str) -> anyhow::Result<Outcome> {
+    let file_hash = FileHash::start(&args.bundle);
     let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
     let facts = Facts {
         args,
         trail,
         report: &verify_report,
         started,
+        file_hash: &file_hash,
     };
     let Some(verified) = verified else {
-        let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+        let sha256 = facts.file_hash.get()?;
         let receipt = facts.receipt(None, sha256, Vec::new(), failures(&verify_report), None)?;
         facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(&verify_report))?;
         match args.format {
@@ -115,7 +117,7 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
             // Verified, then stopped (the registry, the history, a push): a FAILED receipt
             // that says why, and its audit entry.
             let text = format!("{e:#}");
-            let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+            let sha256 = facts.file_hash.get()?;
             let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![text.clone()], None)?;
             facts.log(Some(&verified), Logged::Error, Vec::new(), Some(&receipt), vec![text.clone()])?;
             Err(AlreadyLogged(format!("{text} (FAILED receipt {})", receipt.path.display())).into())
@@ -168,7 +170,7 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
                 ),
                 Judgement::InOrder => unreachable!("handled above"),
             };
-            let sha256 = sealift::bundle::file_digest(&args.bundle)?;
+            let sha256 = facts.file_hash.get()?;
             let receipt = facts.receipt(Some(verified), sha256, Vec::new(), vec![reason.clone()], None)?;
             facts.log(Some(verified), Logged::Refused, Vec::new(), Some(&receipt), vec![reason.clone()])?;
             eprintln!(
@@ -179,15 +181,15 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
             return Ok(Outcome::No);
         }
     };
-    // The whole file is hashed for the receipt while the images are pushed.
-    let bundle_path = args.bundle.clone();
-    let file_hash = runtime.spawn_blocking(move || sealift::bundle::file_digest(&bundle_path));
     let progress = Progress::new();
+    let pending = Pending::mark(facts.trail.log.path(), &args.registry, verified.index_digest())?;
     let target = LoadOptions {
         registry: args.registry.clone(),
+        resume: pending.was_there,
     };
     let report = runtime.block_on(load(verified, &client, &target, &progress))?;
-    let sha256 = runtime.block_on(file_hash).context("hashing the bundle file")??;
+    pending.clear();
+    let sha256 = facts.file_hash.get()?;
     let images = image_facts(verified, &report);
     let mut details = Vec::new();
     if let Some(r) = &rollback {
@@ -313,6 +315,67 @@ struct Facts<'a> {
     trail: &'a Trail,
     report: &'a VerifyReport,
     started: &'a str,
+    file_hash: &'a FileHash,
+}
+
+/// A load under way: a marker file beside the audit log (`loads-pending/<sha256 of registry
+/// and bundle.json digest>`), made before the first push and removed once every image is in.
+/// A load killed or failed part-way leaves it, and the next load of the same bundle into the
+/// same registry then asks the registry about every blob instead of sending small ones
+/// unasked (see `sealift::load::LoadOptions::resume`).
+struct Pending {
+    path: PathBuf,
+    was_there: bool,
+}
+
+impl Pending {
+    fn mark(audit_log: &Path, registry: &str, index: &Digest) -> anyhow::Result<Self> {
+        let dir = audit_log.parent().unwrap_or(Path::new(".")).join("loads-pending");
+        let key = Digest::of(format!("{registry}\n{index}").as_bytes());
+        let path = dir.join(key.hex());
+        let was_there = path.exists();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(&path, format!("{registry} {index}\n")).with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self { path, was_there })
+    }
+
+    fn clear(self) {
+        // Left behind, it only makes the next load of this bundle ask about every blob.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The whole bundle file's sha256, for the receipt: hashed on a thread of its own from the
+/// start of the run, so that it overlaps verification (which keeps one core busy) rather than
+/// the push (where the registry wants the cores).
+struct FileHash {
+    path: PathBuf,
+    running: std::cell::RefCell<Option<std::thread::JoinHandle<Result<Digest, sealift::bundle::Error>>>>,
+    done: std::cell::OnceCell<Digest>,
+}
+
+impl FileHash {
+    fn start(path: &Path) -> Self {
+        let owned = path.to_path_buf();
+        Self {
+            path: path.to_path_buf(),
+            running: std::cell::RefCell::new(Some(std::thread::spawn(move || sealift::bundle::file_digest(&owned)))),
+            done: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> anyhow::Result<Digest> {
+        if let Some(d) = self.done.get() {
+            return Ok(d.clone());
+        }
+        let digest = match self.running.borrow_mut().take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("hashing {} failed", self.path.display()))??,
+            None => sealift::bundle::file_digest(&self.path)?,
+        };
+        Ok(self.done.get_or_init(|| digest).clone())
+    }
 }
 
 /// A receipt written.

@@ -98,6 +98,10 @@ pub(crate) struct RegistryArgs {
     /// Blob transfers to run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// MiB per request of a chunked blob upload (lower it for a proxy that limits request
+    /// bodies).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    upload_chunk: u64,
     /// Retries of a registry request that may pass on another try (connection failures,
     /// timeouts, 408, 429, 5xx), with exponential back-off; 0 for none.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -113,7 +117,7 @@ impl RegistryArgs {
         &self.ca_files
     }
 
-    /// The flags that shape how requests are made (jobs and retries), as given.
+    /// The flags that shape how requests are made (jobs, retries, upload chunks), as given.
     pub(crate) fn request_flags(&self) -> Vec<String> {
         vec![
             "--jobs".into(),
@@ -122,6 +126,8 @@ impl RegistryArgs {
             self.retries.to_string(),
             "--retry-max-time".into(),
             self.retry_max_time.to_string(),
+            "--upload-chunk".into(),
+            self.upload_chunk.to_string(),
         ]
     }
 }

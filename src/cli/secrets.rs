@@ -63,6 +63,7 @@ pub(crate) fn registry_options(args: &RegistryArgs) -> anyhow::Result<sealift::r
         ca_files,
         credentials: credentials(args)?,
         jobs: args.jobs,
+        upload_chunk: args.upload_chunk.saturating_mul(1024 * 1024),
         retry: sealift::registry::RetryPolicy {
             attempts: args.retries.saturating_add(1),
             total: std::time::Duration::from_secs(args.retry_max_time),

@@ -1,29 +1,27 @@
 //! The disconnected side's push: a [`VerifiedBundle`] (and nothing else) into the site's
 //! registry, by digest, keeping each image's repository path under the target registry.
 //!
-//! Order: per image, blobs (skipping those the registry has, several at once), then its
-//! manifests by digest, children first; then every image's signature objects, in one batch
-//! ([`signatures`]); then the tags, so that no tag names an image whose signatures are not in
-//! the registry yet, even when the load stops half way. Manifests are
-//! pushed as the exact verified bytes, so digests on the far side equal the source's. Blob bytes
-//! are re-read from the same open file that was verified and re-hashed on the way out.
+//! Order: every image's blobs (each distinct blob once, largest first, mounted where images
+//! share it: [`blobs`]), then each image's manifests by digest, children first; then every
+//! image's signature objects, in one batch ([`signatures`]); then the tags, so that no tag
+//! names an image whose signatures are not in the registry yet, even when the load stops half
+//! way. Each step runs up to `--jobs` requests at once. Manifests are pushed as the exact
+//! verified bytes, so digests on the far side equal the source's. Blob bytes are re-read from
+//! the same open file that was verified and re-hashed on the way out.
 
+mod blobs;
 pub mod containers_policy;
 pub mod manifests;
 pub mod receipts;
 mod signatures;
 
-use std::io::Read;
-
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 use crate::oci::{Descriptor, Reference};
-use crate::progress::{ProgressReader, Reporter, Task};
-use crate::registry::{self, BlobSource, Registry};
-use crate::store::RangeReader;
+use crate::progress::Reporter;
+use crate::registry::{self, Registry};
 use crate::verify::VerifiedBundle;
-use std::sync::Arc;
 
 /// Errors while loading.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +54,9 @@ pub enum Error {
 pub struct LoadOptions {
     /// Target registry host and optional port.
     pub registry: String,
+    /// An earlier load of this bundle into this registry did not finish: ask the registry
+    /// about every blob (see [`blobs`]), so that what it already has is not sent again.
+    pub resume: bool,
 }
 
 /// One loaded image.
@@ -89,126 +90,120 @@ pub struct LoadReport {
 }
 
 /// Push a verified bundle's images into `options.registry`.
+///
+/// Several images go at once (as many as `--jobs`), and so do their blobs, with at most
+/// `--jobs` blob transfers running in all. A blob shared by images is uploaded once and then
+/// mounted into the other repositories (see [`blobs`]).
 pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOptions, reporter: &dyn Reporter) -> Result<LoadReport, Error> {
     if options.registry.is_empty() || options.registry.contains('/') {
         return Err(Error::InvalidRegistry(options.registry.clone()));
     }
+    let plans = bundle
+        .index()
+        .images
+        .iter()
+        .map(|image| ImagePlan::of(bundle, image, &options.registry))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Which images are new in the registry (see `blobs` for what that saves); none is taken
+    // for new when resuming.
+    let resume = options.resume;
+    let new_images: Vec<bool> = futures_util::stream::iter(plans.iter().map(|plan| async move {
+        if resume {
+            return Ok(false);
+        }
+        client
+            .manifest_exists(&plan.target, plan.digest)
+            .await
+            .map(|there| !there)
+            .map_err(|source| Error::Registry {
+                image: plan.name.clone(),
+                source,
+            })
+    }))
+    .buffered(client.jobs())
+    .try_collect()
+    .await?;
+    let destinations: Vec<blobs::Destination<'_>> = plans
+        .iter()
+        .zip(&new_images)
+        .map(|(plan, &new_image)| blobs::Destination {
+            name: &plan.name,
+            target: &plan.target,
+            new_image,
+        })
+        .collect();
+    let per_image: Vec<&[Descriptor]> = plans.iter().map(|p| p.blobs.as_slice()).collect();
+    let work = blobs::distinct(&per_image);
+    let mounts = blobs::Mounts::default();
+    let outcomes: Vec<Vec<(usize, blobs::Pushed)>> = futures_util::stream::iter(
+        work.iter()
+            .map(|w| blobs::push_everywhere(bundle, client, w, &destinations, &mounts, reporter)),
+    )
+    .buffer_unordered(client.jobs())
+    .try_collect()
+    .await?;
+    let mut loaded: Vec<LoadedImage> = plans.iter().map(ImagePlan::loaded).collect();
+    for (i, outcome) in outcomes.into_iter().flatten() {
+        let image = &mut loaded[i];
+        match outcome {
+            blobs::Pushed::Uploaded(bytes) => {
+                image.blobs_pushed += 1;
+                image.bytes_pushed += bytes;
+            }
+            blobs::Pushed::Present => image.blobs_skipped += 1,
+            blobs::Pushed::Mounted => image.blobs_mounted += 1,
+        }
+    }
+    // Then each image's manifests by digest, children first; several images at once.
+    let manifests = plans.iter().map(|plan| push_manifests(bundle, client, plan));
+    let counts: Vec<usize> = futures_util::stream::iter(manifests).buffered(client.jobs()).try_collect().await?;
+    for (image, n) in loaded.iter_mut().zip(counts) {
+        image.manifests_pushed += n;
+    }
     let mut report = LoadReport {
         registry: options.registry.clone(),
-        images: Vec::new(),
+        images: loaded,
     };
     // Signature objects follow their images, all in one batch (see `push_objects`): which
     // image each belongs to.
     let mut objects = Vec::new();
     let mut owners = Vec::new();
-    // Tags are moved last, once every image and its signatures are in: a tag never names an
-    // image whose signatures are not there yet, even when a later image fails.
-    let mut tagged = Vec::new();
-    // Blobs known to be in some repository of the registry in this run, and where: a later
-    // image that shares them mounts them from there instead of uploading them again.
-    let landed = Landed::default();
-    for image in &bundle.index().images {
-        let name = image.display_name();
-        let target = Reference {
-            registry: options.registry.clone(),
-            repository: image.repository.clone(),
-            tag: image.tag.clone(),
-            digest: None,
-        };
-        // The verified graph: every manifest under the image (children before parents) and
-        // every config and layer, with the signature objects' blobs in the same batch.
-        let graph = bundle.graph();
-        let manifests = graph.children_first(&image.digest);
-        if manifests.last().is_none_or(|n| n.descriptor.digest != image.digest) {
-            return Err(Error::Inconsistent {
-                image: name.clone(),
-                reason: format!("manifest {} is not in the verified graph", image.digest),
-            });
-        }
-        let mut blobs: Vec<Descriptor> = graph.blobs(&image.digest).into_iter().cloned().collect();
+    for (owner, (plan, image)) in plans.iter().zip(&bundle.index().images).enumerate() {
         for rec in &image.signatures {
-            if !graph.nodes.contains_key(&rec.manifest) {
-                return Err(Error::Inconsistent {
-                    image: name.clone(),
-                    reason: format!("signature manifest {} is not in the verified graph", rec.manifest),
-                });
-            }
-            for b in graph.blobs(&rec.manifest) {
-                if !blobs.iter().any(|d| d.digest == b.digest) {
-                    blobs.push(b.clone());
-                }
-            }
+            objects.push(signatures::signature_object(bundle, &plan.target, rec, &plan.name)?);
+            owners.push(owner);
         }
-        let mut loaded = LoadedImage {
-            reference: format!("{}@{}", target, image.digest),
-            blobs_pushed: 0,
-            bytes_pushed: 0,
-            blobs_skipped: 0,
-            blobs_mounted: 0,
-            manifests_pushed: 0,
-            signatures: 0,
-            signature_manifests_pushed: 0,
-        };
-
-        let results: Vec<Pushed> = futures_util::stream::iter(
-            blobs
-                .iter()
-                .map(|d| push_blob(bundle, client, &target, d, &name, &landed, reporter)),
-        )
-        .buffer_unordered(client.jobs())
-        .try_collect()
-        .await?;
-        for r in results {
-            match r {
-                Pushed::Uploaded(bytes) => {
-                    loaded.blobs_pushed += 1;
-                    loaded.bytes_pushed += bytes;
-                }
-                Pushed::Present => loaded.blobs_skipped += 1,
-                Pushed::Mounted => loaded.blobs_mounted += 1,
-            }
-        }
-        for node in manifests {
-            let (digest, mt) = (&node.descriptor.digest, &node.descriptor.media_type);
-            let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent {
-                image: name.clone(),
-                reason: format!("manifest {digest} missing"),
-            })?;
-            if *digest == image.digest && image.tag.is_some() {
-                tagged.push((report.images.len(), bytes, mt));
-            }
-            client
-                .push_manifest(&target.with_digest(digest.clone()), bytes, mt)
-                .await
-                .map_err(|source| Error::Registry {
-                    image: name.clone(),
-                    source,
-                })?;
-            loaded.manifests_pushed += 1;
-        }
-        for rec in &image.signatures {
-            objects.push(signatures::signature_object(bundle, &target, rec, &name)?);
-            owners.push(report.images.len());
-        }
-        report.images.push(loaded);
     }
-    let counts = signatures::push_objects(client, &objects).await?;
+    let counts = signatures::push_objects(client, &objects, client.jobs()).await?;
     for (owner, pushed) in owners.into_iter().zip(counts) {
         report.images[owner].signatures += 1;
         report.images[owner].signature_manifests_pushed += pushed;
     }
-    for (owner, bytes, mt) in tagged {
-        let image = &bundle.index().images[owner];
-        let target = Reference {
-            registry: options.registry.clone(),
-            repository: image.repository.clone(),
-            tag: image.tag.clone(),
-            digest: None,
-        };
-        client.push_manifest(&target, bytes, mt).await.map_err(|source| Error::Registry {
-            image: image.display_name(),
-            source,
-        })?;
+    // Tags are moved last, once every image and its signatures are in: a tag never names an
+    // image whose signatures are not there yet, even when a later image fails.
+    let tags = plans
+        .iter()
+        .enumerate()
+        .filter(|(_, plan)| plan.target.tag.is_some())
+        .map(|(owner, plan)| async move {
+            let root = plan.manifests.last().map(|n| &n.descriptor);
+            let (Some(root), Some(bytes)) = (root, root.and_then(|d| bundle.manifest(&d.digest))) else {
+                return Ok(None);
+            };
+            client
+                .push_manifest(&plan.target, bytes, &root.media_type)
+                .await
+                .map_err(|source| Error::Registry {
+                    image: plan.name.clone(),
+                    source,
+                })?;
+            Ok::<_, Error>(Some(owner))
+        });
+    let moved: Vec<Option<usize>> = futures_util::stream::iter(tags)
+        .buffer_unordered(client.jobs())
+        .try_collect()
+        .await?;
+    for owner in moved.into_iter().flatten() {
         report.images[owner].manifests_pushed += 1;
     }
     for loaded in &report.images {
@@ -220,119 +215,90 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     Ok(report)
 }
 
-/// What became of one blob.
-enum Pushed {
-    /// Uploaded: this many bytes.
-    Uploaded(u64),
-    /// Already in the repository.
-    Present,
-    /// Mounted from another repository of the registry.
-    Mounted,
+/// What one image of the bundle puts into the registry: computed from the verified graph
+/// before anything is pushed.
+struct ImagePlan<'a> {
+    /// The image, for messages.
+    name: String,
+    /// Where it goes (with its tag, if any).
+    target: Reference,
+    /// Its digest.
+    digest: &'a crate::oci::Digest,
+    /// Every manifest under it, children before parents (the image's own last).
+    manifests: Vec<&'a crate::oci::graph::Node>,
+    /// Every config and layer, and the blobs of its signature objects.
+    blobs: Vec<Descriptor>,
 }
 
-/// Which repository of the target registry holds each blob seen in this run; and whether the
-/// registry refused a mount, after which none is asked for again.
-#[derive(Default)]
-struct Landed {
-    held: std::sync::Mutex<std::collections::HashMap<crate::oci::Digest, String>>,
-    refused: std::sync::atomic::AtomicBool,
-}
-
-impl Landed {
-    fn note(&self, digest: &crate::oci::Digest, repository: &str) {
-        let mut map = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(digest.clone()).or_insert_with(|| repository.to_owned());
-    }
-
-    /// A repository other than `repository` that holds `digest`, while mounts are welcome.
-    fn elsewhere(&self, digest: &crate::oci::Digest, repository: &str) -> Option<String> {
-        if self.refused.load(std::sync::atomic::Ordering::Relaxed) {
-            return None;
-        }
-        let map = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(digest).filter(|r| *r != repository).cloned()
-    }
-
-    fn refuse(&self) {
-        self.refused.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Push one blob unless the repository has it: mounted from another repository of the
-/// registry that got it earlier in this run when the registry agrees, uploaded otherwise.
-async fn push_blob(
-    bundle: &VerifiedBundle,
-    client: &Registry,
-    target: &Reference,
-    desc: &Descriptor,
-    name: &str,
-    landed: &Landed,
-    reporter: &dyn Reporter,
-) -> Result<Pushed, Error> {
-    let reg_err = |source| Error::Registry {
-        image: name.to_owned(),
-        source,
-    };
-    if client.blob_exists(target, &desc.digest).await.map_err(reg_err)? {
-        reporter.note(&format!("{name}: {} already in the registry", desc.digest.short()));
-        landed.note(&desc.digest, &target.repository);
-        return Ok(Pushed::Present);
-    }
-    if let Some(from) = landed.elsewhere(&desc.digest, &target.repository) {
-        // A mount is only a shortcut: a registry that refuses it in any way (a 401 where its
-        // token does not cover the other repository, say) gets the blob uploaded instead.
-        match client.mount_blob(target, &desc.digest, &from).await {
-            Ok(true) => {
-                reporter.note(&format!("{name}: {} mounted from {from}", desc.digest.short()));
-                landed.note(&desc.digest, &target.repository);
-                return Ok(Pushed::Mounted);
-            }
-            // Refused once, never asked again in this run: each ask would cost a request.
-            Ok(false) => landed.refuse(),
-            Err(e) => {
-                reporter.note(&format!(
-                    "{name}: mounting {} from {from} failed ({e}); uploading it, and asking no more",
-                    desc.digest.short()
-                ));
-                landed.refuse();
-            }
+impl<'a> ImagePlan<'a> {
+    /// The report entry before anything is pushed.
+    fn loaded(&self) -> LoadedImage {
+        LoadedImage {
+            reference: format!("{}@{}", self.target, self.digest),
+            blobs_pushed: 0,
+            bytes_pushed: 0,
+            blobs_skipped: 0,
+            blobs_mounted: 0,
+            manifests_pushed: 0,
+            signatures: 0,
+            signature_manifests_pushed: 0,
         }
     }
-    let entry = bundle.blob(&desc.digest).ok_or_else(|| Error::Inconsistent {
-        image: name.to_owned(),
-        reason: format!("blob {} missing", desc.digest),
-    })?;
-    let size = entry.size;
-    let (file, offset, _) = bundle.blob_range(&desc.digest).ok_or_else(|| Error::Inconsistent {
-        image: name.to_owned(),
-        reason: format!("blob {} missing", desc.digest),
-    })?;
-    let task: Arc<dyn Task> = Arc::from(reporter.start(&format!("push {}", desc.digest.short()), size));
-    let source = Arc::new(BundleBlob {
-        file,
-        offset,
-        size,
-        task: task.clone(),
-    });
-    // Sent bytes are hashed again and committed only if they still match the verified digest.
-    client.push_blob_from(target, &desc.digest, size, source).await.map_err(reg_err)?;
-    task.finish();
-    landed.note(&desc.digest, &target.repository);
-    Ok(Pushed::Uploaded(size))
-}
 
-/// A verified blob's bytes, read again from the bundle file that was verified (from any
-/// offset, for a resumed upload), with progress.
-struct BundleBlob {
-    file: Arc<std::fs::File>,
-    offset: u64,
-    size: u64,
-    task: Arc<dyn Task>,
-}
-
-impl BlobSource for BundleBlob {
-    fn open_at(&self, from: u64) -> std::io::Result<Box<dyn Read + Send>> {
-        let reader = RangeReader::new(self.file.clone(), self.offset + from, self.size.saturating_sub(from));
-        Ok(Box::new(ProgressReader::new(reader, self.task.clone())))
+    fn of(bundle: &'a VerifiedBundle, image: &'a crate::bundle::ImageRecord, registry: &str) -> Result<Self, Error> {
+        let name = image.display_name();
+        let graph = bundle.graph();
+        let manifests = graph.children_first(&image.digest);
+        if manifests.last().is_none_or(|n| n.descriptor.digest != image.digest) {
+            return Err(Error::Inconsistent {
+                image: name,
+                reason: format!("manifest {} is not in the verified graph", image.digest),
+            });
+        }
+        let mut blobs: Vec<Descriptor> = graph.blobs(&image.digest).into_iter().cloned().collect();
+        for rec in &image.signatures {
+            if !graph.nodes.contains_key(&rec.manifest) {
+                return Err(Error::Inconsistent {
+                    image: name,
+                    reason: format!("signature manifest {} is not in the verified graph", rec.manifest),
+                });
+            }
+            for b in graph.blobs(&rec.manifest) {
+                if !blobs.iter().any(|d| d.digest == b.digest) {
+                    blobs.push(b.clone());
+                }
+            }
+        }
+        Ok(Self {
+            name,
+            target: Reference {
+                registry: registry.to_owned(),
+                repository: image.repository.clone(),
+                tag: image.tag.clone(),
+                digest: None,
+            },
+            digest: &image.digest,
+            manifests,
+            blobs,
+        })
     }
+}
+
+/// One image's manifests by digest, children first: how many.
+async fn push_manifests(bundle: &VerifiedBundle, client: &Registry, plan: &ImagePlan<'_>) -> Result<usize, Error> {
+    for node in &plan.manifests {
+        let (digest, mt) = (&node.descriptor.digest, &node.descriptor.media_type);
+        let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent {
+            image: plan.name.clone(),
+            reason: format!("manifest {digest} missing"),
+        })?;
+        client
+            .push_manifest(&plan.target.with_digest(digest.clone()), bytes, mt)
+            .await
+            .map_err(|source| Error::Registry {
+                image: plan.name.clone(),
+                source,
+            })?;
+    }
+    Ok(plan.manifests.len())
 }

@@ -191,7 +191,7 @@ pub async fn attach(
             });
         }
     }
-    Ok(push_objects(client, &objects).await?.into_iter().sum())
+    Ok(push_objects(client, &objects, client.jobs()).await?.into_iter().sum())
 }
 
 /// Push `object`'s blobs to `repo`, skipping those already there. `present` remembers the

@@ -9,6 +9,8 @@
 //!   the tag-schema index where it has none) does not show it afterwards, the `sha256-<hex>`
 //!   index is created or extended to list it.
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
+
 use crate::bundle::SignatureRecord;
 use crate::oci::{Reference, media_type};
 use crate::registry::Registry;
@@ -63,16 +65,36 @@ pub(super) struct Object<'a> {
 /// and merged and written again if another writer's version replaced ours, until the registry
 /// shows them all (or the rounds run out). The pause is taken once per round for all objects,
 /// not once per object.
-pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>]) -> Result<Vec<usize>, Error> {
+pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs: usize) -> Result<Vec<usize>, Error> {
     let mut pushed = vec![0; objects.len()];
     let mut pending: Vec<usize> = (0..objects.len()).collect();
     for round in 0..MERGE_ROUNDS {
         if round > 0 {
             tokio::time::sleep(merge_pause(round)).await;
         }
-        let mut still = Vec::new();
+        // Objects that write the same tag go one after another (each merges into what the
+        // one before wrote); different tags go at once.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for i in pending {
-            let (done, n) = step(client, &objects[i], round).await?;
+            let key = objects[i].tag_key();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        let stepped: Vec<Vec<(usize, bool, usize)>> = futures_util::stream::iter(groups.into_iter().map(|(_, members)| async move {
+            let mut out = Vec::with_capacity(members.len());
+            for i in members {
+                let (done, n) = step(client, &objects[i], round).await?;
+                out.push((i, done, n));
+            }
+            Ok::<_, Error>(out)
+        }))
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+        let mut still: Vec<usize> = Vec::new();
+        for (i, done, n) in stepped.into_iter().flatten() {
             pushed[i] += n;
             if !done {
                 still.push(i);
@@ -81,6 +103,7 @@ pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>]) -> R
         if still.is_empty() {
             return Ok(pushed);
         }
+        still.sort_unstable();
         pending = still;
     }
     let o = &objects[pending[0]];
@@ -92,6 +115,17 @@ pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>]) -> R
             o.subject
         ),
     })
+}
+
+impl Object<'_> {
+    /// The repository and tag this object's read-merge-write rewrites.
+    fn tag_key(&self) -> String {
+        let tag = match self.format {
+            SignatureFormat::CosignLegacy => self.legacy_tag.clone(),
+            SignatureFormat::SigstoreBundle => artifact::fallback_tag(self.subject),
+        };
+        format!("{}:{tag}", self.target.repository)
+    }
 }
 
 /// One read-merge-write of `object`: whether the registry already shows it (done), and the
@@ -152,8 +186,8 @@ async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(boo
             }
         }
         SignatureFormat::SigstoreBundle => {
-            let listed = client.referrers(target, object.subject).await.map_err(reg)?;
-            if listed.iter().any(|d| d.digest == manifest_digest) {
+            let mut listing = client.referrers_listing(target, object.subject).await.map_err(reg)?;
+            if listing.manifests.iter().any(|d| d.digest == manifest_digest) {
                 true
             } else {
                 if round == 0 {
@@ -163,14 +197,18 @@ async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(boo
                         .map_err(reg)?;
                     pushed += 1;
                     // A registry with the referrers API lists the new manifest by itself.
-                    let again = client.referrers(target, object.subject).await.map_err(reg)?;
-                    if again.iter().any(|d| d.digest == manifest_digest) {
-                        return Ok((true, pushed));
+                    if listing.api {
+                        listing = client.referrers_listing(target, object.subject).await.map_err(reg)?;
+                        if listing.manifests.iter().any(|d| d.digest == manifest_digest) {
+                            return Ok((true, pushed));
+                        }
                     }
                 }
-                let mut entries = client.referrers(target, object.subject).await.map_err(reg)?;
-                entries.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
-                let index = artifact::referrers_index(&entries);
+                // The listing as read (after our manifest went in, where the API lists it):
+                // extend what it shows.
+                let mut listed = listing.manifests;
+                listed.push(artifact::referrer_descriptor(bytes).map_err(|e| inconsistent(e.to_string()))?);
+                let index = artifact::referrers_index(&listed);
                 let at_tag = Reference {
                     tag: Some(artifact::fallback_tag(object.subject)),
                     digest: None,
@@ -192,8 +230,10 @@ async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(boo
 const MERGE_ROUNDS: u32 = 16;
 
 /// A short, growing, jittered pause between merge rounds, so concurrent loads stop colliding.
+/// The first (before reading back what was written) only has to outlast another writer's
+/// read-merge-write on the same tag, a few milliseconds on a registry near by.
 fn merge_pause(round: u32) -> std::time::Duration {
     let mut jitter = [0u8; 1];
     let _ = getrandom::fill(&mut jitter);
-    std::time::Duration::from_millis(u64::from(round) * 50 + u64::from(jitter[0]))
+    std::time::Duration::from_millis(u64::from(round.saturating_sub(1)) * 50 + 20 + u64::from(jitter[0] % 32))
 }

@@ -106,10 +106,17 @@ impl Registry {
     }
 
     /// `HEAD url` with retries: true for 200, false for 404.
-    pub(super) async fn head(&self, what: &'static str, target: &str, auth: Option<&HeaderValue>, url: &str) -> Result<bool, Error> {
+    pub(super) async fn head(
+        &self,
+        what: &'static str,
+        target: &str,
+        auth: Option<&HeaderValue>,
+        url: &str,
+        headers: &[(reqwest::header::HeaderName, &str)],
+    ) -> Result<bool, Error> {
         let http = &self.http;
         let outcome = retry::run(&self.retry, move || async move {
-            let response = send(http, Method::HEAD, url, auth, &[]).await?;
+            let response = send(http, Method::HEAD, url, auth, headers).await?;
             match response.status() {
                 s if s.is_success() => Ok(true),
                 StatusCode::NOT_FOUND => Ok(false),

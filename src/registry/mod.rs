@@ -23,7 +23,7 @@ use futures_util::Stream;
 
 pub use auth::{Credentials, default_auth_files};
 pub use retry::RetryPolicy;
-pub use upload::{BlobSource, UPLOAD_CHUNK};
+pub use upload::{BlobSource, MIN_UPLOAD_CHUNK, UPLOAD_CHUNK, WHOLE_UPLOAD_MAX};
 
 use crate::oci::{Descriptor, Digest, Reference, manifest::MAX_MANIFEST_SIZE, media_type};
 
@@ -137,6 +137,9 @@ pub struct RegistryOptions {
     pub credentials: Credentials,
     /// Blob transfers in flight at once.
     pub jobs: usize,
+    /// Bytes per `PATCH` of a chunked blob upload ([`UPLOAD_CHUNK`] by default; at least
+    /// [`MIN_UPLOAD_CHUNK`]).
+    pub upload_chunk: u64,
     /// How hard to retry requests that may pass on another try.
     pub retry: RetryPolicy,
 }
@@ -159,6 +162,7 @@ pub struct Registry {
     tokens: token::TokenCache,
     credentials: Credentials,
     jobs: usize,
+    upload_chunk: u64,
 }
 
 impl Registry {
@@ -190,6 +194,7 @@ impl Registry {
             tokens: token::TokenCache::default(),
             credentials: options.credentials.clone(),
             jobs: options.jobs.max(1),
+            upload_chunk: options.upload_chunk.max(upload::MIN_UPLOAD_CHUNK),
         })
     }
 
@@ -197,6 +202,13 @@ impl Registry {
     #[must_use]
     pub fn jobs(&self) -> usize {
         self.jobs
+    }
+
+    /// The largest blob sent whole, in the request that commits it: [`WHOLE_UPLOAD_MAX`], or
+    /// the `PATCH` size when that is smaller.
+    #[must_use]
+    pub fn whole_upload_max(&self) -> u64 {
+        WHOLE_UPLOAD_MAX.min(self.upload_chunk)
     }
 
     /// Fetch a manifest by tag or digest. When the reference has a digest, the bytes must hash
@@ -318,26 +330,51 @@ impl Registry {
         let r = Repo::of(repo);
         let auth = self.auth_header(&r, Operation::Pull).await?;
         let url = http::v2_url(&r, "blobs", &digest.to_string());
-        self.head("checking blob", &format!("{}@{digest}", repo.name()), auth.as_ref(), &url)
+        self.head("checking blob", &format!("{}@{digest}", repo.name()), auth.as_ref(), &url, &[])
             .await
+    }
+
+    /// Does the repository hold the manifest `digest` (a `HEAD` of it by digest)?
+    pub async fn manifest_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
+        let r = Repo::of(repo);
+        self.unless_unauthorized(&r, Operation::Pull, || async {
+            let auth = self.auth_header(&r, Operation::Pull).await?;
+            let url = http::v2_url(&r, "manifests", &digest.to_string());
+            // Distribution answers "unknown" for an OCI manifest unless the Accept names it.
+            let accept = media_type::ACCEPTED_MANIFESTS.join(", ");
+            self.head(
+                "checking manifest",
+                &format!("{}@{digest}", repo.name()),
+                auth.as_ref(),
+                &url,
+                &[(reqwest::header::ACCEPT, accept.as_str())],
+            )
+            .await
+        })
+        .await
     }
 
     /// The manifests that declare `subject` as their subject: the referrers API where the
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.
     pub async fn referrers(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
+        Ok(self.referrers_listing(repo, subject).await?.manifests)
+    }
+
+    /// [`Registry::referrers`], saying where the listing came from.
+    pub async fn referrers_listing(&self, repo: &Reference, subject: &Digest) -> Result<Referrers, Error> {
         let r = Repo::of(repo);
         self.unless_unauthorized(&r, Operation::Pull, || self.referrers_once(repo, subject))
             .await
     }
 
     /// One try of the above, with the cached credentials.
-    async fn referrers_once(&self, repo: &Reference, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
+    async fn referrers_once(&self, repo: &Reference, subject: &Digest) -> Result<Referrers, Error> {
         let r = Repo::of(repo);
         let auth = self.auth_header(&r, Operation::Pull).await?;
         let target = format!("{}@{subject}", repo.name());
         let url = http::v2_url(&r, "referrers", &subject.to_string());
-        let body = match self
+        let (body, api) = match self
             .get_bounded(
                 "listing referrers of",
                 &target,
@@ -348,15 +385,20 @@ impl Registry {
             )
             .await?
         {
-            http::Got::Body(b) => b,
+            http::Got::Body(b) => (b, true),
             // No referrers API: the tag schema.
             http::Got::NotFound => {
                 let mut tag = repo.clone();
                 tag.digest = None;
                 tag.tag = Some(subject.tag_form());
                 match self.fetch_manifest(&tag).await {
-                    Ok(m) => m.bytes,
-                    Err(e) if e.is_not_found() => return Ok(Vec::new()),
+                    Ok(m) => (m.bytes, false),
+                    Err(e) if e.is_not_found() => {
+                        return Ok(Referrers {
+                            manifests: Vec::new(),
+                            api: false,
+                        });
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -370,7 +412,10 @@ impl Registry {
             target,
             reason: format!("unusable referrers index: {e}"),
         })?;
-        Ok(index.manifests)
+        Ok(Referrers {
+            manifests: index.manifests,
+            api,
+        })
     }
 
     /// Upload manifest bytes unchanged, under the reference's tag (or its digest); retried
@@ -437,4 +482,14 @@ impl Repo {
     pub(super) fn repository(&self) -> &str {
         &self.repository
     }
+}
+
+/// A referrers listing (OCI distribution spec v1.1, "Listing Referrers").
+#[derive(Debug, Clone)]
+pub struct Referrers {
+    /// The manifests listed, as listed.
+    pub manifests: Vec<Descriptor>,
+    /// Whether the registry's referrers API answered (else the `sha256-<hex>` tag schema, or
+    /// nothing, was read): such a registry lists a pushed referrer by itself.
+    pub api: bool,
 }

@@ -7,7 +7,9 @@
 //! `PATCH` breaks, the session's own count says where to go on (the prefix is hashed again from
 //! the source), and when the registry has lost the session the upload starts over. The final
 //! `PUT` is sent only if the bytes sent hash to the expected digest: a bundle file changed
-//! while `load` runs is an error before anything is committed, not after.
+//! while `load` runs is an error before anything is committed, not after. A blob no larger
+//! than one chunk is read whole, checked, and sent with the commit ("Pushing a blob
+//! monolithically"): a `POST` and a `PUT`.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -25,9 +27,20 @@ use crate::oci::{Digest, Reference};
 /// Bytes read per read from the source.
 const CHUNK: usize = 256 * 1024;
 
-/// Bytes per `PATCH`: a break loses at most one of these, since the registry keeps the chunks
-/// it has acknowledged.
-pub const UPLOAD_CHUNK: u64 = 2 * 1024 * 1024;
+/// Bytes per `PATCH` by default: a break at a chunk's boundary loses nothing, since the
+/// registry keeps the chunks it has acknowledged (docker-registry drops a session whose
+/// `PATCH` broke part-way; others keep what they got). Each `PATCH` is a request with its own
+/// cost on the registry (64 MiB in 4 requests instead of 32 pushes a 256 MiB layer ~25%
+/// faster into docker-registry here); `--upload-chunk` lowers it for proxies that limit
+/// request bodies.
+pub const UPLOAD_CHUNK: u64 = 64 * 1024 * 1024;
+
+/// The smallest `PATCH` size accepted.
+pub const MIN_UPLOAD_CHUNK: u64 = 64 * 1024;
+
+/// Blobs up to this size are read whole, checked, and sent with the commit: one request
+/// instead of two.
+pub const WHOLE_UPLOAD_MAX: u64 = 2 * 1024 * 1024;
 
 /// Where a blob's bytes come from: readable again from any offset, so a broken upload can go
 /// on without holding the blob in memory.
@@ -131,11 +144,30 @@ impl Registry {
                 .map_err(|(f, n)| fail(f, n))?
                 .location(&base)
                 .map_err(|f| fail(f, 1))?;
+            if size <= self.whole_upload_max() {
+                // Small enough to hold: checked first, then sent and committed in one `PUT`.
+                match self
+                    .put_whole(repo, digest, size, source.clone(), &location, auth_for(&location))
+                    .await
+                {
+                    Ok(()) => return Ok(()),
+                    Err(Whole::Failed(failed)) if failed.transient && sessions < self.retry.attempts => continue 'session,
+                    Err(Whole::Failed(failed)) => return Err(fail(failed, sessions)),
+                    Err(Whole::Mismatch(found)) => {
+                        let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                        return Err(Error::DigestMismatch {
+                            target,
+                            expected: digest.clone(),
+                            found,
+                        });
+                    }
+                }
+            }
             let mut offset = 0u64;
             let mut hasher = Sha256::new();
             let mut breaks = 0;
             while offset < size {
-                let end = (offset + UPLOAD_CHUNK).min(size);
+                let end = (offset + self.upload_chunk).min(size);
                 let before = hasher.clone();
                 let sent = Arc::new(Mutex::new((hasher.clone(), offset)));
                 let body = body_from(source.clone(), offset, end, sent.clone()).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
@@ -197,6 +229,61 @@ impl Registry {
                 }
             };
         }
+    }
+
+    /// A blob of at most [`Registry::whole_upload_max`] bytes, read whole, checked against `digest`, and sent
+    /// with the commit (distribution spec, "Pushing a blob monolithically", `PUT
+    /// <location>?digest=` with the bytes): one request instead of a `PATCH` and a `PUT`. A
+    /// commit whose answer was lost may have landed: the blob is there or not.
+    async fn put_whole(
+        &self,
+        repo: &Reference,
+        digest: &Digest,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+        location: &str,
+        auth: Option<&HeaderValue>,
+    ) -> Result<(), Whole> {
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            source.open_at(0)?.take(size).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        })
+        .await;
+        let bytes = match read {
+            Ok(Ok(b)) if b.len() as u64 == size => b,
+            Ok(Ok(b)) => {
+                return Err(Whole::Failed(Failed::fatal(
+                    None,
+                    format!("the bundle gave {} of the blob's {size} bytes", b.len()),
+                )));
+            }
+            Ok(Err(e)) => return Err(Whole::Failed(Failed::fatal(None, e.to_string()))),
+            Err(e) => return Err(Whole::Failed(Failed::fatal(None, e.to_string()))),
+        };
+        let found = Digest::of(&bytes);
+        if found != *digest {
+            return Err(Whole::Mismatch(found));
+        }
+        let commit = with_query(location, &format!("digest={digest}"));
+        let mut request = self
+            .http
+            .request(Method::PUT, &commit)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .body(bytes);
+        if let Some(a) = auth {
+            request = request.header(reqwest::header::AUTHORIZATION, a.clone());
+        }
+        let failed = match request.send().await {
+            Ok(response) if response.status() == StatusCode::CREATED => return Ok(()),
+            Ok(response) => http::failure(response).await,
+            Err(e) => Failed::network(&e),
+        };
+        if self.blob_exists(repo, digest).await.unwrap_or(false) {
+            return Ok(());
+        }
+        Err(Whole::Failed(failed))
     }
 
     /// A bodiless upload request (`POST` to open, `PUT` to commit), retried.
@@ -283,6 +370,14 @@ impl Registry {
         // Without a Range the count is unknown: start over.
         Some((answer.held?, answer.location(&base).ok()))
     }
+}
+
+/// Why a whole-blob `PUT` did not land.
+enum Whole {
+    /// The request failed (transient or not).
+    Failed(Failed),
+    /// The source's bytes hash to this, not to the digest: nothing was sent.
+    Mismatch(Digest),
 }
 
 /// What an upload response says.

@@ -607,7 +607,7 @@ async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
     // written, so a break inside a chunk restarts the upload; one before them resumes it.)
     let proxy = load_with_cut_upload(&release, &target, 0);
     let patches = proxy.requests(&Method::PATCH, "/blobs/uploads/");
-    let chunk = sealift::registry::UPLOAD_CHUNK;
+    let chunk = 2 * 1024 * 1024;
     let received = |s: &Seen| s.received.load(std::sync::atomic::Ordering::SeqCst);
     // The layer's second chunk was cut; the registry kept the first, and the upload went on
     // from there: the second chunk was sent again, the first one never.
@@ -775,7 +775,8 @@ fn load_with_cut_upload(release: &Release, target: &TestRegistry, after: u64) ->
         usize::MAX,
     );
     let ca = target.ca();
-    let o = load_at(release, "release.tar", &proxy.host, &ca, &[]);
+    // 2 MiB chunks, so the 3 MiB layer goes in two.
+    let o = load_at(release, "release.tar", &proxy.host, &ca, &["--upload-chunk", "2"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0, "no upload was cut");
     proxy

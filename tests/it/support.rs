@@ -97,6 +97,7 @@ impl TestRegistry {
                 auth_files: vec![],
             },
             jobs: 4,
+            upload_chunk: sealift::registry::UPLOAD_CHUNK,
             retry: sealift::registry::RetryPolicy::default(),
         })
         .unwrap()
