@@ -117,20 +117,55 @@ fn plan<'a>(layout: &'a Layout, files: &[BundleFile], blobs: &[Descriptor]) -> R
     Ok(planned)
 }
 
-/// Counts and hashes everything written to the bundle file.
-struct HashingWriter<W> {
-    inner: W,
-    counter: DigestCounter,
+/// Writes to the bundle file and hands a copy of every write to a thread that counts and
+/// hashes it: the whole file's digest costs a core that is idle while the file is written,
+/// not time on the writing one. Sits behind a large `BufWriter`, so writes come in big
+/// pieces; the channel holds a few of them at most.
+struct HashingWriter {
+    file: File,
+    to_hasher: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<(Digest, u64)>>,
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+impl HashingWriter {
+    fn new(file: File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let hasher = std::thread::spawn(move || {
+            let mut counter = DigestCounter::default();
+            for piece in rx {
+                counter.update(&piece);
+            }
+            counter.finish()
+        });
+        Self {
+            file,
+            to_hasher: Some(tx),
+            hasher: Some(hasher),
+        }
+    }
+
+    /// The digest and size of everything written.
+    fn finish(mut self) -> io::Result<(Digest, u64)> {
+        drop(self.to_hasher.take());
+        self.hasher
+            .take()
+            .map(std::thread::JoinHandle::join)
+            .and_then(Result::ok)
+            .ok_or_else(|| io::Error::other("the hashing thread failed"))
+    }
+}
+
+impl Write for HashingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.counter.update(&buf[..n]);
+        let n = self.file.write(buf)?;
+        let sent = self.to_hasher.as_ref().is_some_and(|tx| tx.send(buf[..n].to_vec()).is_ok());
+        if !sent {
+            return Err(io::Error::other("the hashing thread stopped"));
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.file.flush()
     }
 }
 
@@ -159,12 +194,18 @@ pub struct BundleContents<'a> {
     /// Where the bundle is written until it is complete (on the output's filesystem, so the
     /// finished file can be renamed into place).
     pub scratch: &'a Path,
+    /// Hash each blob again while copying it. Needed when the layout holds blobs not checked
+    /// in this run (a staging directory kept from an earlier one, which anything could have
+    /// changed since); a layout this run made and filled, hashing each blob as it arrived,
+    /// does not need it.
+    pub rehash_blobs: bool,
 }
 
 /// Write a signed bundle to `out` (atomically: a temp file renamed into place).
 ///
-/// `index.entries` is filled in here. Each blob is re-hashed as it is copied, so a corrupted
-/// staging blob can never be signed.
+/// `index.entries` is filled in here. Release files are re-hashed as they are copied, and so
+/// are blobs when `contents.rehash_blobs` says the layout may have changed since they were
+/// checked: a corrupted staging blob can never be signed.
 pub fn write(
     out: &Path,
     mut index: BundleIndex,
@@ -187,10 +228,7 @@ pub fn write(
         .tempfile_in(dir)
         .map_err(io_err(dir))?;
     let file = tmp.as_file().try_clone().map_err(io_err(out))?;
-    let writer = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        counter: DigestCounter::default(),
-    };
+    let writer = BufWriter::with_capacity(1 << 20, HashingWriter::new(file));
     let mut tar = tar::Builder::new(writer);
     let tar_err = io_err(out);
     let append =
@@ -200,18 +238,36 @@ pub fn write(
     append(&mut tar, &sig_path, signature.len() as u64, &mut signature.as_slice()).map_err(io_err(out))?;
     for p in &planned {
         let task = reporter.start(&format!("write {}", p.entry.path), p.entry.size);
-        let source: Box<dyn Read> = match &p.content {
-            Content::File(path) => Box::new(File::open(path).map_err(io_err(path))?),
-            Content::Blob(layout, digest) => Box::new(layout.open_blob(digest)?),
+        let (source, rehash): (Box<dyn Read>, bool) = match &p.content {
+            Content::File(path) => (Box::new(File::open(path).map_err(io_err(path))?), true),
+            Content::Blob(layout, digest) => {
+                let file = layout.open_blob(digest)?;
+                let len = file.metadata().map_err(io_err(&layout.blob_path(digest)))?.len();
+                if len != p.entry.size {
+                    return Err(Error::Input(format!(
+                        "{}: {len} bytes staged, {} expected",
+                        p.entry.path, p.entry.size
+                    )));
+                }
+                (Box::new(file), contents.rehash_blobs)
+            }
         };
-        let mut verified = VerifyingReader::new(ProgressReader::new(source, &*task), p.entry.digest.clone(), p.entry.size);
-        append(&mut tar, &p.entry.path, p.entry.size, &mut verified).map_err(|e| Error::Input(format!("{}: {e}", p.entry.path)))?;
+        let source = ProgressReader::new(source, &*task);
+        let mut data: Box<dyn Read> = if rehash {
+            Box::new(VerifyingReader::new(source, p.entry.digest.clone(), p.entry.size))
+        } else {
+            // Checked when it was staged in this run: only its size is held to the entry.
+            Box::new(source.take(p.entry.size))
+        };
+        append(&mut tar, &p.entry.path, p.entry.size, &mut data).map_err(|e| Error::Input(format!("{}: {e}", p.entry.path)))?;
         task.finish();
     }
-    let mut writer = tar.into_inner().map_err(tar_err)?;
-    writer.flush().map_err(io_err(out))?;
-    let (digest, size) = writer.counter.finish();
-    drop(writer.inner);
+    let writer = tar.into_inner().map_err(tar_err)?;
+    let writer = writer.into_inner().map_err(|e| Error::Io {
+        path: out.to_path_buf(),
+        source: e.into_error(),
+    })?;
+    let (digest, size) = writer.finish().map_err(io_err(out))?;
     tmp.as_file().sync_all().map_err(io_err(out))?;
     tmp.persist(out).map_err(|e| Error::Io {
         path: out.to_path_buf(),

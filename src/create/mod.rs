@@ -10,6 +10,8 @@ mod scan;
 
 use std::path::{Path, PathBuf};
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
+
 pub use release_scan::{ReleaseScan, ScanPlan};
 pub use scan::{ScanOptions, scan_source};
 
@@ -131,10 +133,21 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
     let staging = options.staging.clone().unwrap_or_else(|| run.path().join("staging"));
     let layout = Layout::create(&staging)?;
     let registry = Registry::new(&options.registry)?;
+    // Images are resolved and pulled several at once (blob downloads stay within `--jobs`
+    // across them, and a blob two images share is fetched once).
+    let fetched: Vec<PulledImage> = futures_util::stream::iter(
+        options
+            .release
+            .images
+            .iter()
+            .map(|spec| source::pull(spec, &registry, &layout, reporter)),
+    )
+    .buffered(registry.jobs())
+    .try_collect()
+    .await?;
     let mut pulled: Vec<PulledImage> = Vec::new();
     let mut upstream = Vec::new();
-    for spec in &options.release.images {
-        let image = source::pull(spec, &registry, &layout, reporter).await?;
+    for (spec, image) in options.release.images.iter().zip(fetched) {
         for earlier in &pulled {
             image.graph.agrees_with(&earlier.graph).map_err(|e| {
                 Error::Pull(source::Error::Graph {
@@ -235,6 +248,9 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         blobs: &blobs,
         mtime: options.created,
         scratch: run.path(),
+        // Every blob in a staging layout of this run's own was hashed as it arrived; one kept
+        // from an earlier run (`--staging`) may have changed since, and is hashed again.
+        rehash_blobs: options.staging.is_some(),
     };
     let written = tokio::task::block_in_place(|| bundle::write(options.output, index, &contents, options.key, reporter))?;
     Ok(CreateReport {

@@ -163,6 +163,8 @@ pub struct Registry {
     credentials: Credentials,
     jobs: usize,
     upload_chunk: u64,
+    /// Blob downloads in flight, at most `jobs` however many callers stream at once.
+    downloads: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Registry {
@@ -195,6 +197,7 @@ impl Registry {
             credentials: options.credentials.clone(),
             jobs: options.jobs.max(1),
             upload_chunk: options.upload_chunk.max(upload::MIN_UPLOAD_CHUNK),
+            downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
         })
     }
 
@@ -272,10 +275,28 @@ impl Registry {
     /// registry sends more than the descriptor's size; the caller hashes what it receives and
     /// checks the digest (the blob store does). A foreign layer's `urls`, when the caller
     /// kept them, are tried (without credentials) where the registry does not have it.
+    ///
+    /// At most `jobs` streams are open at once across the client: this waits for one to be
+    /// dropped. (A caller must not wait for a second stream while holding the first.)
     pub async fn fetch_blob(&self, repo: &Reference, desc: &Descriptor) -> Result<ByteStream, Error> {
-        let r = Repo::of(repo);
-        self.unless_unauthorized(&r, Operation::Pull, || self.fetch_blob_once(repo, desc))
+        use futures_util::StreamExt as _;
+        let permit = self
+            .downloads
+            .clone()
+            .acquire_owned()
             .await
+            .map_err(|_| Error::Setup("the download limit was closed".into()))?;
+        let r = Repo::of(repo);
+        let stream = self
+            .unless_unauthorized(&r, Operation::Pull, || self.fetch_blob_once(repo, desc))
+            .await?;
+        // The permit goes when the stream does.
+        Ok(stream
+            .map(move |chunk| {
+                let _held = &permit;
+                chunk
+            })
+            .boxed())
     }
 
     /// A small blob (a signature, an attestation) read whole: refused unpulled when its

@@ -141,9 +141,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
                 bytes
             }
             Need::Config { .. } => {
-                if !layout.has_blob(&d.digest, d.size) {
-                    origin.blob(&d, layout, reporter).await?;
-                }
+                layout.stage_once(&d.digest, d.size, || origin.blob(&d, layout, reporter)).await?;
                 layout.read_manifest(&d).map_err(store_err)?
             }
         };
@@ -215,9 +213,11 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
             if foreign && media_type::is_non_distributable(&d.media_type) {
                 fetch.urls = d.urls.iter().filter(|u| u.starts_with("https://")).cloned().collect();
             }
-            origin
-                .blob(&fetch, layout, reporter)
+            // Another image pulled at the same time may be fetching it already.
+            layout
+                .stage_once(&d.digest, d.size, || origin.blob(&fetch, layout, reporter))
                 .await
+                .map(|_| ())
                 .map_err(|e| foreign_layer_error(e, d, foreign))
         }
     }))

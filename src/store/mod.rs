@@ -97,6 +97,8 @@ pub struct LayoutIndex {
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
+    /// Blobs being staged right now, by any task sharing this layout.
+    staging: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Digest, std::sync::Arc<tokio::sync::OnceCell<()>>>>>,
 }
 
 impl Layout {
@@ -108,7 +110,10 @@ impl Layout {
         if !marker.exists() {
             fs::write(&marker, OCI_LAYOUT_CONTENT).map_err(io_err(&marker))?;
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+            staging: std::sync::Arc::default(),
+        })
     }
 
     /// Open an existing layout, checking its `oci-layout` marker.
@@ -119,7 +124,10 @@ impl Layout {
         if v.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
             return Err(Error::NotALayout(root.to_path_buf()));
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+            staging: std::sync::Arc::default(),
+        })
     }
 
     /// The layout's directory.
@@ -138,6 +146,36 @@ impl Layout {
     #[must_use]
     pub fn has_blob(&self, digest: &Digest, size: u64) -> bool {
         fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// Stage a blob once however many tasks need it: `fetch` runs unless the blob is in the
+    /// layout already; a task that needs a blob another task is fetching waits for that fetch
+    /// (and runs its own if that one failed). `true` when this call fetched it.
+    ///
+    /// # Errors
+    /// Whatever `fetch` returns.
+    pub async fn stage_once<E, F, Fut>(&self, digest: &Digest, size: u64, fetch: F) -> Result<bool, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
+        if self.has_blob(digest, size) {
+            return Ok(false);
+        }
+        let cell = {
+            let mut map = self.staging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(digest.clone()).or_default().clone()
+        };
+        let mut fetched = false;
+        cell.get_or_try_init(|| async {
+            if !self.has_blob(digest, size) {
+                fetch().await?;
+                fetched = true;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(fetched)
     }
 
     /// Start writing a blob that must turn out to have `digest` and `size`.

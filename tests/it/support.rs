@@ -616,6 +616,7 @@ pub fn rebundle(dir_of: &Path, from: &str, to: &str, edit: impl FnOnce(&mut Bund
         blobs: &blobs,
         mtime: 1,
         scratch: dir_of,
+        rehash_blobs: true,
     };
     bundle::write(&dir_of.join(to), index, &contents, &key, &Silent).unwrap();
 }
