@@ -159,6 +159,11 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         upstream.push(check_provenance(options.release, spec, &image, &registry, &layout, reporter).await?);
         pulled.push(image);
     }
+    // Layers are read again for user names and scans: a staging layout of this run's own was
+    // checked blob by blob as it arrived, and is not hashed again; one kept from an earlier run
+    // (`--staging`) is.
+    let staged = crate::store::Staged(&layout);
+    let layers: &dyn crate::store::Blobs = if options.staging.is_some() { &layout } else { &staged };
     let mut files = release_files::collect(&options.release.manifests)?;
     let release_file_count = files.len();
 
@@ -188,7 +193,7 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
             artifacts,
             signatures: signed.records,
             upstream_keys: up.pems,
-            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, p))?,
+            config: tokio::task::block_in_place(|| release_harden::image_config(&layout, layers, p))?,
         };
         let mut desc = p.root.clone();
         desc.annotations.insert(REF_NAME_ANNOTATION.to_owned(), record.display_name());
@@ -218,7 +223,8 @@ pub async fn create(options: CreateOptions<'_>, reporter: &(dyn Reporter + 'stat
         Some(plan) => {
             let roots: Vec<(String, &PulledImage)> = images.iter().zip(&pulled).map(|(r, p)| (r.display_name(), p)).collect();
             let dir = staging.join("sealift-scan");
-            let (scanned, scan_files) = tokio::task::block_in_place(|| release_scan::scan_images(&layout, &roots, plan, &dir, reporter))?;
+            let (scanned, scan_files) =
+                tokio::task::block_in_place(|| release_scan::scan_images(&layout, layers, &roots, plan, &dir, reporter))?;
             if !scanned.verdict.passed() {
                 return Err(Error::PolicyGate(Box::new(scanned)));
             }

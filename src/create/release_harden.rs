@@ -57,7 +57,7 @@ pub fn lock_for(images: &[ImageRecord]) -> ImageLock {
 /// `/etc/passwd` (and `/etc/group`) so the manifests can carry the number Kubernetes needs; a
 /// name not found there (or layers that cannot be read as tar streams) leaves the name, which
 /// hardening then reports.
-pub fn image_config(layout: &Layout, image: &PulledImage) -> Result<Option<RuntimeConfig>, Error> {
+pub fn image_config(layout: &Layout, blobs: &dyn crate::store::Blobs, image: &PulledImage) -> Result<Option<RuntimeConfig>, Error> {
     let runnable = image.graph.runnable(&image.root.digest);
     let Some(node) = runnable
         .iter()
@@ -76,7 +76,7 @@ pub fn image_config(layout: &Layout, image: &PulledImage) -> Result<Option<Runti
     let c = config.get("config");
     let mut user = c.and_then(|c| c.get("User")).and_then(|u| u.as_str()).unwrap_or("").to_string();
     if needs_lookup(&user)
-        && let Ok(accounts) = crate::scan::image::accounts(layout, &descriptor)
+        && let Ok(accounts) = crate::scan::image::accounts(layout, blobs, &descriptor)
         && let Ok(ids) = accounts.resolve(&user)
     {
         user = match ids.gid {

@@ -14,6 +14,7 @@ use crate::progress::Reporter;
 use crate::scan::db::Database;
 use crate::scan::{formats, image};
 use crate::source::PulledImage;
+use crate::store::Blobs;
 use crate::store::Layout;
 
 /// How to scan a release.
@@ -60,6 +61,7 @@ fn write(dir: &Path, name: &str, doc: &impl serde::Serialize) -> Result<std::pat
 /// scanned, never counted as clean.
 pub(super) fn scan_images(
     layout: &Layout,
+    blobs: &dyn Blobs,
     images: &[(String, &PulledImage)],
     plan: &ScanPlan<'_>,
     dir: &Path,
@@ -91,7 +93,7 @@ pub(super) fn scan_images(
             if !done.insert(manifest.digest.clone()) {
                 continue;
             }
-            let report = image::scan_manifest(layout, manifest, node.platform.as_ref(), name, plan.database)?;
+            let report = image::scan_manifest(layout, blobs, manifest, node.platform.as_ref(), name, plan.database)?;
             report.judge(&mut verdict);
             let hex = manifest.digest.hex();
             let report_path = write(dir, &format!("{hex}.report.json"), &report)?;

@@ -1,5 +1,8 @@
-//! Scanning a source image (`sealift scan`). The image is first copied into a layout (every blob checked against its digest on the way),
-//! then scanned from there; layers are never unpacked.
+//! Scanning a source image (`sealift scan`). Its manifests and config are copied into a
+//! staging layout (each checked against its digest); its layers are read where they are for
+//! an `oci:` layout or `oci-archive:` file, checked against their digests as they stream, and
+//! pulled into the staging layout (checked on the way) from a registry. Layers are never
+//! unpacked, and each byte is hashed once.
 
 use std::path::PathBuf;
 
@@ -12,7 +15,7 @@ use crate::scan::db::Database;
 use crate::scan::report::NotScanned;
 use crate::scan::{Report, image};
 use crate::source::{self, PulledImage};
-use crate::store::Layout;
+use crate::store::{Blobs, Layout, Staged};
 
 /// What `sealift scan` needs.
 pub struct ScanOptions<'a> {
@@ -50,10 +53,19 @@ pub async fn scan_source(options: ScanOptions<'_>, reporter: &dyn Reporter) -> R
         provenance: None,
         include_foreign_layers: false,
     };
-    let pulled = source::pull(&spec, &registry, &layout, reporter).await?;
+    let (pulled, in_place) = source::pull_for_reading(&spec, &registry, &layout, reporter).await?;
+    // Pulled layers were checked as they arrived in a staging layout of this run's own; one
+    // given with `--staging` may hold blobs from before, which are checked as they are read.
+    let staged = Staged(&layout);
+    let blobs: &dyn Blobs = match &in_place {
+        Some(local) => local,
+        None if options.staging.is_none() => &staged,
+        None => &layout,
+    };
     let (target, platform) = choose_platform(&pulled, options.platform.as_ref())?;
     let name = options.source.to_string();
-    let mut report = tokio::task::block_in_place(|| image::scan_manifest(&layout, &target, platform.as_ref(), &name, options.database))?;
+    let mut report =
+        tokio::task::block_in_place(|| image::scan_manifest(&layout, blobs, &target, platform.as_ref(), &name, options.database))?;
     report.not_scanned = pulled
         .graph
         .others(&pulled.root.digest)

@@ -1,12 +1,15 @@
-//! Scanning an image that sits in an OCI layout: each platform manifest's layers through the
-//! inventory (re-hashed as they stream), then the matcher.
+//! Scanning an image whose manifests sit in an OCI layout: each platform manifest's layers
+//! through the inventory, several layers at once (each checked against its digest as it
+//! streams, unless this run checked it already), stacked in order; then the matcher.
+
+use std::io::Read;
 
 use crate::oci::{Descriptor, Manifest, Platform, VerifyingReader, media_type};
-use crate::store::Layout;
+use crate::store::{Blobs, Layout};
 
 use super::Error;
 use super::db::Database;
-use super::inventory::{Accounts, Collector, Inventory};
+use super::inventory::{Accounts, Collector, Inventory, LayerFiles};
 use super::matcher;
 use super::report::Report;
 
@@ -15,12 +18,13 @@ use super::report::Report;
 /// naming image, platform, layer and media type.
 pub fn scan_manifest(
     layout: &Layout,
+    blobs: &dyn Blobs,
     manifest: &Descriptor,
     platform: Option<&Platform>,
     image: &str,
     db: &Database,
 ) -> Result<Report, Error> {
-    let (config, inventory) = read_layers(layout, manifest, Collector::new()).map_err(|e| e.in_image(image, platform))?;
+    let (config, inventory) = read_layers(layout, blobs, manifest, Collector::new()).map_err(|e| e.in_image(image, platform))?;
     let platform = match platform {
         Some(p) => Some(p.to_string()),
         None => Platform::from_config(&layout.read_manifest(&config)?).map(|p| p.to_string()),
@@ -37,13 +41,21 @@ pub fn scan_manifest(
 }
 
 /// The `/etc/passwd` and `/etc/group` that one image manifest's layers leave.
-pub fn accounts(layout: &Layout, manifest: &Descriptor) -> Result<Accounts, Error> {
-    Ok(read_layers(layout, manifest, Collector::accounts_only())?.1.accounts)
+pub fn accounts(layout: &Layout, blobs: &dyn Blobs, manifest: &Descriptor) -> Result<Accounts, Error> {
+    Ok(read_layers(layout, blobs, manifest, Collector::accounts_only())?.1.accounts)
 }
 
-/// Streams an image manifest's layers (each re-hashed) through `collector`; returns the
-/// config descriptor and what was collected.
-fn read_layers(layout: &Layout, manifest: &Descriptor, mut collector: Collector) -> Result<(Descriptor, Inventory), Error> {
+/// Reads an image manifest's layers through `collector`, several at once (as many as the
+/// machine has cores, and never more than that many ahead of the lowest layer not yet
+/// applied, so memory holds a few layers' file lists at most), and applies them in order;
+/// returns the config descriptor and what was collected. The first failing layer, in layer
+/// order, is the error.
+fn read_layers(
+    layout: &Layout,
+    blobs: &dyn Blobs,
+    manifest: &Descriptor,
+    mut collector: Collector,
+) -> Result<(Descriptor, Inventory), Error> {
     let bytes = layout.read_manifest(manifest)?;
     let parsed = Manifest::parse(&bytes, &manifest.media_type).map_err(|e| Error::Manifest {
         digest: manifest.digest.to_string(),
@@ -57,40 +69,134 @@ fn read_layers(layout: &Layout, manifest: &Descriptor, mut collector: Collector)
     };
     for layer in &layers {
         if !media_type::is_tar_layer(&layer.media_type) {
-            return Err(Error::Layer {
-                image: String::new(),
-                platform: String::new(),
-                layer: layer.digest.to_string(),
-                media_type: layer.media_type.clone(),
-                reason: "not a tar layer media type".into(),
-            });
+            return Err(layer_error(layer, "not a tar layer media type".into()));
         }
-        let layer_error = |e: crate::scan::inventory::Error| {
+    }
+    let reader = collector.reader();
+    let checked = blobs.checked_before();
+    let read_one = |layer: &Descriptor| -> Result<LayerFiles, Error> {
+        let open = || -> std::io::Result<Box<dyn Read + Send + '_>> {
+            let blob = blobs.open_blob_reader(&layer.digest).map_err(std::io::Error::other)?;
+            let blob = std::io::BufReader::with_capacity(1 << 20, blob);
+            Ok(if checked {
+                Box::new(VerifyingReader::size_only(blob, layer.digest.clone(), layer.size))
+            } else {
+                Box::new(VerifyingReader::new(blob, layer.digest.clone(), layer.size))
+            })
+        };
+        reader.read(&layer.digest.to_string(), &layer.media_type, open).map_err(|e| {
             let crate::scan::inventory::Error::Layer { reason, .. } = e;
+            layer_error(layer, reason)
+        })
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(layers.len())
+        .max(1);
+    in_order(&layers, workers, read_one, |files| {
+        collector.apply(files).map_err(|e| {
+            let crate::scan::inventory::Error::Layer { layer, reason } = e;
+            let media_type = layers
+                .iter()
+                .find(|d| d.digest.to_string() == layer)
+                .map(|d| d.media_type.clone())
+                .unwrap_or_default();
             Error::Layer {
                 image: String::new(),
                 platform: String::new(),
-                layer: layer.digest.to_string(),
-                media_type: layer.media_type.clone(),
+                layer,
+                media_type,
                 reason,
             }
-        };
-        let open = || -> Result<_, Error> {
-            let file = layout.open_blob(&layer.digest)?;
-            Ok(VerifyingReader::new(
-                std::io::BufReader::with_capacity(1 << 20, file),
-                layer.digest.clone(),
-                layer.size,
-            ))
-        };
-        let digest = layer.digest.to_string();
-        collector.add_layer(&digest, &layer.media_type, open()?).map_err(layer_error)?;
-        // Hard links at package-record paths: the layer is read again for their targets.
-        if collector.needs_link_targets() {
-            collector
-                .add_link_targets(&digest, &layer.media_type, open()?)
-                .map_err(layer_error)?;
-        }
-    }
+        })
+    })?;
     Ok((config, collector.finish()))
+}
+
+fn layer_error(layer: &Descriptor, reason: String) -> Error {
+    Error::Layer {
+        image: String::new(),
+        platform: String::new(),
+        layer: layer.digest.to_string(),
+        media_type: layer.media_type.clone(),
+        reason,
+    }
+}
+
+/// `read` each item on up to `workers` threads, and `apply` the results in item order as
+/// they become ready. A worker does not start an item more than `2 × workers` ahead of the
+/// next one to apply. Stops at the first error (in item order).
+fn in_order<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    read: impl Fn(&T) -> Result<R, Error> + Sync,
+    mut apply: impl FnMut(R) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use std::sync::{Condvar, Mutex, PoisonError};
+    struct State {
+        next_to_start: usize,
+        applied: usize,
+        stop: bool,
+    }
+    let state = Mutex::new(State {
+        next_to_start: 0,
+        applied: 0,
+        stop: false,
+    });
+    let moved = Condvar::new();
+    let window = 2 * workers.max(1);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<R, Error>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            let tx = tx.clone();
+            let (state, moved, read) = (&state, &moved, &read);
+            scope.spawn(move || {
+                loop {
+                    let i = {
+                        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                        while !s.stop && s.next_to_start < items.len() && s.next_to_start >= s.applied + window {
+                            s = moved.wait(s).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if s.stop || s.next_to_start >= items.len() {
+                            return;
+                        }
+                        s.next_to_start += 1;
+                        s.next_to_start - 1
+                    };
+                    if tx.send((i, read(&items[i]))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready: std::collections::BTreeMap<usize, Result<R, Error>> = std::collections::BTreeMap::new();
+        let mut next = 0;
+        let mut outcome = Ok(());
+        for (i, result) in rx.iter() {
+            ready.insert(i, result);
+            while let Some(result) = ready.remove(&next) {
+                let step = result.and_then(&mut apply);
+                next += 1;
+                let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                s.applied = next;
+                if step.is_err() {
+                    s.stop = true;
+                }
+                moved.notify_all();
+                drop(s);
+                if let Err(e) = step {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        // Let waiting workers go, then wait for them (the scope does).
+        state.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+        moved.notify_all();
+        outcome
+    })
 }

@@ -104,6 +104,39 @@ pub struct PulledImage {
 
 /// Pull one image into `layout`. `registry` is needed for `docker://` sources.
 pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, reporter: &dyn Reporter) -> Result<PulledImage, Error> {
+    Ok(pull_with(spec, registry, layout, reporter, false).await?.0)
+}
+
+/// Pull one image for reading, not carrying: its manifests (and configs) into `layout`, every
+/// one checked; its layers too from a registry, but an `oci:` layout or `oci-archive:` file is
+/// left where it is and its layers are read from there (the returned [`InPlace`]), with no
+/// copy: the reader checks each layer against its digest as it streams.
+pub async fn pull_for_reading(
+    spec: &ImageSpec,
+    registry: &Registry,
+    layout: &Layout,
+    reporter: &dyn Reporter,
+) -> Result<(PulledImage, Option<InPlace>), Error> {
+    let (image, origin) = pull_with(spec, registry, layout, reporter, true).await?;
+    Ok((image, origin.in_place()))
+}
+
+/// The layers of an `oci:` layout or `oci-archive:` file, opened where they are.
+pub struct InPlace(origin::Local);
+
+impl crate::store::Blobs for InPlace {
+    fn open_blob_reader(&self, digest: &Digest) -> Result<Box<dyn std::io::Read + Send + '_>, crate::store::Error> {
+        self.0.open(digest)
+    }
+}
+
+async fn pull_with<'a>(
+    spec: &ImageSpec,
+    registry: &'a Registry,
+    layout: &Layout,
+    reporter: &dyn Reporter,
+    leave_local_layers: bool,
+) -> Result<(PulledImage, Origin<'a>), Error> {
     let image = spec.source.to_string();
     let origin = Origin::open(&spec.source, registry, &image).await?;
     let (repository, tag) = match (&spec.name, &spec.source) {
@@ -199,7 +232,12 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     let mut blobs: Vec<Descriptor> = graph.under(&root.digest).iter().map(|n| n.descriptor.clone()).collect();
     // Configs and layers as the manifests describe them (foreign layers keep their URLs).
     let leaves = graph.blobs(&root.digest);
-    let missing: Vec<&Descriptor> = leaves.iter().copied().filter(|d| !layout.has_blob(&d.digest, d.size)).collect();
+    let in_place = leave_local_layers && origin.is_local();
+    let missing: Vec<&Descriptor> = leaves
+        .iter()
+        .copied()
+        .filter(|d| !in_place && !layout.has_blob(&d.digest, d.size))
+        .collect();
     for d in leaves.iter().filter(|d| layout.has_blob(&d.digest, d.size)) {
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
     }
@@ -226,7 +264,7 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
     .await?;
     blobs.extend(leaves.into_iter().map(Descriptor::plain));
 
-    Ok(PulledImage {
+    let pulled = PulledImage {
         source: image,
         repository,
         tag,
@@ -234,7 +272,8 @@ pub async fn pull(spec: &ImageSpec, registry: &Registry, layout: &Layout, report
         root,
         graph,
         blobs,
-    })
+    };
+    Ok((pulled, origin))
 }
 
 /// A non-distributable (foreign) layer the source does not serve: say so, with its URLs.

@@ -13,6 +13,21 @@ use crate::progress::{ProgressReader, Reporter};
 use crate::registry::Registry;
 use crate::store::{Layout, LayoutIndex, REF_NAME_ANNOTATION};
 
+/// A local origin's blob store.
+pub(super) enum Local {
+    Layout(Layout),
+    Archive(Arc<Archive>),
+}
+
+impl Local {
+    pub(super) fn open(&self, digest: &crate::oci::Digest) -> Result<Box<dyn std::io::Read + Send + '_>, crate::store::Error> {
+        Ok(match self {
+            Self::Layout(layout) => Box::new(layout.open_blob(digest)?),
+            Self::Archive(archive) => Box::new(archive.blob(digest)?),
+        })
+    }
+}
+
 pub(super) enum Origin<'a> {
     Registry {
         client: &'a Registry,
@@ -65,6 +80,20 @@ impl<'a> Origin<'a> {
                 }
             }
         })
+    }
+
+    /// An `oci:` layout or `oci-archive:` file (no network).
+    pub(super) fn is_local(&self) -> bool {
+        !matches!(self, Self::Registry { .. })
+    }
+
+    /// Its blobs, opened where they are, for a local origin.
+    pub(super) fn in_place(self) -> Option<super::InPlace> {
+        match self {
+            Self::Registry { .. } => None,
+            Self::Layout { layout, .. } => Some(super::InPlace(Local::Layout(layout))),
+            Self::Archive { archive, .. } => Some(super::InPlace(Local::Archive(archive))),
+        }
     }
 
     fn image(&self) -> &str {

@@ -271,3 +271,39 @@ impl Layout {
         fs::write(&path, bytes).map_err(io_err(&path))
     }
 }
+
+/// Blobs readable by digest: a layout, or an image read where it is (`oci-archive:`).
+pub trait Blobs: Sync {
+    /// A blob's bytes, from its start. Callers check them against the digest while reading
+    /// (see [`Blobs::checked_before`]).
+    ///
+    /// # Errors
+    /// The blob is not there or cannot be opened.
+    fn open_blob_reader(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, Error>;
+
+    /// Every blob was checked against its digest earlier in this run (as it was staged): a
+    /// read then holds it to its size only, so each byte is hashed once per run.
+    fn checked_before(&self) -> bool {
+        false
+    }
+}
+
+impl Blobs for Layout {
+    fn open_blob_reader(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, Error> {
+        Ok(Box::new(self.open_blob(digest)?))
+    }
+}
+
+/// A layout this run made and filled, checking each blob as it arrived (a `bundle create`
+/// staging layout of its own).
+pub struct Staged<'a>(pub &'a Layout);
+
+impl Blobs for Staged<'_> {
+    fn open_blob_reader(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, Error> {
+        self.0.open_blob_reader(digest)
+    }
+
+    fn checked_before(&self) -> bool {
+        true
+    }
+}

@@ -90,7 +90,7 @@ fn sealift_list(bytes: &[u8], media_type: &str) -> Vec<String> {
 
 fn packages(bytes: &[u8], media_type: &str) -> usize {
     let mut c = Collector::new();
-    c.add_layer("sha256:layer", media_type, bytes).unwrap();
+    c.add_layer("sha256:layer", media_type, || Ok(bytes)).unwrap();
     c.finish().packages.len()
 }
 
@@ -130,16 +130,16 @@ fn multi_member_gzip_multi_frame_zstd_and_plain_tar_list_like_gnu_tar() {
     assert_eq!(packages(&compress("zstd", first), ZSTD), 0);
     // Only skippable frames: no content at all is an error, not an empty layer.
     let skippable_only = [0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2];
-    assert!(Collector::new().add_layer("sha256:empty", ZSTD, &skippable_only[..]).is_err());
+    assert!(Collector::new().add_layer("sha256:empty", ZSTD, || Ok(&skippable_only[..])).is_err());
 
     // Bytes after the last frame that are not a frame are an error, not ignored.
     let mut trailing = zst.clone();
     trailing.extend(b"not a frame");
-    let err = Collector::new().add_layer("sha256:trailing", ZSTD, &trailing[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:trailing", ZSTD, || Ok(&trailing[..])).unwrap_err();
     assert!(err.to_string().contains("zstd"), "{err}");
     // A corrupted second frame is an error too.
     let mut broken = zst.clone();
     let n = broken.len();
     broken[n - 6] ^= 0xff;
-    assert!(Collector::new().add_layer("sha256:broken", ZSTD, &broken[..]).is_err());
+    assert!(Collector::new().add_layer("sha256:broken", ZSTD, || Ok(&broken[..])).is_err());
 }

@@ -2,7 +2,7 @@
 //! what a runtime reads at that path, so the inventory reads it too. A hard link takes its
 //! target's record when the target was itself read as the same kind of file, else the layer is
 //! read again for the target (tar puts it earlier in the same layer); a target not in its layer
-//! is an error. A symlink is resolved against the final file system, after the last layer;
+//! takes the record the layers below have for it, and without one is an error. A symlink is resolved against the final file system, after the last layer;
 //! one whose target was not read as the same kind of file is a warning naming both paths.
 //! Never a silent skip.
 
@@ -11,7 +11,7 @@ use std::io::Read;
 use super::{Collector, Content, Error, FileKind, Record, classify, join, layer, normalise, read_file};
 
 /// Does `r` (the record at `target`) hold a file of `kind`?
-fn holds(r: &Record, target: &str, kind: FileKind) -> bool {
+pub(super) fn holds(r: &Record, target: &str, kind: FileKind) -> bool {
     match &r.content {
         Content::Packages(k, _) => *k == kind,
         Content::OsRelease(_) => kind == FileKind::OsRelease,
@@ -31,45 +31,92 @@ pub(super) fn target<R: Read>(entry: &tar::Entry<'_, R>, dir: &str) -> std::io::
     })
 }
 
-impl Collector {
-    /// Record `path` (a link of `kind`) as holding what `target` holds.
-    pub(super) fn link(
-        &mut self,
-        digest: &str,
-        added: &mut Vec<(String, Record)>,
-        path: String,
-        target: String,
-        kind: FileKind,
-        hard: bool,
-    ) {
-        if !hard {
-            let record = Record {
+/// Record `path` (a link of `kind`) in the layer being read: a symlink as a link, resolved
+/// after the last layer; a hard link as holding what its target holds when the layer has
+/// already given the target's record, else as `pending` (the layer is read again for it).
+pub(super) fn link(
+    digest: &str,
+    added: &mut Vec<(String, Record)>,
+    pending: &mut Vec<(String, String, FileKind)>,
+    path: String,
+    target: String,
+    kind: FileKind,
+    hard: bool,
+) {
+    if !hard {
+        let record = Record {
+            layer: digest.to_owned(),
+            content: Content::Symlink(target, kind),
+        };
+        added.push((path, record));
+        return;
+    }
+    let known = added
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == target)
+        .map(|(_, r)| r)
+        .filter(|r| holds(r, &target, kind))
+        .map(|r| r.content.clone());
+    match known {
+        Some(content) => added.push((
+            path,
+            Record {
                 layer: digest.to_owned(),
-                content: Content::Symlink(target, kind),
-            };
-            added.push((path, record));
-            return;
+                content,
+            },
+        )),
+        None => pending.push((path, target, kind)),
+    }
+}
+
+/// Read a layer again (the same blob, from its start) for the targets of its `pending` hard
+/// links, adding a record for each link whose target it holds. Returns the links whose target
+/// is not in the layer, for the layers below.
+pub(super) fn read_targets(
+    digest: &str,
+    media_type: &str,
+    blob: impl Read,
+    mut pending: Vec<(String, String, FileKind)>,
+    added: &mut Vec<(String, Record)>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, String, FileKind)>, Error> {
+    let layer_err = |reason: String| Error::Layer {
+        layer: digest.to_owned(),
+        reason,
+    };
+    let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
+    for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
+        let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
         }
-        let known = added
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == target)
-            .map(|(_, r)| r)
-            .or_else(|| self.files.get(&target))
-            .filter(|r| holds(r, &target, kind))
-            .map(|r| r.content.clone());
-        match known {
-            Some(content) => added.push((
-                path,
-                Record {
-                    layer: digest.to_owned(),
-                    content,
-                },
-            )),
-            None => self.pending_links.push((path, target, kind)),
+        let path = normalise(&entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy());
+        let Some(kind) = pending.iter().find(|(_, target, _)| *target == path).map(|(_, _, k)| *k) else {
+            continue;
+        };
+        // Every link to this file that wants it read as `kind` gets the same content.
+        let (links, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, k)| *t == path && *k == kind);
+        pending = rest;
+        match read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")))? {
+            Ok(Some(content)) => {
+                for (link, _, _) in links {
+                    let record = Record {
+                        layer: digest.to_owned(),
+                        content: content.clone(),
+                    };
+                    added.push((link, record));
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => warnings.push(format!("/{path} (layer {digest}, read through a hard link): {reason}")),
         }
     }
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
+    Ok(pending)
+}
 
+impl Collector {
     /// Give each symbolic link at a package-record path the record of what it points at in the
     /// final file system (following links up to 8 deep), or drop it with a warning.
     pub(super) fn resolve_symlinks(&mut self) {
@@ -110,57 +157,6 @@ impl Collector {
                     ));
                 }
             }
-        }
-    }
-
-    /// Does the layer just added need a second read for hard-link targets?
-    pub fn needs_link_targets(&self) -> bool {
-        !self.pending_links.is_empty()
-    }
-
-    /// Read the layer just added again (the same blob, from its start) for the targets of its
-    /// hard links at package-record paths. A target not found in the layer is an error.
-    pub fn add_link_targets(&mut self, digest: &str, media_type: &str, blob: impl Read) -> Result<(), Error> {
-        let layer_err = |reason: String| Error::Layer {
-            layer: digest.to_owned(),
-            reason,
-        };
-        let mut pending = std::mem::take(&mut self.pending_links);
-        let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
-        for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
-            let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let path = normalise(&entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy());
-            let Some(kind) = pending.iter().find(|(_, target, _)| *target == path).map(|(_, _, k)| *k) else {
-                continue;
-            };
-            // Every link to this file that wants it read as `kind` gets the same content.
-            let (links, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, k)| *t == path && *k == kind);
-            pending = rest;
-            match read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")))? {
-                Ok(Some(content)) => {
-                    for (link, _, _) in links {
-                        let record = Record {
-                            layer: digest.to_owned(),
-                            content: content.clone(),
-                        };
-                        self.files.insert(link, record);
-                    }
-                }
-                Ok(None) => {}
-                Err(reason) => self
-                    .warnings
-                    .push(format!("/{path} (layer {digest}, read through a hard link): {reason}")),
-            }
-        }
-        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
-        match pending.first() {
-            Some((link, target, _)) => Err(layer_err(format!(
-                "/{link} is a hard link to /{target}, which is not in this layer: sealift cannot read it"
-            ))),
-            None => Ok(()),
         }
     }
 }

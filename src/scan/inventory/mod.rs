@@ -9,6 +9,7 @@ mod cargo_lock;
 pub mod dpkg;
 mod gobuild;
 pub mod layer;
+mod layer_files;
 mod links;
 mod npm;
 mod os_release;
@@ -19,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 pub use accounts::{Accounts, Ids};
+pub use layer_files::{LayerFiles, LayerReader};
 
 use super::package::{Distro, Found, Package};
 
@@ -106,18 +108,16 @@ struct Record {
     content: Content,
 }
 
-/// Builds an inventory one layer at a time, lowest layer first.
+/// Builds an inventory one layer at a time, lowest layer first: each layer is read on its own
+/// ([`LayerReader::read`], several at once if the caller likes) and then applied in order
+/// ([`Collector::apply`]).
 #[derive(Debug, Default)]
 pub struct Collector {
-    /// Files of the layers read so far, by path (no leading `/`).
+    /// Files of the layers applied so far, by path (no leading `/`).
     files: BTreeMap<String, Record>,
     warnings: Vec<String>,
     /// Read only `/etc/passwd` and `/etc/group` (for resolving a user name).
     accounts_only: bool,
-    /// Hard links at package-record paths whose target the layer's pass had already read past:
-    /// (link path, target path, what the link path holds). [`Collector::add_link_targets`]
-    /// reads the same layer again for them.
-    pending_links: Vec<(String, String, FileKind)>,
 }
 
 impl Collector {
@@ -133,71 +133,60 @@ impl Collector {
         }
     }
 
-    /// Read one layer blob of a tar `media_type` (`digest` names it in errors and in the
-    /// report), decoded as the media type says, to its last byte.
-    pub fn add_layer(&mut self, digest: &str, media_type: &str, blob: impl Read) -> Result<(), Error> {
-        let layer_err = |reason: String| Error::Layer {
-            layer: digest.to_owned(),
-            reason,
-        };
-        let mut added: Vec<(String, Record)> = Vec::new();
-        let mut deleted: Vec<String> = Vec::new();
-        let mut opaque: Vec<String> = Vec::new();
-        let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
-        for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
-            let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
-            let raw = entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy().into_owned();
-            let path = normalise(&raw);
-            if path.is_empty() {
-                continue;
-            }
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            if let Some(hidden) = name.strip_prefix(".wh.") {
-                if hidden == ".wh..opq" {
-                    opaque.push(dir.to_owned());
-                } else {
-                    deleted.push(join(dir, hidden));
-                }
-                continue;
-            }
-            let entry_type = entry.header().entry_type();
-            // Whatever this entry is, it hides the lower layers' file at this path; a
-            // non-directory also hides everything the lower layers had below it.
-            self.files.remove(&path);
-            if !entry_type.is_dir() {
-                remove_below(&mut self.files, &path);
-            }
-            let wanted = |k: &FileKind| !self.accounts_only || matches!(k, FileKind::Passwd | FileKind::Group);
-            if entry_type.is_hard_link() || entry_type.is_symlink() {
-                // A package record reached through a link is read like the file itself.
-                if let Some(kind) = classify(&path, false).filter(|k| *k != FileKind::Executable && wanted(k)) {
-                    let target = links::target(&entry, dir).map_err(|e| layer_err(format!("/{path}: {e}")))?;
-                    self.link(digest, &mut added, path, target, kind, entry_type.is_hard_link());
-                }
-                continue;
-            }
-            if !entry_type.is_file() {
-                continue;
-            }
-            let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
-            let Some(kind) = classify(&path, executable).filter(wanted) else {
-                continue;
+    /// What reads this collector's layers (it can be copied to other threads).
+    pub fn reader(&self) -> LayerReader {
+        LayerReader {
+            accounts_only: self.accounts_only,
+        }
+    }
+
+    /// Read one layer and apply it: [`LayerReader::read`] then [`Collector::apply`].
+    pub fn add_layer<R: Read>(&mut self, digest: &str, media_type: &str, open: impl Fn() -> std::io::Result<R>) -> Result<(), Error> {
+        let layer = self.reader().read(digest, media_type, open)?;
+        self.apply(layer)
+    }
+
+    /// Put one layer read by [`LayerReader::read`] on top of those applied so far: whatever
+    /// it has at a path hides what the lower layers had there (a non-directory also hides
+    /// everything below it), whiteouts and opaque directories remove what they name, and its
+    /// package records are added. A hard link at a package-record path whose target was not in
+    /// its own layer takes the lower layers' record of the target, or is an error.
+    pub fn apply(&mut self, layer: LayerFiles) -> Result<(), Error> {
+        let LayerFiles {
+            digest,
+            entries,
+            mut added,
+            deleted,
+            opaque,
+            warnings,
+            lower_links,
+        } = layer;
+        for (link, target, kind) in lower_links {
+            let known = self
+                .files
+                .get(&target)
+                .filter(|r| links::holds(r, &target, kind))
+                .map(|r| r.content.clone());
+            let Some(content) = known else {
+                return Err(Error::Layer {
+                    layer: digest,
+                    reason: format!("/{link} is a hard link to /{target}, which is not in this layer: sealift cannot read it"),
+                });
             };
-            let content = read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")));
-            match content? {
-                Ok(Some(content)) => added.push((
-                    path,
-                    Record {
-                        layer: digest.to_owned(),
-                        content,
-                    },
-                )),
-                Ok(None) => {}
-                Err(reason) => self.warnings.push(format!("/{path} (layer {digest}): {reason}")),
+            added.push((
+                link,
+                Record {
+                    layer: digest.clone(),
+                    content,
+                },
+            ));
+        }
+        for (path, is_dir) in &entries {
+            self.files.remove(path);
+            if !is_dir {
+                remove_below(&mut self.files, path);
             }
         }
-        // Read to the end: the gzip trailer's CRC and the blob's digest are checked there.
-        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
         for path in deleted {
             self.files.remove(&path);
             remove_below(&mut self.files, &path);
@@ -206,9 +195,9 @@ impl Collector {
             remove_below(&mut self.files, &dir);
         }
         self.files.extend(added);
+        self.warnings.extend(warnings);
         Ok(())
     }
-
     /// The inventory of the image as the layers read so far make it.
     pub fn finish(mut self) -> Inventory {
         self.resolve_symlinks();

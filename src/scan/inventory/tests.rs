@@ -46,7 +46,7 @@ fn later_layers_replace_and_whiteouts_delete() {
         ("app/node_modules/qs/package.json", 0o644, br#"{"name":"qs","version":"6.7.0"}"#),
         ("py/site/six-1.16.0.dist-info/METADATA", 0o644, b"Name: six\nVersion: 1.16.0\n"),
     ]);
-    c.add_layer("sha256:base", GZ, &base[..]).unwrap();
+    c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
     let top = layer(&[
         // dpkg status rewritten: package a removed.
         ("var/lib/dpkg/status", 0o644, STATUS_WITHOUT_A),
@@ -54,8 +54,18 @@ fn later_layers_replace_and_whiteouts_delete() {
         ("py/site/.wh..wh..opq", 0o644, b""),
         ("py/site/urllib3-1.23.dist-info/METADATA", 0o644, b"Name: urllib3\nVersion: 1.23\n"),
     ]);
-    c.add_layer("sha256:top", GZ, &top[..]).unwrap();
+    c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap();
     let inv = c.finish();
+
+    // Layers read in any order (as several threads may), applied in layer order: the same.
+    let mut stacked = Collector::new();
+    let reader = stacked.reader();
+    let top_read = reader.read("sha256:top", GZ, || Ok(&top[..])).unwrap();
+    let base_read = reader.read("sha256:base", GZ, || Ok(&base[..])).unwrap();
+    stacked.apply(base_read).unwrap();
+    stacked.apply(top_read).unwrap();
+    assert_eq!(names(&stacked.finish()), names(&inv));
+
     assert_eq!(inv.distro.as_ref().map(|d| d.version_id.as_str()), Some("12"));
     assert_eq!(
         names(&inv),
@@ -93,7 +103,7 @@ fn a_lockfile_and_node_modules_of_one_project_count_once() {
             br#"{"name":"lodash","version":"4.17.15"}"#,
         ),
     ]);
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    c.add_layer("sha256:l", GZ, || Ok(&l[..])).unwrap();
     assert_eq!(
         names(&c.finish()),
         [
@@ -113,7 +123,7 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
         ("usr/lib/sysimage/rpm/rpmdb.sqlite-wal", 0o644, b""),
         ("usr/bin/tool", 0o755, b"#!/bin/sh\necho not a Go binary\n"),
     ]);
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    c.add_layer("sha256:l", GZ, || Ok(&l[..])).unwrap();
     let inv = c.finish();
     assert!(inv.packages.is_empty());
     assert_eq!(inv.warnings.len(), 3, "{:?}", inv.warnings);
@@ -136,7 +146,7 @@ fn unreadable_records_are_warnings_and_broken_layers_errors() {
 
     let mut broken = layer(&[("var/lib/dpkg/status", 0o644, STATUS)]);
     broken.truncate(broken.len() / 2);
-    let err = Collector::new().add_layer("sha256:broken", GZ, &broken[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:broken", GZ, || Ok(&broken[..])).unwrap_err();
     assert!(err.to_string().starts_with("layer sha256:broken:"), "{err}");
 }
 
@@ -146,13 +156,13 @@ fn uncompressed_layers_are_read_too() {
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
     let mut c = Collector::new();
-    c.add_layer("sha256:plain", TAR, &plain[..]).unwrap();
+    c.add_layer("sha256:plain", TAR, || Ok(&plain[..])).unwrap();
     assert_eq!(names(&c.finish()), ["Alpine musl@1.2.2-r3 /lib/apk/db/installed"]);
     // The media type decides the decoder, and the bytes must agree with it.
-    let err = Collector::new().add_layer("sha256:plain", GZ, &plain[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:plain", GZ, || Ok(&plain[..])).unwrap_err();
     assert!(err.to_string().contains("says gzip"), "{err}");
     let err = Collector::new()
-        .add_layer("sha256:gz", "application/vnd.oci.image.layer.v1.tar+zstd", &gz[..])
+        .add_layer("sha256:gz", "application/vnd.oci.image.layer.v1.tar+zstd", || Ok(&gz[..]))
         .unwrap_err();
     assert!(err.to_string().contains("says zstd"), "{err}");
 }
@@ -184,9 +194,13 @@ fn package_records_behind_links_are_read() {
     // A hard link to a file read past as uninteresting: the layer is read again for it.
     let l = layer_with_links(&[("opt/blob", LOCK)], &[("srv/shop/package-lock.json", "opt/blob", true)]);
     let mut c = Collector::new();
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
-    assert!(c.needs_link_targets());
-    c.add_link_targets("sha256:l", GZ, &l[..]).unwrap();
+    let opened = std::cell::Cell::new(0);
+    let open = || {
+        opened.set(opened.get() + 1);
+        Ok(&l[..])
+    };
+    c.add_layer("sha256:l", GZ, open).unwrap();
+    assert_eq!(opened.get(), 2, "the layer was not read again for the link's target");
     assert_eq!(names(&c.finish()), ["npm minimist@1.2.0 /srv/shop/package-lock.json"]);
 
     // Links to a file read as the same kind: no second read; a symlink counts the same.
@@ -198,22 +212,38 @@ fn package_records_behind_links_are_read() {
         ],
     );
     let mut c = Collector::new();
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
-    assert!(!c.needs_link_targets());
+    let opened = std::cell::Cell::new(0);
+    let open = || {
+        opened.set(opened.get() + 1);
+        Ok(&l[..])
+    };
+    c.add_layer("sha256:l", GZ, open).unwrap();
+    assert_eq!(opened.get(), 1, "the layer was read again");
     assert_eq!(c.finish().packages.len(), 3);
 
     // A hard link whose target is not in its layer, and a symlink to a file never read.
     let l = layer_with_links(&[], &[("srv/package-lock.json", "opt/elsewhere", true)]);
-    let mut c = Collector::new();
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
-    let err = c.add_link_targets("sha256:l", GZ, &l[..]).unwrap_err();
+    let err = Collector::new().add_layer("sha256:l", GZ, || Ok(&l[..])).unwrap_err();
     assert!(
         err.to_string().contains("/srv/package-lock.json is a hard link to /opt/elsewhere"),
         "{err}"
     );
+    // One whose target a layer below holds, read as the same kind, takes that record.
+    let base = layer_with_links(&[("opt/package-lock.json", LOCK)], &[]);
+    let top = layer_with_links(&[], &[("srv/package-lock.json", "opt/package-lock.json", true)]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
+    c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap();
+    assert_eq!(
+        names(&c.finish()),
+        [
+            "npm minimist@1.2.0 /opt/package-lock.json",
+            "npm minimist@1.2.0 /srv/package-lock.json"
+        ]
+    );
     let l = layer_with_links(&[("opt/blob", LOCK)], &[("srv/package-lock.json", "/opt/blob", false)]);
     let mut c = Collector::new();
-    c.add_layer("sha256:l", GZ, &l[..]).unwrap();
+    c.add_layer("sha256:l", GZ, || Ok(&l[..])).unwrap();
     let inv = c.finish();
     assert!(inv.packages.is_empty());
     assert!(
