@@ -89,39 +89,26 @@ pub(super) struct Mounts {
     refused: AtomicBool,
 }
 
-/// Put `work.desc` into the repository of every image in `work.images`: what became of it in
-/// each, as (image index, outcome).
-pub(super) async fn push_everywhere(
+/// Put `desc` into `to`'s repository once `from` (another repository of the registry) holds
+/// it: mounted while the registry takes mounts, else as [`into_repository`].
+pub(super) async fn follow(
     bundle: &VerifiedBundle,
     client: &Registry,
-    work: &BlobWork<'_>,
-    destinations: &[Destination<'_>],
+    to: &Destination<'_>,
+    desc: &Descriptor,
+    from: &str,
     mounts: &Mounts,
     reporter: &dyn Reporter,
-) -> Result<Vec<(usize, Pushed)>, Error> {
-    let desc = work.desc;
-    let mut out = Vec::with_capacity(work.images.len());
-    // The repository that holds the blob, once one does.
-    let mut holder: Option<&str> = None;
-    for &i in &work.images {
-        let to = &destinations[i];
-        let repository = to.target.repository.as_str();
-        let outcome = match holder {
-            Some(from) if from == repository => Pushed::Present,
-            Some(from) if !mounts.refused.load(Ordering::Relaxed) && mount(client, to, desc, from, mounts, reporter).await => {
-                Pushed::Mounted
-            }
-            _ => into_repository(bundle, client, to, desc, reporter).await?,
-        };
-        holder.get_or_insert(repository);
-        out.push((i, outcome));
+) -> Result<Pushed, Error> {
+    if !mounts.refused.load(Ordering::Relaxed) && mount(client, to, desc, from, mounts, reporter).await {
+        return Ok(Pushed::Mounted);
     }
-    Ok(out)
+    into_repository(bundle, client, to, desc, reporter).await
 }
 
 /// The blob into one repository: skipped when it is there (when asking is worth it, see the
 /// module), uploaded otherwise.
-async fn into_repository(
+pub(super) async fn into_repository(
     bundle: &VerifiedBundle,
     client: &Registry,
     to: &Destination<'_>,

@@ -1,17 +1,19 @@
 //! The disconnected side's push: a [`VerifiedBundle`] (and nothing else) into the site's
 //! registry, by digest, keeping each image's repository path under the target registry.
 //!
-//! Order: every image's blobs (each distinct blob once, largest first, mounted where images
-//! share it: [`blobs`]), then each image's manifests by digest, children first; then every
-//! image's signature objects, in one batch ([`signatures`]); then the tags, so that no tag
-//! names an image whose signatures are not in the registry yet, even when the load stops half
-//! way. Each step runs up to `--jobs` requests at once. Manifests are pushed as the exact
-//! verified bytes, so digests on the far side equal the source's. Blob bytes are re-read from
-//! the same open file that was verified and re-hashed on the way out.
+//! Order ([`pipeline`]): every distinct blob once, largest first, then mounted where other
+//! images share it ([`blobs`]); as soon as an image's blobs are in, its manifests by digest,
+//! children first, and its signature objects ([`signatures`]); once every image is in and
+//! every signature object reads back as written, the tags, so that no tag names an image whose
+//! signatures are not in the registry yet, even when the load stops half way. Up to `--jobs`
+//! requests run at once. Manifests are pushed as the exact verified bytes, so digests on the
+//! far side equal the source's. Blob bytes are re-read from the same open file that was
+//! verified and re-hashed on the way out.
 
 mod blobs;
 pub mod containers_policy;
 pub mod manifests;
+mod pipeline;
 pub mod receipts;
 mod signatures;
 
@@ -89,11 +91,7 @@ pub struct LoadReport {
     pub images: Vec<LoadedImage>,
 }
 
-/// Push a verified bundle's images into `options.registry`.
-///
-/// Several images go at once (as many as `--jobs`), and so do their blobs, with at most
-/// `--jobs` blob transfers running in all. A blob shared by images is uploaded once and then
-/// mounted into the other repositories (see [`blobs`]).
+/// Push a verified bundle's images into `options.registry` (see the module for the order).
 pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOptions, reporter: &dyn Reporter) -> Result<LoadReport, Error> {
     if options.registry.is_empty() || options.registry.contains('/') {
         return Err(Error::InvalidRegistry(options.registry.clone()));
@@ -134,38 +132,7 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         .collect();
     let per_image: Vec<&[Descriptor]> = plans.iter().map(|p| p.blobs.as_slice()).collect();
     let work = blobs::distinct(&per_image);
-    let mounts = blobs::Mounts::default();
-    let outcomes: Vec<Vec<(usize, blobs::Pushed)>> = futures_util::stream::iter(
-        work.iter()
-            .map(|w| blobs::push_everywhere(bundle, client, w, &destinations, &mounts, reporter)),
-    )
-    .buffer_unordered(client.jobs())
-    .try_collect()
-    .await?;
-    let mut loaded: Vec<LoadedImage> = plans.iter().map(ImagePlan::loaded).collect();
-    for (i, outcome) in outcomes.into_iter().flatten() {
-        let image = &mut loaded[i];
-        match outcome {
-            blobs::Pushed::Uploaded(bytes) => {
-                image.blobs_pushed += 1;
-                image.bytes_pushed += bytes;
-            }
-            blobs::Pushed::Present => image.blobs_skipped += 1,
-            blobs::Pushed::Mounted => image.blobs_mounted += 1,
-        }
-    }
-    // Then each image's manifests by digest, children first; several images at once.
-    let manifests = plans.iter().map(|plan| push_manifests(bundle, client, plan));
-    let counts: Vec<usize> = futures_util::stream::iter(manifests).buffered(client.jobs()).try_collect().await?;
-    for (image, n) in loaded.iter_mut().zip(counts) {
-        image.manifests_pushed += n;
-    }
-    let mut report = LoadReport {
-        registry: options.registry.clone(),
-        images: loaded,
-    };
-    // Signature objects follow their images, all in one batch (see `push_objects`): which
-    // image each belongs to.
+    // Each image's signature objects, and which image each belongs to.
     let mut objects = Vec::new();
     let mut owners = Vec::new();
     for (owner, (plan, image)) in plans.iter().zip(&bundle.index().images).enumerate() {
@@ -174,8 +141,40 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
             owners.push(owner);
         }
     }
-    let counts = signatures::push_objects(client, &objects, client.jobs()).await?;
-    for (owner, pushed) in owners.into_iter().zip(counts) {
+    let outcome = pipeline::run(&pipeline::Load {
+        bundle,
+        client,
+        plans: &plans,
+        destinations: &destinations,
+        work: &work,
+        objects: &objects,
+        owners: &owners,
+        reporter,
+    })
+    .await?;
+    let mut loaded: Vec<LoadedImage> = plans.iter().map(ImagePlan::loaded).collect();
+    for (image, (pushed, manifests)) in loaded.iter_mut().zip(outcome.blobs.iter().zip(&outcome.manifests)) {
+        image.manifests_pushed += manifests;
+        for outcome in pushed {
+            match outcome {
+                blobs::Pushed::Uploaded(bytes) => {
+                    image.blobs_pushed += 1;
+                    image.bytes_pushed += bytes;
+                }
+                blobs::Pushed::Present => image.blobs_skipped += 1,
+                blobs::Pushed::Mounted => image.blobs_mounted += 1,
+            }
+        }
+    }
+    let mut report = LoadReport {
+        registry: options.registry.clone(),
+        images: loaded,
+    };
+    // The signature objects' later rounds: reading back what was written, and merging again
+    // where another writer replaced it.
+    let mut pushed = outcome.object_pushes;
+    signatures::settle(client, &objects, outcome.unsettled, &mut pushed, 1, client.jobs()).await?;
+    for (owner, pushed) in owners.into_iter().zip(pushed) {
         report.images[owner].signatures += 1;
         report.images[owner].signature_manifests_pushed += pushed;
     }
@@ -217,7 +216,7 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
 
 /// What one image of the bundle puts into the registry: computed from the verified graph
 /// before anything is pushed.
-struct ImagePlan<'a> {
+pub(super) struct ImagePlan<'a> {
     /// The image, for messages.
     name: String,
     /// Where it goes (with its tag, if any).
@@ -285,7 +284,7 @@ impl<'a> ImagePlan<'a> {
 }
 
 /// One image's manifests by digest, children first: how many.
-async fn push_manifests(bundle: &VerifiedBundle, client: &Registry, plan: &ImagePlan<'_>) -> Result<usize, Error> {
+pub(super) async fn push_manifests(bundle: &VerifiedBundle, client: &Registry, plan: &ImagePlan<'_>) -> Result<usize, Error> {
     for node in &plan.manifests {
         let (digest, mt) = (&node.descriptor.digest, &node.descriptor.media_type);
         let bytes = bundle.manifest(digest).ok_or_else(|| Error::Inconsistent {

@@ -67,8 +67,26 @@ pub(super) struct Object<'a> {
 /// not once per object.
 pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs: usize) -> Result<Vec<usize>, Error> {
     let mut pushed = vec![0; objects.len()];
-    let mut pending: Vec<usize> = (0..objects.len()).collect();
-    for round in 0..MERGE_ROUNDS {
+    let pending: Vec<usize> = (0..objects.len()).collect();
+    settle(client, objects, pending, &mut pushed, 0, jobs).await?;
+    Ok(pushed)
+}
+
+/// [`push_objects`] for the `pending` objects (indexes into `objects`), from round
+/// `first_round` on (a caller that ran round 0 itself, with [`step`], starts at 1), adding the
+/// manifests pushed to `pushed`.
+pub(super) async fn settle(
+    client: &Registry,
+    objects: &[Object<'_>],
+    mut pending: Vec<usize>,
+    pushed: &mut [usize],
+    first_round: u32,
+    jobs: usize,
+) -> Result<(), Error> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for round in first_round..MERGE_ROUNDS {
         if round > 0 {
             tokio::time::sleep(merge_pause(round)).await;
         }
@@ -101,7 +119,7 @@ pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs
             }
         }
         if still.is_empty() {
-            return Ok(pushed);
+            return Ok(());
         }
         still.sort_unstable();
         pending = still;
@@ -130,7 +148,7 @@ impl Object<'_> {
 
 /// One read-merge-write of `object`: whether the registry already shows it (done), and the
 /// manifests written.
-async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(bool, usize), Error> {
+pub(super) async fn step(client: &Registry, object: &Object<'_>, round: u32) -> Result<(bool, usize), Error> {
     let (target, name) = (&object.target, object.image.as_str());
     let bytes = object.manifest;
     let manifest_digest = crate::oci::Digest::of(bytes);

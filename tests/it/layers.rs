@@ -130,12 +130,18 @@ fn multi_member_gzip_multi_frame_zstd_and_plain_tar_list_like_gnu_tar() {
     assert_eq!(packages(&compress("zstd", first), ZSTD), 0);
     // Only skippable frames: no content at all is an error, not an empty layer.
     let skippable_only = [0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2];
-    assert!(Collector::new().add_layer("sha256:empty", ZSTD, || Ok(&skippable_only[..])).is_err());
+    assert!(
+        Collector::new()
+            .add_layer("sha256:empty", ZSTD, || Ok(&skippable_only[..]))
+            .is_err()
+    );
 
     // Bytes after the last frame that are not a frame are an error, not ignored.
     let mut trailing = zst.clone();
     trailing.extend(b"not a frame");
-    let err = Collector::new().add_layer("sha256:trailing", ZSTD, || Ok(&trailing[..])).unwrap_err();
+    let err = Collector::new()
+        .add_layer("sha256:trailing", ZSTD, || Ok(&trailing[..]))
+        .unwrap_err();
     assert!(err.to_string().contains("zstd"), "{err}");
     // A corrupted second frame is an error too.
     let mut broken = zst.clone();
