@@ -488,3 +488,100 @@ fn the_table_escapes_what_the_image_and_the_database_say() {
         assert!(shown.contains(escaped), "{escaped} not in {shown}");
     }
 }
+
+/// The layer digests of the one image in `layout` tagged `tag`.
+fn layer_digests(layout: &Path, tag: &str) -> Vec<String> {
+    let blob = |digest: &str| layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(blob(manifest["digest"].as_str().unwrap())).unwrap()).unwrap();
+    manifest["layers"].as_array().unwrap().iter().map(|l| s(&l["digest"])).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layouts_and_archives_are_scanned_in_place_and_a_changed_layer_is_refused() {
+    use sealift::create::{ScanOptions, scan_source};
+    let bed = bed();
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    make_image(&layout, "alpine", &[&fixture("alpine-3.14")]);
+    let archive = work.path().join("image.tar");
+    let tar = |from: &Path, to: &Path| {
+        let status = Command::new("tar")
+            .arg("-C")
+            .arg(from)
+            .arg("-cf")
+            .arg(to)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    tar(&layout, &archive);
+    let layers = layer_digests(&layout, "alpine");
+    assert!(!layers.is_empty());
+    let database = sealift::scan::db::Database::open(&bed.dir.join("vulndb"), None, time::OffsetDateTime::now_utc()).unwrap();
+    let registry = sealift::registry::RegistryOptions {
+        ca_files: vec![],
+        credentials: sealift::registry::Credentials {
+            explicit: None,
+            auth_files: vec![],
+        },
+        jobs: 2,
+        upload_chunk: sealift::registry::UPLOAD_CHUNK,
+        retry: sealift::registry::RetryPolicy::default(),
+    };
+    let sources = [
+        format!("oci:{}:alpine", layout.display()),
+        format!("oci-archive:{}:alpine", archive.display()),
+    ];
+    for (i, source) in sources.iter().enumerate() {
+        let staging = work.path().join(format!("staging-{i}"));
+        let options = ScanOptions {
+            source: source.parse().unwrap(),
+            platform: None,
+            registry: registry.clone(),
+            database: &database,
+            staging: Some(staging.clone()),
+        };
+        let report = scan_source(options, &sealift::progress::Silent).await.unwrap();
+        assert!(report.packages.len() > 10, "{source}: {} packages", report.packages.len());
+        // The manifest and config were staged (and checked); no layer was copied.
+        let staged: Vec<String> = std::fs::read_dir(staging.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        assert_eq!(staged.len(), 2, "{source}: staged {staged:?}");
+        for layer in &layers {
+            assert!(!staged.contains(layer), "{source}: layer {layer} was copied");
+        }
+    }
+
+    // One byte of the layer changed after the image was made (same size): both sources are
+    // refused, naming the layer.
+    let hex = layers[0].trim_start_matches("sha256:");
+    let path = layout.join("blobs/sha256").join(hex);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let changed = work.path().join("changed.tar");
+    tar(&layout, &changed);
+    for source in [
+        format!("oci:{}:alpine", layout.display()),
+        format!("oci-archive:{}:alpine", changed.display()),
+    ] {
+        let o = sealift(
+            work.path(),
+            &["scan", &source, "--vuln-db", bed.dir.join("vulndb").to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(2), "{source}: {}", text(&o));
+        assert!(text(&o).contains(&layers[0]), "{source}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{source}: a report was written");
+    }
+}
