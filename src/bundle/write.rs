@@ -256,8 +256,9 @@ pub fn write(
         let mut data: Box<dyn Read> = if rehash {
             Box::new(VerifyingReader::new(source, p.entry.digest.clone(), p.entry.size))
         } else {
-            // Checked when it was staged in this run: only its size is held to the entry.
-            Box::new(source.take(p.entry.size))
+            // Checked when it was staged in this run: only its size is held to the entry (a
+            // short read is an error, not a padded entry).
+            Box::new(VerifyingReader::size_only(source, p.entry.digest.clone(), p.entry.size))
         };
         append(&mut tar, &p.entry.path, p.entry.size, &mut data).map_err(|e| Error::Input(format!("{}: {e}", p.entry.path)))?;
         task.finish();

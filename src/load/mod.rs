@@ -173,7 +173,16 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
     // The signature objects' later rounds: reading back what was written, and merging again
     // where another writer replaced it.
     let mut pushed = outcome.object_pushes;
-    signatures::settle(client, &objects, outcome.unsettled, &mut pushed, 1, client.jobs()).await?;
+    signatures::settle(
+        client,
+        &objects,
+        outcome.unsettled,
+        &mut pushed,
+        1,
+        outcome.slowest_step,
+        client.jobs(),
+    )
+    .await?;
     for (owner, pushed) in owners.into_iter().zip(pushed) {
         report.images[owner].signatures += 1;
         report.images[owner].signature_manifests_pushed += pushed;

@@ -2,8 +2,9 @@
 //! (largest first) into the first repository that needs it, then mounted into the others;
 //! as soon as all of an image's blobs are in, its manifests (children first) and the first
 //! round of its signature objects (see [`signatures`](super::signatures)). Images that are the
-//! same manifest in the same repository go together, so that two never rewrite one signature
-//! tag at once.
+//! same manifest in the same repository go together, so that they do not rewrite their
+//! signature tags at the same moment; other images whose signatures share a tag (an index and
+//! one of its platform manifests, both listed) may, and the read-back rounds reconcile them.
 //!
 //! Nothing waits for a whole step to finish across all images: a small image's manifests and
 //! signatures go while a large layer of another is still uploading.
@@ -32,6 +33,8 @@ pub(super) struct Outcome {
     pub object_pushes: Vec<usize>,
     /// Objects the first round did not find in place yet (to settle).
     pub unsettled: Vec<usize>,
+    /// The longest first-round step (a read-merge-write of one signature tag).
+    pub slowest_step: std::time::Duration,
 }
 
 /// Everything the pipeline reads.
@@ -50,8 +53,9 @@ pub(super) struct Load<'a> {
 enum Item {
     /// A distinct blob into the first repository that needs it.
     First(usize),
-    /// A blob (work index) into one more image's repository, from the repository holding it.
-    Follow(usize, usize, String),
+    /// A blob (work index) into one more repository, for the images listed (all in that
+    /// repository), from the repository holding it.
+    Follow(usize, Vec<usize>, String),
     /// A group of images (the same manifest in the same repository): manifests, then the
     /// first round of their signature objects.
     Images(usize),
@@ -59,8 +63,8 @@ enum Item {
 
 enum Done {
     First(usize, Pushed),
-    Follow(usize, Pushed),
-    Images(usize, Vec<usize>, Vec<(usize, bool, usize)>),
+    Follow(Vec<usize>, Pushed),
+    Images(usize, Vec<usize>, Vec<(usize, bool, usize, std::time::Duration)>),
 }
 
 type Running<'a> = Pin<Box<dyn Future<Output = Result<Done, Error>> + Send + 'a>>;
@@ -90,6 +94,7 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         manifests: vec![0; images],
         object_pushes: vec![0; load.objects.len()],
         unsettled: Vec::new(),
+        slowest_step: std::time::Duration::ZERO,
     };
     let mut queue: VecDeque<Item> = (0..load.work.len()).map(Item::First).collect();
     for g in (0..images).filter(|&i| group[i] == i && waiting[i] == 0) {
@@ -118,20 +123,33 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
                 let first = work.images[0];
                 blob_in(first, pushed, &mut queue);
                 let holder = &load.destinations[first].target.repository;
+                // One placement per repository: the other images there find it present.
+                let mut by_repository: Vec<(&String, Vec<usize>)> = Vec::new();
                 for &i in &work.images[1..] {
-                    if load.destinations[i].target.repository == *holder {
+                    let repository = &load.destinations[i].target.repository;
+                    if repository == holder {
                         blob_in(i, Pushed::Present, &mut queue);
+                    } else if let Some((_, images)) = by_repository.iter_mut().find(|(r, _)| *r == repository) {
+                        images.push(i);
                     } else {
-                        queue.push_front(Item::Follow(w, i, holder.clone()));
+                        by_repository.push((repository, vec![i]));
                     }
                 }
+                for (_, images) in by_repository {
+                    queue.push_front(Item::Follow(w, images, holder.clone()));
+                }
             }
-            Done::Follow(i, pushed) => blob_in(i, pushed, &mut queue),
+            Done::Follow(images, pushed) => {
+                for (n, i) in images.into_iter().enumerate() {
+                    blob_in(i, if n == 0 { pushed } else { Pushed::Present }, &mut queue);
+                }
+            }
             Done::Images(g, manifests, stepped) => {
                 for (i, n) in (0..images).filter(|&i| group[i] == g).zip(manifests) {
                     outcome.manifests[i] = n;
                 }
-                for (o, done, n) in stepped {
+                for (o, done, n, took) in stepped {
+                    outcome.slowest_step = outcome.slowest_step.max(took);
                     outcome.object_pushes[o] += n;
                     if !done {
                         outcome.unsettled.push(o);
@@ -152,11 +170,11 @@ fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: I
             let pushed = blobs::into_repository(load.bundle, load.client, to, work.desc, load.reporter).await?;
             Ok(Done::First(w, pushed))
         }),
-        Item::Follow(w, i, from) => Box::pin(async move {
+        Item::Follow(w, images, from) => Box::pin(async move {
             let desc = load.work[w].desc;
-            let to = &load.destinations[i];
+            let to = &load.destinations[images[0]];
             let pushed = blobs::follow(load.bundle, load.client, to, desc, &from, mounts, load.reporter).await?;
-            Ok(Done::Follow(i, pushed))
+            Ok(Done::Follow(images, pushed))
         }),
         Item::Images(g) => Box::pin(async move {
             let mut manifests = Vec::new();
@@ -165,8 +183,9 @@ fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: I
             }
             let mut stepped = Vec::new();
             for (o, object) in load.objects.iter().enumerate().filter(|(o, _)| group[load.owners[*o]] == g) {
+                let started = std::time::Instant::now();
                 let (done, n) = signatures::step(load.client, object, 0).await?;
-                stepped.push((o, done, n));
+                stepped.push((o, done, n, started.elapsed()));
             }
             Ok(Done::Images(g, manifests, stepped))
         }),

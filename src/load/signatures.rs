@@ -68,19 +68,20 @@ pub(super) struct Object<'a> {
 pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs: usize) -> Result<Vec<usize>, Error> {
     let mut pushed = vec![0; objects.len()];
     let pending: Vec<usize> = (0..objects.len()).collect();
-    settle(client, objects, pending, &mut pushed, 0, jobs).await?;
+    settle(client, objects, pending, &mut pushed, 0, std::time::Duration::ZERO, jobs).await?;
     Ok(pushed)
 }
 
 /// [`push_objects`] for the `pending` objects (indexes into `objects`), from round
-/// `first_round` on (a caller that ran round 0 itself, with [`step`], starts at 1), adding the
-/// manifests pushed to `pushed`.
+/// `first_round` on (a caller that ran round 0 itself, with [`step`], starts at 1, and gives
+/// the longest step it took as `slowest`), adding the manifests pushed to `pushed`.
 pub(super) async fn settle(
     client: &Registry,
     objects: &[Object<'_>],
     mut pending: Vec<usize>,
     pushed: &mut [usize],
     first_round: u32,
+    mut slowest: std::time::Duration,
     jobs: usize,
 ) -> Result<(), Error> {
     if pending.is_empty() {
@@ -88,7 +89,7 @@ pub(super) async fn settle(
     }
     for round in first_round..MERGE_ROUNDS {
         if round > 0 {
-            tokio::time::sleep(merge_pause(round)).await;
+            tokio::time::sleep(merge_pause(round, slowest)).await;
         }
         // Objects that write the same tag go one after another (each merges into what the
         // one before wrote); different tags go at once.
@@ -100,19 +101,22 @@ pub(super) async fn settle(
                 None => groups.push((key, vec![i])),
             }
         }
-        let stepped: Vec<Vec<(usize, bool, usize)>> = futures_util::stream::iter(groups.into_iter().map(|(_, members)| async move {
-            let mut out = Vec::with_capacity(members.len());
-            for i in members {
-                let (done, n) = step(client, &objects[i], round).await?;
-                out.push((i, done, n));
-            }
-            Ok::<_, Error>(out)
-        }))
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await?;
+        let stepped: Vec<Vec<(usize, bool, usize, std::time::Duration)>> =
+            futures_util::stream::iter(groups.into_iter().map(|(_, members)| async move {
+                let mut out = Vec::with_capacity(members.len());
+                for i in members {
+                    let started = std::time::Instant::now();
+                    let (done, n) = step(client, &objects[i], round).await?;
+                    out.push((i, done, n, started.elapsed()));
+                }
+                Ok::<_, Error>(out)
+            }))
+            .buffer_unordered(jobs.max(1))
+            .try_collect()
+            .await?;
         let mut still: Vec<usize> = Vec::new();
-        for (i, done, n) in stepped.into_iter().flatten() {
+        for (i, done, n, took) in stepped.into_iter().flatten() {
+            slowest = slowest.max(took);
             pushed[i] += n;
             if !done {
                 still.push(i);
@@ -248,10 +252,12 @@ pub(super) async fn step(client: &Registry, object: &Object<'_>, round: u32) -> 
 const MERGE_ROUNDS: u32 = 16;
 
 /// A short, growing, jittered pause between merge rounds, so concurrent loads stop colliding.
-/// The first (before reading back what was written) only has to outlast another writer's
-/// read-merge-write on the same tag, a few milliseconds on a registry near by.
-fn merge_pause(round: u32) -> std::time::Duration {
+/// Each has to outlast another writer's read-merge-write of the same tag, taken to be twice
+/// the longest this load's own took (`slowest`: a few milliseconds on a registry near by, far
+/// more on one across a network), and never under 20 ms.
+fn merge_pause(round: u32, slowest: std::time::Duration) -> std::time::Duration {
     let mut jitter = [0u8; 1];
     let _ = getrandom::fill(&mut jitter);
-    std::time::Duration::from_millis(u64::from(round.saturating_sub(1)) * 50 + 20 + u64::from(jitter[0] % 32))
+    let base = (slowest * 2).max(std::time::Duration::from_millis(20));
+    base + std::time::Duration::from_millis(u64::from(round.saturating_sub(1)) * 50 + u64::from(jitter[0] % 32))
 }

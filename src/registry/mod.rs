@@ -137,8 +137,8 @@ pub struct RegistryOptions {
     pub credentials: Credentials,
     /// Blob transfers in flight at once.
     pub jobs: usize,
-    /// Bytes per `PATCH` of a chunked blob upload ([`UPLOAD_CHUNK`] by default; at least
-    /// [`MIN_UPLOAD_CHUNK`]).
+    /// Bytes per `PATCH` of a chunked blob upload: [`UPLOAD_CHUNK`] when 0; at least
+    /// [`MIN_UPLOAD_CHUNK`].
     pub upload_chunk: u64,
     /// How hard to retry requests that may pass on another try.
     pub retry: RetryPolicy,
@@ -196,7 +196,11 @@ impl Registry {
             tokens: token::TokenCache::default(),
             credentials: options.credentials.clone(),
             jobs: options.jobs.max(1),
-            upload_chunk: options.upload_chunk.max(upload::MIN_UPLOAD_CHUNK),
+            // 0 (a defaulted field) is the default size, not the smallest.
+            upload_chunk: match options.upload_chunk {
+                0 => UPLOAD_CHUNK,
+                n => n.max(upload::MIN_UPLOAD_CHUNK),
+            },
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
         })
     }

@@ -35,6 +35,20 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The wait before try `attempt + 1` (1-based `attempt`) of something retried by hand:
+    /// the registry's `Retry-After` when it sent one within the cap, else `min_delay`
+    /// doubled for each earlier try, up to `max_delay` (no jitter).
+    #[must_use]
+    pub fn wait_after(&self, attempt: usize, failed: &Failed) -> Duration {
+        if let Some(after) = failed.retry_after.filter(|d| *d <= self.retry_after_cap) {
+            return after;
+        }
+        let doublings = u32::try_from(attempt.saturating_sub(1)).unwrap_or(u32::MAX).min(16);
+        self.min_delay.saturating_mul(1 << doublings).min(self.max_delay)
+    }
+}
+
 /// Why one try failed, and whether another may succeed.
 #[derive(Debug, Clone)]
 pub struct Failed {

@@ -151,8 +151,16 @@ impl Registry {
                     .await
                 {
                     Ok(()) => return Ok(()),
-                    Err(Whole::Failed(failed)) if failed.transient && sessions < self.retry.attempts => continue 'session,
-                    Err(Whole::Failed(failed)) => return Err(fail(failed, sessions)),
+                    Err(Whole::Failed(failed)) if failed.transient && sessions < self.retry.attempts => {
+                        // The session is dropped, and a new one opened after a wait.
+                        let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                        tokio::time::sleep(self.retry.wait_after(sessions, &failed)).await;
+                        continue 'session;
+                    }
+                    Err(Whole::Failed(failed)) => {
+                        let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                        return Err(fail(failed, sessions));
+                    }
                     Err(Whole::Mismatch(found)) => {
                         let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
                         return Err(Error::DigestMismatch {

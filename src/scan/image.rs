@@ -46,8 +46,9 @@ pub fn accounts(layout: &Layout, blobs: &dyn Blobs, manifest: &Descriptor) -> Re
 }
 
 /// Reads an image manifest's layers through `collector`, several at once (as many as the
-/// machine has cores, and never more than that many ahead of the lowest layer not yet
-/// applied, so memory holds a few layers' file lists at most), and applies them in order;
+/// machine has cores, at most [`MAX_LAYER_THREADS`], and never more than that many layers
+/// read or being read ahead of the lowest one not yet applied, so memory holds that many
+/// layers' file lists at most), and applies them in order;
 /// returns the config descriptor and what was collected. The first failing layer, in layer
 /// order, is the error.
 fn read_layers(
@@ -91,6 +92,7 @@ fn read_layers(
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_LAYER_THREADS)
         .min(layers.len())
         .max(1);
     in_order(&layers, workers, read_one, |files| {
@@ -113,6 +115,9 @@ fn read_layers(
     Ok((config, collector.finish()))
 }
 
+/// Layers read at once, however many cores: each holds its layer's file list until applied.
+const MAX_LAYER_THREADS: usize = 4;
+
 fn layer_error(layer: &Descriptor, reason: String) -> Error {
     Error::Layer {
         image: String::new(),
@@ -124,8 +129,9 @@ fn layer_error(layer: &Descriptor, reason: String) -> Error {
 }
 
 /// `read` each item on up to `workers` threads, and `apply` the results in item order as
-/// they become ready. A worker does not start an item more than `2 × workers` ahead of the
-/// next one to apply. Stops at the first error (in item order).
+/// they become ready. A worker does not start an item `workers` or more ahead of the next one
+/// to apply. Stops at the first error (in item order); a `read` that panics is an error, and
+/// a panicking `apply` lets the workers go before the panic goes on.
 fn in_order<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
@@ -144,7 +150,15 @@ fn in_order<T: Sync, R: Send>(
         stop: false,
     });
     let moved = Condvar::new();
-    let window = 2 * workers.max(1);
+    let window = workers.max(1);
+    // Whatever ends the applying side (an error, a panic), the workers are let go.
+    struct StopOnDrop<'a>(&'a Mutex<State>, &'a Condvar);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+            self.1.notify_all();
+        }
+    }
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<R, Error>)>();
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
@@ -163,13 +177,16 @@ fn in_order<T: Sync, R: Send>(
                         s.next_to_start += 1;
                         s.next_to_start - 1
                     };
-                    if tx.send((i, read(&items[i]))).is_err() {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&items[i])))
+                        .unwrap_or_else(|_| Err(Error::Internal("reading a layer stopped unexpectedly (a bug in sealift)".into())));
+                    if tx.send((i, result)).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(tx);
+        let _stop = StopOnDrop(&state, &moved);
         let mut ready: std::collections::BTreeMap<usize, Result<R, Error>> = std::collections::BTreeMap::new();
         let mut next = 0;
         let mut outcome = Ok(());
@@ -194,9 +211,7 @@ fn in_order<T: Sync, R: Send>(
                 break;
             }
         }
-        // Let waiting workers go, then wait for them (the scope does).
-        state.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
-        moved.notify_all();
+        // `_stop` lets waiting workers go when it is dropped; the scope waits for them.
         outcome
     })
 }

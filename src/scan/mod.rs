@@ -23,6 +23,9 @@ pub enum Error {
     Inventory(#[from] inventory::Error),
     #[error(transparent)]
     Database(#[from] db::Error),
+    /// Something that should not happen did (a bug); named rather than a crash or a hang.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A layer of a runnable image that cannot be read whole as a tar stream.
     #[error("image `{image}`{platform}: layer {layer} ({media_type}): {reason}")]
     Layer {

@@ -93,12 +93,15 @@ pub struct LayoutIndex {
     pub manifests: Vec<Descriptor>,
 }
 
+/// Per blob (digest and size) being staged: set once it is.
+type Staging = std::collections::HashMap<(Digest, u64), std::sync::Arc<tokio::sync::OnceCell<()>>>;
+
 /// An OCI image layout directory.
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
     /// Blobs being staged right now, by any task sharing this layout.
-    staging: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Digest, std::sync::Arc<tokio::sync::OnceCell<()>>>>>,
+    staging: std::sync::Arc<std::sync::Mutex<Staging>>,
 }
 
 impl Layout {
@@ -164,7 +167,7 @@ impl Layout {
         }
         let cell = {
             let mut map = self.staging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(digest.clone()).or_default().clone()
+            map.entry((digest.clone(), size)).or_default().clone()
         };
         let mut fetched = false;
         cell.get_or_try_init(|| async {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use super::links::PendingLink;
 use super::{Error, FileKind, Record, classify, join, layer, links, normalise, read_file};
 
 /// What reads layers: copied to each thread that reads one.
@@ -28,16 +29,20 @@ pub struct LayerFiles {
     pub(super) opaque: Vec<String>,
     /// Files that looked like package records but could not be read.
     pub(super) warnings: Vec<String>,
-    /// Hard links at package-record paths whose target is not in this layer: (link, target,
-    /// kind), for the layers below to answer.
-    pub(super) lower_links: Vec<(String, String, FileKind)>,
+    /// Hard links at package-record paths resolved by reading the layer again: (place in
+    /// `added`, link, record).
+    pub(super) linked: Vec<(usize, String, Record)>,
+    /// Hard links at package-record paths whose target is not a regular file of this layer,
+    /// for the layers below to answer.
+    pub(super) lower_links: Vec<PendingLink>,
 }
 
 impl LayerReader {
     /// Read one layer blob of a tar `media_type`, decoded as the media type says, to its last
     /// byte (`digest` names it in errors and in the report). `open` gives the blob from its
     /// start; it is called a second time only when a hard link at a package-record path
-    /// points at a file the first pass had read past.
+    /// points at a file the layer had not given as a record of that kind before the link (a
+    /// file read past, or one in a layer below).
     ///
     /// # Errors
     /// The blob is not a readable tar stream of that media type (or `open` fails).
@@ -53,10 +58,11 @@ impl LayerReader {
             deleted: Vec::new(),
             opaque: Vec::new(),
             warnings: Vec::new(),
+            linked: Vec::new(),
             lower_links: Vec::new(),
         };
-        // Hard links whose target the pass had not met yet: (link, target, kind).
-        let mut pending: Vec<(String, String, FileKind)> = Vec::new();
+        // Hard links whose target the pass had not met (as a record of their kind) yet.
+        let mut pending: Vec<PendingLink> = Vec::new();
         let blob = open().map_err(|e| layer_err(e.to_string()))?;
         let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
         for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
@@ -76,7 +82,12 @@ impl LayerReader {
                 continue;
             }
             let entry_type = entry.header().entry_type();
-            out.entries.insert(path.clone(), entry_type.is_dir());
+            // A path given twice is a directory only if it always was: a non-directory at it
+            // hides what the layers below have under it.
+            out.entries
+                .entry(path.clone())
+                .and_modify(|dir| *dir &= entry_type.is_dir())
+                .or_insert(entry_type.is_dir());
             let wanted = |k: &FileKind| !self.accounts_only || matches!(k, FileKind::Passwd | FileKind::Group);
             if entry_type.is_hard_link() || entry_type.is_symlink() {
                 // A package record reached through a link is read like the file itself.
@@ -109,7 +120,7 @@ impl LayerReader {
         std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
         if !pending.is_empty() {
             let blob = open().map_err(|e| layer_err(e.to_string()))?;
-            out.lower_links = links::read_targets(digest, media_type, blob, pending, &mut out.added, &mut out.warnings)?;
+            out.lower_links = links::read_targets(digest, media_type, blob, pending, &mut out.linked, &mut out.warnings)?;
         }
         Ok(out)
     }

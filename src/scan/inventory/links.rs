@@ -33,11 +33,12 @@ pub(super) fn target<R: Read>(entry: &tar::Entry<'_, R>, dir: &str) -> std::io::
 
 /// Record `path` (a link of `kind`) in the layer being read: a symlink as a link, resolved
 /// after the last layer; a hard link as holding what its target holds when the layer has
-/// already given the target's record, else as `pending` (the layer is read again for it).
+/// already given the target's record, else as `pending`, with the place in `added` its record
+/// belongs at (the layer is read again for it).
 pub(super) fn link(
     digest: &str,
     added: &mut Vec<(String, Record)>,
-    pending: &mut Vec<(String, String, FileKind)>,
+    pending: &mut Vec<PendingLink>,
     path: String,
     target: String,
     kind: FileKind,
@@ -66,21 +67,37 @@ pub(super) fn link(
                 content,
             },
         )),
-        None => pending.push((path, target, kind)),
+        None => pending.push(PendingLink {
+            at: added.len(),
+            link: path,
+            target,
+            kind,
+        }),
     }
 }
 
+/// A hard link at a package-record path whose target's record is not known yet.
+#[derive(Debug)]
+pub(super) struct PendingLink {
+    /// Where in the layer's records it belongs (records before it came earlier in the layer).
+    pub at: usize,
+    pub link: String,
+    pub target: String,
+    pub kind: FileKind,
+}
+
 /// Read a layer again (the same blob, from its start) for the targets of its `pending` hard
-/// links, adding a record for each link whose target it holds. Returns the links whose target
-/// is not in the layer, for the layers below.
+/// links: a record for each link whose target the layer holds as a file of the link's kind
+/// goes to `linked` (with its place). Returns the links whose target is not a regular file of
+/// the layer, for the layers below.
 pub(super) fn read_targets(
     digest: &str,
     media_type: &str,
     blob: impl Read,
-    mut pending: Vec<(String, String, FileKind)>,
-    added: &mut Vec<(String, Record)>,
+    mut pending: Vec<PendingLink>,
+    linked: &mut Vec<(usize, String, Record)>,
     warnings: &mut Vec<String>,
-) -> Result<Vec<(String, String, FileKind)>, Error> {
+) -> Result<Vec<PendingLink>, Error> {
     let layer_err = |reason: String| Error::Layer {
         layer: digest.to_owned(),
         reason,
@@ -92,20 +109,20 @@ pub(super) fn read_targets(
             continue;
         }
         let path = normalise(&entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy());
-        let Some(kind) = pending.iter().find(|(_, target, _)| *target == path).map(|(_, _, k)| *k) else {
+        let Some(kind) = pending.iter().find(|p| p.target == path).map(|p| p.kind) else {
             continue;
         };
         // Every link to this file that wants it read as `kind` gets the same content.
-        let (links, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, k)| *t == path && *k == kind);
+        let (links, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.target == path && p.kind == kind);
         pending = rest;
         match read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")))? {
             Ok(Some(content)) => {
-                for (link, _, _) in links {
+                for l in links {
                     let record = Record {
                         layer: digest.to_owned(),
                         content: content.clone(),
                     };
-                    added.push((link, record));
+                    linked.push((l.at, l.link, record));
                 }
             }
             Ok(None) => {}

@@ -159,27 +159,43 @@ impl Collector {
             deleted,
             opaque,
             warnings,
+            mut linked,
             lower_links,
         } = layer;
-        for (link, target, kind) in lower_links {
-            let known = self
-                .files
-                .get(&target)
-                .filter(|r| links::holds(r, &target, kind))
+        // Hard links whose target this layer does not hold as a regular file take the record
+        // the layers below have for it, unless this layer puts something else there (or
+        // removes it).
+        for l in lower_links {
+            let removed = entries.contains_key(&l.target)
+                || ancestors(&l.target)
+                    .any(|a| entries.get(a) == Some(&false) || deleted.iter().any(|d| d == a) || opaque.iter().any(|o| o == a))
+                || deleted.contains(&l.target)
+                || opaque.iter().any(String::is_empty);
+            let known = (!removed)
+                .then(|| self.files.get(&l.target))
+                .flatten()
+                .filter(|r| links::holds(r, &l.target, l.kind))
                 .map(|r| r.content.clone());
             let Some(content) = known else {
                 return Err(Error::Layer {
                     layer: digest,
-                    reason: format!("/{link} is a hard link to /{target}, which is not in this layer: sealift cannot read it"),
+                    reason: format!(
+                        "/{} is a hard link to /{}, which is not a package record of its kind in this layer or the ones below: sealift cannot read it",
+                        l.link, l.target
+                    ),
                 });
             };
-            added.push((
-                link,
-                Record {
-                    layer: digest.clone(),
-                    content,
-                },
-            ));
+            let record = Record {
+                layer: digest.clone(),
+                content,
+            };
+            linked.push((l.at, l.link, record));
+        }
+        // Each link's record goes where the link was in the layer, so a later entry at the
+        // same path still wins; the last placed first keeps the places right.
+        linked.sort_by_key(|(at, _, _)| *at);
+        for (at, link, record) in linked.into_iter().rev() {
+            added.insert(at.min(added.len()), (link, record));
         }
         for (path, is_dir) in &entries {
             self.files.remove(path);
@@ -343,6 +359,15 @@ fn normalise(raw: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// `a/b/c` → `a/b`, `a`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(i, _)| &path[..i])
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
 }
 
 fn join(dir: &str, name: &str) -> String {

@@ -252,3 +252,81 @@ fn package_records_behind_links_are_read() {
         inv.warnings
     );
 }
+
+/// A gzip tar layer of raw entries: (path, type, link target or content).
+fn raw_layer(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, kind, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(*kind);
+        header.set_mode(0o755);
+        if kind.is_symlink() || kind.is_hard_link() {
+            header.set_size(0);
+            builder.append_link(&mut header, path, std::str::from_utf8(data).unwrap()).unwrap();
+        } else {
+            header.set_size(data.len() as u64);
+            builder.append_data(&mut header, path, *data).unwrap();
+        }
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn a_path_given_twice_in_a_layer_hides_what_is_below_if_it_was_ever_a_file() {
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let base = raw_layer(&[("py/site/six-1.16.0.dist-info/METADATA", Regular, b"Name: six\nVersion: 1.16.0\n")]);
+    // The top layer puts a symlink at py/site, then a directory there.
+    let top = raw_layer(&[("py/site", Symlink, b"/elsewhere"), ("py/site", Directory, b"")]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
+    c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap();
+    assert!(c.finish().packages.is_empty(), "six is under a path the top layer replaced");
+}
+
+#[test]
+fn a_hard_link_to_a_lower_record_this_layer_replaces_or_removes_is_an_error() {
+    use tar::EntryType::{Link, Regular, Symlink};
+    let base = raw_layer(&[("opt/package-lock.json", Regular, LOCK)]);
+    for top in [
+        // The target replaced by a symlink in the same layer.
+        raw_layer(&[
+            ("srv/package-lock.json", Link, b"opt/package-lock.json"),
+            ("opt/package-lock.json", Symlink, b"x"),
+        ]),
+        // The target whited out.
+        raw_layer(&[
+            ("srv/package-lock.json", Link, b"opt/package-lock.json"),
+            ("opt/.wh.package-lock.json", Regular, b""),
+        ]),
+        // Its directory made opaque.
+        raw_layer(&[
+            ("srv/package-lock.json", Link, b"opt/package-lock.json"),
+            ("opt/.wh..wh..opq", Regular, b""),
+        ]),
+    ] {
+        let mut c = Collector::new();
+        c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
+        let err = c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/srv/package-lock.json is a hard link to /opt/package-lock.json"),
+            "{err}"
+        );
+    }
+    // A later file at the link's own path in the same layer still wins over the link.
+    let top = raw_layer(&[
+        ("srv/package-lock.json", Link, b"opt/package-lock.json"),
+        (
+            "srv/package-lock.json",
+            Regular,
+            br#"{"lockfileVersion":3,"packages":{"node_modules/qs":{"version":"6.7.0"}}}"#,
+        ),
+    ]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
+    c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap();
+    assert_eq!(
+        names(&c.finish()),
+        ["npm minimist@1.2.0 /opt/package-lock.json", "npm qs@6.7.0 /srv/package-lock.json"]
+    );
+}
