@@ -182,7 +182,7 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
         }
     };
     let progress = Progress::new();
-    let pending = Pending::mark(facts.trail.log.path(), &args.registry, verified.index_digest())?;
+    let pending = Pending::mark(facts.trail.log.path(), &args.registry, verified.index_digest());
     let target = LoadOptions {
         registry: args.registry.clone(),
         resume: pending.was_there,
@@ -324,24 +324,41 @@ struct Facts<'a> {
 /// same registry then asks the registry about every blob instead of sending small ones
 /// unasked (see `sealift::load::LoadOptions::resume`).
 struct Pending {
-    path: PathBuf,
+    /// The marker, when it could be written.
+    path: Option<PathBuf>,
     was_there: bool,
 }
 
 impl Pending {
-    fn mark(audit_log: &Path, registry: &str, index: &Digest) -> anyhow::Result<Self> {
+    /// Mark the load as under way. A marker that cannot be written only costs requests (the
+    /// load asks about every blob, as after an interruption), so it is a warning.
+    fn mark(audit_log: &Path, registry: &str, index: &Digest) -> Self {
         let dir = audit_log.parent().unwrap_or(Path::new(".")).join("loads-pending");
         let key = Digest::of(format!("{registry}\n{index}").as_bytes());
         let path = dir.join(key.hex());
         let was_there = path.exists();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(&path, format!("{registry} {index}\n")).with_context(|| format!("writing {}", path.display()))?;
-        Ok(Self { path, was_there })
+        let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, format!("{registry} {index}\n")));
+        if let Err(e) = written {
+            eprintln!(
+                "warning: cannot write {} ({e}): this load asks the registry about every blob",
+                path.display()
+            );
+            return Self {
+                path: None,
+                was_there: true,
+            };
+        }
+        Self {
+            path: Some(path),
+            was_there,
+        }
     }
 
     fn clear(self) {
         // Left behind, it only makes the next load of this bundle ask about every blob.
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

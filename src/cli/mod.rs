@@ -96,7 +96,7 @@ pub(crate) struct RegistryArgs {
     #[arg(long)]
     password_stdin: bool,
     /// Blob transfers to run at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     jobs: usize,
     /// MiB per request of a chunked blob upload (lower it for a proxy that limits request
     /// bodies).

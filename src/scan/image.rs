@@ -87,7 +87,12 @@ fn read_layers(
         };
         reader.read(&layer.digest.to_string(), &layer.media_type, open).map_err(|e| {
             let crate::scan::inventory::Error::Layer { reason, .. } = e;
-            layer_error(layer, reason)
+            // A blob that is not what its digest says usually shows first as a broken stream:
+            // say the cause, then the symptom.
+            match digest_problem(blobs, layer).filter(|_| !checked) {
+                Some(cause) => layer_error(layer, format!("{cause} (reading it: {reason})")),
+                None => layer_error(layer, reason),
+            }
         })
     };
     let workers = std::thread::available_parallelism()
@@ -113,6 +118,13 @@ fn read_layers(
         })
     })?;
     Ok((config, collector.finish()))
+}
+
+/// Why `layer`'s blob does not match its descriptor (size or digest), if it does not.
+fn digest_problem(blobs: &dyn Blobs, layer: &Descriptor) -> Option<String> {
+    let blob = blobs.open_blob_reader(&layer.digest).ok()?;
+    let mut checked = VerifyingReader::new(std::io::BufReader::with_capacity(1 << 20, blob), layer.digest.clone(), layer.size);
+    std::io::copy(&mut checked, &mut std::io::sink()).err().map(|e| e.to_string())
 }
 
 /// Layers read at once, however many cores: each holds its layer's file list until applied.

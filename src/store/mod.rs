@@ -122,7 +122,10 @@ impl Layout {
     /// Open an existing layout, checking its `oci-layout` marker.
     pub fn open(root: &Path) -> Result<Self, Error> {
         let marker = root.join("oci-layout");
-        let text = fs::read(&marker).map_err(|_| Error::NotALayout(root.to_path_buf()))?;
+        let mut text = Vec::new();
+        open_regular(&marker)
+            .and_then(|f| f.take(4096).read_to_end(&mut text))
+            .map_err(|_| Error::NotALayout(root.to_path_buf()))?;
         let v: serde_json::Value = serde_json::from_slice(&text).map_err(|_| Error::NotALayout(root.to_path_buf()))?;
         if v.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
             return Err(Error::NotALayout(root.to_path_buf()));
@@ -212,7 +215,7 @@ impl Layout {
     /// [`VerifyingReader`].
     pub fn open_blob(&self, digest: &Digest) -> Result<File, Error> {
         let path = self.blob_path(digest);
-        File::open(&path).map_err(|e| match e.kind() {
+        open_regular(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::MissingBlob(digest.clone()),
             _ => Error::Io { path, source: e },
         })
@@ -241,7 +244,7 @@ impl Layout {
     /// Read `index.json` (an empty index if the file is absent).
     pub fn read_index(&self) -> Result<LayoutIndex, Error> {
         let path = self.root.join("index.json");
-        let file = match File::open(&path) {
+        let file = match open_regular(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(LayoutIndex {
@@ -309,4 +312,16 @@ impl Blobs for Staged<'_> {
     fn checked_before(&self) -> bool {
         true
     }
+}
+
+/// Open a file of a layout for reading, refusing anything but a regular file: a FIFO would
+/// wait for a writer forever (it is opened without waiting, then refused), and a device or
+/// directory is no blob.
+fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
 }

@@ -582,6 +582,22 @@ async fn layouts_and_archives_are_scanned_in_place_and_a_changed_layer_is_refuse
         );
         assert_eq!(o.status.code(), Some(2), "{source}: {}", text(&o));
         assert!(text(&o).contains(&layers[0]), "{source}: {}", text(&o));
+        assert!(
+            text(&o).contains("digest mismatch"),
+            "{source}: the cause is not named: {}",
+            text(&o)
+        );
         assert!(o.stdout.is_empty(), "{source}: a report was written");
     }
+    // A FIFO where the layer should be is refused, not waited on.
+    std::fs::remove_file(&path).unwrap();
+    let made = Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(made.success());
+    let source = format!("oci:{}:alpine", layout.display());
+    let o = sealift(
+        work.path(),
+        &["scan", &source, "--vuln-db", bed.dir.join("vulndb").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not a regular file"), "{}", text(&o));
 }

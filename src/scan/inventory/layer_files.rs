@@ -65,7 +65,7 @@ impl LayerReader {
         let mut pending: Vec<PendingLink> = Vec::new();
         let blob = open().map_err(|e| layer_err(e.to_string()))?;
         let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
-        for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
+        for (seq, entry) in archive.entries().map_err(|e| layer_err(e.to_string()))?.enumerate() {
             let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
             let raw = entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy().into_owned();
             let path = normalise(&raw);
@@ -93,7 +93,16 @@ impl LayerReader {
                 // A package record reached through a link is read like the file itself.
                 if let Some(kind) = classify(&path, false).filter(|k| *k != FileKind::Executable && wanted(k)) {
                     let target = links::target(&entry, dir).map_err(|e| layer_err(format!("/{path}: {e}")))?;
-                    links::link(digest, &mut out.added, &mut pending, path, target, kind, entry_type.is_hard_link());
+                    links::link(
+                        seq,
+                        digest,
+                        &mut out.added,
+                        &mut pending,
+                        path,
+                        target,
+                        kind,
+                        entry_type.is_hard_link(),
+                    );
                 }
                 continue;
             }

@@ -35,7 +35,9 @@ pub(super) fn target<R: Read>(entry: &tar::Entry<'_, R>, dir: &str) -> std::io::
 /// after the last layer; a hard link as holding what its target holds when the layer has
 /// already given the target's record, else as `pending`, with the place in `added` its record
 /// belongs at (the layer is read again for it).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn link(
+    seq: usize,
     digest: &str,
     added: &mut Vec<(String, Record)>,
     pending: &mut Vec<PendingLink>,
@@ -68,6 +70,7 @@ pub(super) fn link(
             },
         )),
         None => pending.push(PendingLink {
+            seq,
             at: added.len(),
             link: path,
             target,
@@ -79,6 +82,9 @@ pub(super) fn link(
 /// A hard link at a package-record path whose target's record is not known yet.
 #[derive(Debug)]
 pub(super) struct PendingLink {
+    /// The link's entry number in the layer: a hard link names the file its target was when
+    /// the link was written, so only entries before it count.
+    pub seq: usize,
     /// Where in the layer's records it belongs (records before it came earlier in the layer).
     pub at: usize,
     pub link: String,
@@ -87,14 +93,15 @@ pub(super) struct PendingLink {
 }
 
 /// Read a layer again (the same blob, from its start) for the targets of its `pending` hard
-/// links: a record for each link whose target the layer holds as a file of the link's kind
-/// goes to `linked` (with its place). Returns the links whose target is not a regular file of
-/// the layer, for the layers below.
+/// links: each link takes the last regular file at its target that came before it in the
+/// layer, read as the link's kind, and its record goes to `linked` (with its place). Returns
+/// the links whose target the layer had not given as a regular file before them, for the
+/// layers below.
 pub(super) fn read_targets(
     digest: &str,
     media_type: &str,
     blob: impl Read,
-    mut pending: Vec<PendingLink>,
+    pending: Vec<PendingLink>,
     linked: &mut Vec<(usize, String, Record)>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PendingLink>, Error> {
@@ -102,35 +109,53 @@ pub(super) fn read_targets(
         layer: digest.to_owned(),
         reason,
     };
+    // Per pending link: what the last earlier file at its target held (`Some(None)`: it was
+    // read and held no record of that kind).
+    let mut found: Vec<Option<Option<Content>>> = vec![None; pending.len()];
     let mut archive = tar::Archive::new(layer::decompress(blob, media_type).map_err(|e| layer_err(e.to_string()))?);
-    for entry in archive.entries().map_err(|e| layer_err(e.to_string()))? {
+    for (seq, entry) in archive.entries().map_err(|e| layer_err(e.to_string()))?.enumerate() {
         let mut entry = entry.map_err(|e| layer_err(format!("not a tar stream: {e}")))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = normalise(&entry.path().map_err(|e| layer_err(e.to_string()))?.to_string_lossy());
-        let Some(kind) = pending.iter().find(|p| p.target == path).map(|p| p.kind) else {
+        let wanting: Vec<usize> = (0..pending.len())
+            .filter(|&i| pending[i].target == path && pending[i].seq > seq)
+            .collect();
+        let Some(&first) = wanting.first() else {
             continue;
         };
-        // Every link to this file that wants it read as `kind` gets the same content.
-        let (links, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.target == path && p.kind == kind);
-        pending = rest;
-        match read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")))? {
-            Ok(Some(content)) => {
-                for l in links {
-                    let record = Record {
-                        layer: digest.to_owned(),
-                        content: content.clone(),
-                    };
-                    linked.push((l.at, l.link, record));
-                }
+        let kind = pending[first].kind;
+        let content = match read_file(kind, &mut entry).map_err(|e| layer_err(format!("/{path}: {e}")))? {
+            Ok(content) => content,
+            Err(reason) => {
+                warnings.push(format!("/{path} (layer {digest}, read through a hard link): {reason}"));
+                None
             }
-            Ok(None) => {}
-            Err(reason) => warnings.push(format!("/{path} (layer {digest}, read through a hard link): {reason}")),
+        };
+        // (A link of another kind to the same file is left to the layers below, or to the
+        // error there.)
+        for i in wanting.into_iter().filter(|&i| pending[i].kind == kind) {
+            found[i] = Some(content.clone());
         }
     }
     std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| layer_err(e.to_string()))?;
-    Ok(pending)
+    let mut lower = Vec::new();
+    for (link, found) in pending.into_iter().zip(found) {
+        match found {
+            Some(Some(content)) => linked.push((
+                link.at,
+                link.link,
+                Record {
+                    layer: digest.to_owned(),
+                    content,
+                },
+            )),
+            Some(None) => {}
+            None => lower.push(link),
+        }
+    }
+    Ok(lower)
 }
 
 impl Collector {

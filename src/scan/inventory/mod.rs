@@ -180,7 +180,7 @@ impl Collector {
                 return Err(Error::Layer {
                     layer: digest,
                     reason: format!(
-                        "/{} is a hard link to /{}, which is not a package record of its kind in this layer or the ones below: sealift cannot read it",
+                        "/{} is a hard link to /{}, which this layer replaces or removes, or which is no package record of its kind in the layers below: sealift cannot read it",
                         l.link, l.target
                     ),
                 });

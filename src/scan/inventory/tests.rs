@@ -330,3 +330,36 @@ fn a_hard_link_to_a_lower_record_this_layer_replaces_or_removes_is_an_error() {
         ["npm minimist@1.2.0 /opt/package-lock.json", "npm qs@6.7.0 /srv/package-lock.json"]
     );
 }
+
+#[test]
+fn a_hard_link_names_its_target_as_it_was_when_the_link_was_written() {
+    use tar::EntryType::{Link, Regular};
+    const FIXED: &[u8] = br#"{"lockfileVersion":3,"packages":{"node_modules/minimist":{"version":"1.2.6"}}}"#;
+    // In one layer: the target, a link to it, then the target replaced: the link keeps the
+    // first version.
+    let l = raw_layer(&[
+        ("a/package-lock.json", Regular, LOCK),
+        ("b/package-lock.json", Link, b"a/package-lock.json"),
+        ("a/package-lock.json", Regular, FIXED),
+    ]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:l", GZ, || Ok(&l[..])).unwrap();
+    assert_eq!(
+        names(&c.finish()),
+        ["npm minimist@1.2.0 /b/package-lock.json", "npm minimist@1.2.6 /a/package-lock.json"]
+    );
+    // The target in a lower layer, replaced after the link: refused rather than guessed.
+    let base = raw_layer(&[("a/package-lock.json", Regular, LOCK)]);
+    let top = raw_layer(&[
+        ("b/package-lock.json", Link, b"a/package-lock.json"),
+        ("a/package-lock.json", Regular, FIXED),
+    ]);
+    let mut c = Collector::new();
+    c.add_layer("sha256:base", GZ, || Ok(&base[..])).unwrap();
+    let err = c.add_layer("sha256:top", GZ, || Ok(&top[..])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/b/package-lock.json is a hard link to /a/package-lock.json"),
+        "{err}"
+    );
+}
