@@ -179,7 +179,7 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         outcome.unsettled,
         &mut pushed,
         1,
-        outcome.slowest_step,
+        outcome.step_times,
         client.jobs(),
     )
     .await?;

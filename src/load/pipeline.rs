@@ -33,8 +33,8 @@ pub(super) struct Outcome {
     pub object_pushes: Vec<usize>,
     /// Objects the first round did not find in place yet (to settle).
     pub unsettled: Vec<usize>,
-    /// The longest first-round step (a read-merge-write of one signature tag).
-    pub slowest_step: std::time::Duration,
+    /// How long each first-round step took (a read-merge-write of one signature tag).
+    pub step_times: Vec<std::time::Duration>,
 }
 
 /// Everything the pipeline reads.
@@ -94,7 +94,7 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         manifests: vec![0; images],
         object_pushes: vec![0; load.objects.len()],
         unsettled: Vec::new(),
-        slowest_step: std::time::Duration::ZERO,
+        step_times: Vec::new(),
     };
     let mut queue: VecDeque<Item> = (0..load.work.len()).map(Item::First).collect();
     for g in (0..images).filter(|&i| group[i] == i && waiting[i] == 0) {
@@ -149,7 +149,7 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
                     outcome.manifests[i] = n;
                 }
                 for (o, done, n, took) in stepped {
-                    outcome.slowest_step = outcome.slowest_step.max(took);
+                    outcome.step_times.push(took);
                     outcome.object_pushes[o] += n;
                     if !done {
                         outcome.unsettled.push(o);

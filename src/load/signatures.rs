@@ -68,20 +68,20 @@ pub(super) struct Object<'a> {
 pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs: usize) -> Result<Vec<usize>, Error> {
     let mut pushed = vec![0; objects.len()];
     let pending: Vec<usize> = (0..objects.len()).collect();
-    settle(client, objects, pending, &mut pushed, 0, std::time::Duration::ZERO, jobs).await?;
+    settle(client, objects, pending, &mut pushed, 0, Vec::new(), jobs).await?;
     Ok(pushed)
 }
 
 /// [`push_objects`] for the `pending` objects (indexes into `objects`), from round
 /// `first_round` on (a caller that ran round 0 itself, with [`step`], starts at 1, and gives
-/// the longest step it took as `slowest`), adding the manifests pushed to `pushed`.
+/// how long its steps took as `step_times`), adding the manifests pushed to `pushed`.
 pub(super) async fn settle(
     client: &Registry,
     objects: &[Object<'_>],
     mut pending: Vec<usize>,
     pushed: &mut [usize],
     first_round: u32,
-    mut slowest: std::time::Duration,
+    mut step_times: Vec<std::time::Duration>,
     jobs: usize,
 ) -> Result<(), Error> {
     if pending.is_empty() {
@@ -89,7 +89,7 @@ pub(super) async fn settle(
     }
     for round in first_round..MERGE_ROUNDS {
         if round > 0 {
-            tokio::time::sleep(merge_pause(round, slowest)).await;
+            tokio::time::sleep(merge_pause(round, median(&mut step_times))).await;
         }
         // Objects that write the same tag go one after another (each merges into what the
         // one before wrote); different tags go at once.
@@ -116,7 +116,7 @@ pub(super) async fn settle(
             .await?;
         let mut still: Vec<usize> = Vec::new();
         for (i, done, n, took) in stepped.into_iter().flatten() {
-            slowest = slowest.max(took);
+            step_times.push(took);
             pushed[i] += n;
             if !done {
                 still.push(i);
@@ -253,11 +253,17 @@ const MERGE_ROUNDS: u32 = 16;
 
 /// A short, growing, jittered pause between merge rounds, so concurrent loads stop colliding.
 /// Each has to outlast another writer's read-merge-write of the same tag, taken to be twice
-/// the longest this load's own took (`slowest`: a few milliseconds on a registry near by, far
-/// more on one across a network), and never under 20 ms.
-fn merge_pause(round: u32, slowest: std::time::Duration) -> std::time::Duration {
+/// what this load's own typically took (`typical`, the median: a few milliseconds on a
+/// registry near by, far more on one across a network), and never under 20 ms.
+fn merge_pause(round: u32, typical: std::time::Duration) -> std::time::Duration {
     let mut jitter = [0u8; 1];
     let _ = getrandom::fill(&mut jitter);
-    let base = (slowest * 2).max(std::time::Duration::from_millis(20));
+    let base = (typical * 2).max(std::time::Duration::from_millis(20));
     base + std::time::Duration::from_millis(u64::from(round.saturating_sub(1)) * 50 + u64::from(jitter[0] % 32))
+}
+
+/// The median of `times` (zero when there are none).
+fn median(times: &mut [std::time::Duration]) -> std::time::Duration {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or_default()
 }
