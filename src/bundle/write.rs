@@ -123,8 +123,8 @@ fn plan<'a>(layout: &'a Layout, files: &[BundleFile], blobs: &[Descriptor]) -> R
 /// pieces; the channel holds a few of them at most.
 struct HashingWriter {
     file: File,
-    to_hasher: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    hasher: Option<std::thread::JoinHandle<(Digest, u64)>>,
+    to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+    hasher: std::thread::JoinHandle<(Digest, u64)>,
 }
 
 impl HashingWriter {
@@ -139,29 +139,26 @@ impl HashingWriter {
         });
         Self {
             file,
-            to_hasher: Some(tx),
-            hasher: Some(hasher),
+            to_hasher: tx,
+            hasher,
         }
     }
 
     /// The digest and size of everything written.
-    fn finish(mut self) -> io::Result<(Digest, u64)> {
-        drop(self.to_hasher.take());
-        self.hasher
-            .take()
-            .map(std::thread::JoinHandle::join)
-            .and_then(Result::ok)
-            .ok_or_else(|| io::Error::other("the hashing thread failed"))
+    fn finish(self) -> io::Result<(Digest, u64)> {
+        let Self { to_hasher, hasher, .. } = self;
+        // The thread ends when the channel closes.
+        drop(to_hasher);
+        hasher.join().map_err(|_| io::Error::other("the hashing thread failed"))
     }
 }
 
 impl Write for HashingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        let sent = self.to_hasher.as_ref().is_some_and(|tx| tx.send(buf[..n].to_vec()).is_ok());
-        if !sent {
-            return Err(io::Error::other("the hashing thread stopped"));
-        }
+        self.to_hasher
+            .send(buf[..n].to_vec())
+            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -240,17 +237,7 @@ pub fn write(
         let task = reporter.start(&format!("write {}", p.entry.path), p.entry.size);
         let (source, rehash): (Box<dyn Read>, bool) = match &p.content {
             Content::File(path) => (Box::new(File::open(path).map_err(io_err(path))?), true),
-            Content::Blob(layout, digest) => {
-                let file = layout.open_blob(digest)?;
-                let len = file.metadata().map_err(io_err(&layout.blob_path(digest)))?.len();
-                if len != p.entry.size {
-                    return Err(Error::Input(format!(
-                        "{}: {len} bytes staged, {} expected",
-                        p.entry.path, p.entry.size
-                    )));
-                }
-                (Box::new(file), contents.rehash_blobs)
-            }
+            Content::Blob(layout, digest) => (Box::new(layout.open_blob(digest)?), contents.rehash_blobs),
         };
         let source = ProgressReader::new(source, &*task);
         let mut data: Box<dyn Read> = if rehash {

@@ -63,17 +63,19 @@ impl Reporter for Progress {
                     ProgressStyle::with_template("{msg:40!} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12}")
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
-                bar.set_message(label.to_owned());
+                bar.set_message(escape(label));
                 Box::new(Bar(bar))
             }
             None => Box::new(Line {
-                label: label.to_owned(),
+                label: escape(label),
                 total,
             }),
         }
     }
 
     fn note(&self, line: &str) {
+        // Notes name images, repositories and files from bundles and registries.
+        let line = escape(line);
         match &self.bars {
             Some(m) => {
                 let _ = m.println(line);

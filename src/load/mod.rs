@@ -196,7 +196,10 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         .map(|(owner, plan)| async move {
             let root = plan.manifests.last().map(|n| &n.descriptor);
             let (Some(root), Some(bytes)) = (root, root.and_then(|d| bundle.manifest(&d.digest))) else {
-                return Ok(None);
+                return Err(Error::Inconsistent {
+                    image: plan.name.clone(),
+                    reason: format!("manifest {} missing", plan.digest),
+                });
             };
             client
                 .push_manifest(&plan.target, bytes, &root.media_type)
@@ -205,13 +208,13 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
                     image: plan.name.clone(),
                     source,
                 })?;
-            Ok::<_, Error>(Some(owner))
+            Ok::<_, Error>(owner)
         });
-    let moved: Vec<Option<usize>> = futures_util::stream::iter(tags)
+    let moved: Vec<usize> = futures_util::stream::iter(tags)
         .buffer_unordered(client.jobs())
         .try_collect()
         .await?;
-    for owner in moved.into_iter().flatten() {
+    for owner in moved {
         report.images[owner].manifests_pushed += 1;
     }
     for loaded in &report.images {

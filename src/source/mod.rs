@@ -238,7 +238,7 @@ async fn pull_with<'a>(
         .copied()
         .filter(|d| !in_place && !layout.has_blob(&d.digest, d.size))
         .collect();
-    for d in leaves.iter().filter(|d| layout.has_blob(&d.digest, d.size)) {
+    for d in leaves.iter().filter(|d| !in_place && layout.has_blob(&d.digest, d.size)) {
         reporter.note(&format!("{image}: {} already staged", d.digest.short()));
     }
     let foreign = spec.include_foreign_layers;
