@@ -55,7 +55,7 @@ measure() {
     /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>err.out || { echo "$tool $step $w failed:"; cat err.out; exit 1; }
     read -r secs kb < time.out
     echo "$w $step $tool $secs $kb" >> results
-    printf '  %-8s %-6s %-7s %7.2f s %7.1f MB\n' "$w" "$step" "$tool" "$secs" "$((kb / 1024))"
+    awk -v w="$w" -v s="$step" -v t="$tool" -v secs="$secs" -v kb="$kb" 'BEGIN { printf "  %-8s %-6s %-7s %7.2f s %7.1f MB\n", w, s, t, secs, kb / 1024 }'
 }
 sealift_run() {
     local w=$1 r=$2

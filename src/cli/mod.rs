@@ -95,11 +95,11 @@ pub(crate) struct RegistryArgs {
     /// Read the registry password from standard input.
     #[arg(long)]
     password_stdin: bool,
-    /// Blob transfers to run at once.
+    /// Registry requests to run at once (blob downloads, and every request of `load`); 1-256.
     #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     jobs: usize,
-    /// MiB per request of a chunked blob upload (lower it for a proxy that limits request
-    /// bodies).
+    /// MiB per request of a chunked blob upload, 1-4096 (`load`; lower it for a proxy that
+    /// limits request bodies).
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     upload_chunk: u64,
     /// Retries of a registry request that may pass on another try (connection failures,
