@@ -2,10 +2,12 @@
 //! registry, by digest, keeping each image's repository path under the target registry.
 //!
 //! Order ([`pipeline`]): every distinct blob once, largest first, then mounted where other
-//! images share it ([`blobs`]); as soon as an image's blobs are in, its manifests by digest,
-//! children first, and its signature objects ([`signatures`]); once every image is in and
-//! every signature object reads back as written, the tags, so that no tag names an image whose
-//! signatures are not in the registry yet, even when the load stops half way. Up to `--jobs`
+//! images share it ([`blobs`]); as soon as an image's own blobs are in, its manifests by
+//! digest, children first; as soon as its signature objects' blobs are in, those objects
+//! ([`signatures`]), which name the image by digest only and so need not wait for it; once
+//! every image is in and every signature object reads back as written, the tags, so that no
+//! tag names an image whose signatures are not in the registry yet, even when the load stops
+//! half way. Up to `--jobs`
 //! requests run at once. Manifests are pushed as the exact verified bytes, so digests on the
 //! far side equal the source's. Blob bytes are re-read from the same open file that was
 //! verified and re-hashed on the way out.
@@ -170,20 +172,7 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         registry: options.registry.clone(),
         images: loaded,
     };
-    // The signature objects' later rounds: reading back what was written, and merging again
-    // where another writer replaced it.
-    let mut pushed = outcome.object_pushes;
-    signatures::settle(
-        client,
-        &objects,
-        outcome.unsettled,
-        &mut pushed,
-        1,
-        outcome.step_times,
-        client.jobs(),
-    )
-    .await?;
-    for (owner, pushed) in owners.into_iter().zip(pushed) {
+    for (owner, pushed) in owners.into_iter().zip(outcome.object_pushes) {
         report.images[owner].signatures += 1;
         report.images[owner].signature_manifests_pushed += pushed;
     }
@@ -239,6 +228,10 @@ pub(super) struct ImagePlan<'a> {
     manifests: Vec<&'a crate::oci::graph::Node>,
     /// Every config and layer, and the blobs of its signature objects.
     blobs: Vec<Descriptor>,
+    /// Which of `blobs` its manifests wait for: the image's own configs and layers.
+    manifests_need: std::collections::BTreeSet<crate::oci::Digest>,
+    /// Which of `blobs` its signature objects wait for (some may be the image's own too).
+    signatures_need: std::collections::BTreeSet<crate::oci::Digest>,
 }
 
 impl<'a> ImagePlan<'a> {
@@ -267,6 +260,8 @@ impl<'a> ImagePlan<'a> {
             });
         }
         let mut blobs: Vec<Descriptor> = graph.blobs(&image.digest).into_iter().cloned().collect();
+        let manifests_need = blobs.iter().map(|d| d.digest.clone()).collect();
+        let mut signatures_need = std::collections::BTreeSet::new();
         for rec in &image.signatures {
             if !graph.nodes.contains_key(&rec.manifest) {
                 return Err(Error::Inconsistent {
@@ -275,6 +270,7 @@ impl<'a> ImagePlan<'a> {
                 });
             }
             for b in graph.blobs(&rec.manifest) {
+                signatures_need.insert(b.digest.clone());
                 if !blobs.iter().any(|d| d.digest == b.digest) {
                     blobs.push(b.clone());
                 }
@@ -291,7 +287,14 @@ impl<'a> ImagePlan<'a> {
             digest: &image.digest,
             manifests,
             blobs,
+            manifests_need,
+            signatures_need,
         })
+    }
+
+    /// Whether this image's manifests, and its signature objects, wait for blob `digest`.
+    fn waits_for(&self, digest: &crate::oci::Digest) -> (bool, bool) {
+        (self.manifests_need.contains(digest), self.signatures_need.contains(digest))
     }
 }
 

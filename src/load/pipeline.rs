@@ -1,20 +1,31 @@
 //! The order of a load's requests, with up to `--jobs` running at once: every distinct blob
 //! (largest first) into the first repository that needs it, then mounted into the others;
-//! as soon as all of an image's blobs are in, its manifests (children first) and the first
-//! round of its signature objects (see [`signatures`](super::signatures)). Images that are the
-//! same manifest in the same repository go together, so that they do not rewrite their
-//! signature tags at the same moment; other images whose signatures share a tag (an index and
-//! one of its platform manifests, both listed) may, and the read-back rounds reconcile them.
+//! as soon as all of an image's own blobs are in, its manifests (children first); as soon as
+//! the blobs of its signature objects are in, their first round (see
+//! [`signatures`](super::signatures)), without waiting for the image: a signature names its
+//! image by digest only, and no tag points at the image before the signatures are settled.
+//! Once every first round is done, the later rounds (read back, merge again where another
+//! writer replaced ours) run alongside whatever blobs are still going up.
+//!
+//! Images that are the same manifest in the same repository go together, so that they do not
+//! rewrite their signature tags at the same moment; other images whose signatures share a tag
+//! (an index and one of its platform manifests, both listed) may, and the read-back rounds
+//! reconcile them.
 //!
 //! Nothing waits for a whole step to finish across all images: a small image's manifests and
-//! signatures go while a large layer of another is still uploading.
+//! signatures go while a large layer of another is still uploading. The `--jobs` bound is one
+//! semaphore: every item below takes a permit for its requests, and the read-back rounds take
+//! one per tag they rewrite.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::blobs::{self, BlobWork, Destination, Mounts, Pushed};
 use super::signatures::{self, Object};
@@ -29,12 +40,8 @@ pub(super) struct Outcome {
     pub blobs: Vec<Vec<Pushed>>,
     /// Per image: manifests pushed by digest.
     pub manifests: Vec<usize>,
-    /// Per object: manifests pushed in its first round.
+    /// Per object: manifests pushed for it over all its rounds.
     pub object_pushes: Vec<usize>,
-    /// Objects the first round did not find in place yet (to settle).
-    pub unsettled: Vec<usize>,
-    /// How long each first-round step took (a read-merge-write of one signature tag).
-    pub step_times: Vec<std::time::Duration>,
 }
 
 /// Everything the pipeline reads.
@@ -56,79 +63,151 @@ enum Item {
     /// A blob (work index) into one more repository, for the images listed (all in that
     /// repository), from the repository holding it.
     Follow(usize, Vec<usize>, String),
-    /// A group of images (the same manifest in the same repository): manifests, then the
-    /// first round of their signature objects.
-    Images(usize),
+    /// A group of images (the same manifest in the same repository): their manifests.
+    Manifests(usize),
+    /// A group's signature objects: their first round.
+    Signatures(usize),
 }
 
 enum Done {
     First(usize, Pushed),
-    Follow(Vec<usize>, Pushed),
-    Images(usize, Vec<usize>, Vec<(usize, bool, usize, std::time::Duration)>),
+    Follow(usize, Vec<usize>, Pushed),
+    Manifests(usize, Vec<usize>),
+    Signatures(Vec<(usize, bool, usize, Duration)>),
+    /// Manifests pushed per object in the later rounds.
+    Settled(Vec<usize>),
 }
 
 type Running<'a> = Pin<Box<dyn Future<Output = Result<Done, Error>> + Send + 'a>>;
 
-/// Run the load's blob, manifest and first signature requests.
-pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
-    let images = load.plans.len();
-    // Images that are the same manifest in the same repository form one group, led by the
-    // first of them.
-    let group: Vec<usize> = (0..images)
-        .map(|i| {
-            (0..i)
-                .find(|&j| {
-                    load.plans[j].target.repository == load.plans[i].target.repository && load.plans[j].digest == load.plans[i].digest
-                })
-                .unwrap_or(i)
-        })
-        .collect();
-    let mut waiting = vec![0usize; images];
-    for w in load.work {
-        for &i in &w.images {
-            waiting[group[i]] += 1;
+/// What still holds back each group's manifests and signatures: blobs not in yet.
+struct Waiting {
+    /// The group (its first image) of each image.
+    group: Vec<usize>,
+    manifests: Vec<usize>,
+    signatures: Vec<usize>,
+}
+
+impl Waiting {
+    fn new(load: &Load<'_>) -> Self {
+        let images = load.plans.len();
+        // Images that are the same manifest in the same repository form one group, led by the
+        // first of them.
+        let group: Vec<usize> = (0..images)
+            .map(|i| {
+                (0..i)
+                    .find(|&j| {
+                        load.plans[j].target.repository == load.plans[i].target.repository && load.plans[j].digest == load.plans[i].digest
+                    })
+                    .unwrap_or(i)
+            })
+            .collect();
+        let mut waiting = Self {
+            manifests: vec![0; images],
+            signatures: vec![0; images],
+            group,
+        };
+        for w in load.work {
+            for &i in &w.images {
+                let (m, s) = load.plans[i].waits_for(&w.desc.digest);
+                let g = waiting.group[i];
+                waiting.manifests[g] += usize::from(m);
+                waiting.signatures[g] += usize::from(s);
+            }
+        }
+        waiting
+    }
+
+    /// Blob `digest` is in image `i`'s repository: what that lets start.
+    fn blob_in(&mut self, load: &Load<'_>, i: usize, digest: &crate::oci::Digest, queue: &mut VecDeque<Item>) {
+        let (m, s) = load.plans[i].waits_for(digest);
+        let g = self.group[i];
+        if m {
+            self.manifests[g] -= 1;
+            if self.manifests[g] == 0 {
+                queue.push_front(Item::Manifests(g));
+            }
+        }
+        if s {
+            self.signatures[g] -= 1;
+            if self.signatures[g] == 0 && has_objects(load, &self.group, g) {
+                queue.push_front(Item::Signatures(g));
+            }
         }
     }
+}
+
+fn has_objects(load: &Load<'_>, group: &[usize], g: usize) -> bool {
+    load.owners.iter().any(|&owner| group[owner] == g)
+}
+
+/// Run the load's blob, manifest and signature requests.
+pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
+    let images = load.plans.len();
+    let mut waiting = Waiting::new(load);
+    let group = waiting.group.clone();
     let mut outcome = Outcome {
         blobs: vec![Vec::new(); images],
         manifests: vec![0; images],
         object_pushes: vec![0; load.objects.len()],
-        unsettled: Vec::new(),
-        step_times: Vec::new(),
     };
     let mut queue: VecDeque<Item> = (0..load.work.len()).map(Item::First).collect();
-    for g in (0..images).filter(|&i| group[i] == i && waiting[i] == 0) {
-        queue.push_front(Item::Images(g));
-    }
-    let mounts = Mounts::default();
-    let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
-    let jobs = load.client.jobs();
-    loop {
-        while running.len() < jobs {
-            let Some(item) = queue.pop_front() else { break };
-            running.push(start(load, &mounts, &group, item));
+    let leaders: Vec<usize> = (0..images).filter(|&i| group[i] == i).collect();
+    for &g in &leaders {
+        if waiting.manifests[g] == 0 {
+            queue.push_front(Item::Manifests(g));
         }
-        let Some(done) = running.next().await else { break };
-        let mut blob_in = |i: usize, pushed: Pushed, queue: &mut VecDeque<Item>| {
-            outcome.blobs[i].push(pushed);
-            let g = group[i];
-            waiting[g] -= 1;
-            if waiting[g] == 0 {
-                queue.push_front(Item::Images(g));
+        if waiting.signatures[g] == 0 && has_objects(load, &group, g) {
+            queue.push_front(Item::Signatures(g));
+        }
+    }
+    let mut first_rounds_left = leaders.iter().filter(|&&g| has_objects(load, &group, g)).count();
+    let mut unsettled: Vec<usize> = Vec::new();
+    let mut step_times: Vec<Duration> = Vec::new();
+    let mounts = Mounts::default();
+    let permits = Arc::new(Semaphore::new(load.client.jobs()));
+    let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
+    loop {
+        // Start what the free permits allow; the read-back rounds take theirs as they go.
+        while let Some(item) = queue.pop_front() {
+            match Arc::clone(&permits).try_acquire_owned() {
+                Ok(permit) => running.push(start(load, &mounts, &group, item, permit)),
+                Err(_) => {
+                    queue.push_front(item);
+                    break;
+                }
+            }
+        }
+        let done = if queue.is_empty() {
+            running.next().await
+        } else {
+            // A permit freed inside the read-back rounds starts the next item too.
+            tokio::select! {
+                done = running.next() => done,
+                Ok(permit) = Arc::clone(&permits).acquire_owned() => {
+                    if let Some(item) = queue.pop_front() {
+                        running.push(start(load, &mounts, &group, item, permit));
+                    }
+                    continue;
+                }
             }
         };
+        let Some(done) = done else { break };
         match done? {
             Done::First(w, pushed) => {
                 let work = &load.work[w];
+                let digest = &work.desc.digest;
                 let first = work.images[0];
-                blob_in(first, pushed, &mut queue);
+                outcome.blobs[first].push(pushed);
+                waiting.blob_in(load, first, digest, &mut queue);
                 let holder = &load.destinations[first].target.repository;
                 // One placement per repository: the other images there find it present.
                 let mut by_repository: Vec<(&String, Vec<usize>)> = Vec::new();
                 for &i in &work.images[1..] {
                     let repository = &load.destinations[i].target.repository;
                     if repository == holder {
-                        blob_in(i, Pushed::Present, &mut queue);
+                        outcome.blobs[i].push(Pushed::Present);
+                        waiting.blob_in(load, i, digest, &mut queue);
                     } else if let Some((_, images)) = by_repository.iter_mut().find(|(r, _)| *r == repository) {
                         images.push(i);
                     } else {
@@ -139,55 +218,96 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
                     queue.push_front(Item::Follow(w, images, holder.clone()));
                 }
             }
-            Done::Follow(images, pushed) => {
+            Done::Follow(w, images, pushed) => {
                 for (n, i) in images.into_iter().enumerate() {
-                    blob_in(i, if n == 0 { pushed } else { Pushed::Present }, &mut queue);
+                    outcome.blobs[i].push(if n == 0 { pushed } else { Pushed::Present });
+                    waiting.blob_in(load, i, &load.work[w].desc.digest, &mut queue);
                 }
             }
-            Done::Images(g, manifests, stepped) => {
+            Done::Manifests(g, manifests) => {
                 for (i, n) in (0..images).filter(|&i| group[i] == g).zip(manifests) {
                     outcome.manifests[i] = n;
                 }
+            }
+            Done::Signatures(stepped) => {
                 for (o, done, n, took) in stepped {
-                    outcome.step_times.push(took);
+                    step_times.push(took);
                     outcome.object_pushes[o] += n;
                     if !done {
-                        outcome.unsettled.push(o);
+                        unsettled.push(o);
                     }
+                }
+                first_rounds_left -= 1;
+                if first_rounds_left == 0 && !unsettled.is_empty() {
+                    // Every first round is done: the later rounds, with whatever else is
+                    // still running.
+                    unsettled.sort_unstable();
+                    let (pending, times) = (std::mem::take(&mut unsettled), std::mem::take(&mut step_times));
+                    running.push(settle(load, pending, times, Arc::clone(&permits)));
+                }
+            }
+            Done::Settled(pushed) => {
+                for (total, n) in outcome.object_pushes.iter_mut().zip(pushed) {
+                    *total += n;
                 }
             }
         }
     }
-    outcome.unsettled.sort_unstable();
     Ok(outcome)
 }
 
-fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: Item) -> Running<'a> {
+fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: Item, permit: OwnedSemaphorePermit) -> Running<'a> {
     match item {
         Item::First(w) => Box::pin(async move {
+            let _permit = permit;
             let work = &load.work[w];
             let to = &load.destinations[work.images[0]];
             let pushed = blobs::into_repository(load.bundle, load.client, to, work.desc, load.reporter).await?;
             Ok(Done::First(w, pushed))
         }),
         Item::Follow(w, images, from) => Box::pin(async move {
+            let _permit = permit;
             let desc = load.work[w].desc;
             let to = &load.destinations[images[0]];
             let pushed = blobs::follow(load.bundle, load.client, to, desc, &from, mounts, load.reporter).await?;
-            Ok(Done::Follow(images, pushed))
+            Ok(Done::Follow(w, images, pushed))
         }),
-        Item::Images(g) => Box::pin(async move {
+        Item::Manifests(g) => Box::pin(async move {
+            let _permit = permit;
             let mut manifests = Vec::new();
             for i in (0..load.plans.len()).filter(|&i| group[i] == g) {
                 manifests.push(super::push_manifests(load.bundle, load.client, &load.plans[i]).await?);
             }
+            Ok(Done::Manifests(g, manifests))
+        }),
+        Item::Signatures(g) => Box::pin(async move {
+            let _permit = permit;
             let mut stepped = Vec::new();
             for (o, object) in load.objects.iter().enumerate().filter(|(o, _)| group[load.owners[*o]] == g) {
                 let started = std::time::Instant::now();
                 let (done, n) = signatures::step(load.client, object, 0).await?;
                 stepped.push((o, done, n, started.elapsed()));
             }
-            Ok(Done::Images(g, manifests, stepped))
+            Ok(Done::Signatures(stepped))
         }),
     }
+}
+
+/// The later rounds of `pending`, each step under one of `permits`.
+fn settle<'a>(load: &'a Load<'a>, pending: Vec<usize>, step_times: Vec<Duration>, permits: Arc<Semaphore>) -> Running<'a> {
+    Box::pin(async move {
+        let mut pushed = vec![0; load.objects.len()];
+        signatures::settle(
+            load.client,
+            load.objects,
+            pending,
+            &mut pushed,
+            1,
+            step_times,
+            load.client.jobs(),
+            Some(&permits),
+        )
+        .await?;
+        Ok(Done::Settled(pushed))
+    })
 }

@@ -1,5 +1,5 @@
-//! Pushing signature and attestation objects after the images they are about (and before
-//! their tags move), so cosign, Kyverno and policy-controller find them where they look:
+//! Pushing signature and attestation objects (before the tags of the images they are about
+//! move), so cosign, Kyverno and policy-controller find them where they look:
 //!
 //! - legacy: the `.sig` image at tag `sha256-<hex>.sig`. If the registry already holds a
 //!   signature image there (another signer, or a previous load), the layers are merged the way
@@ -68,13 +68,16 @@ pub(super) struct Object<'a> {
 pub(super) async fn push_objects(client: &Registry, objects: &[Object<'_>], jobs: usize) -> Result<Vec<usize>, Error> {
     let mut pushed = vec![0; objects.len()];
     let pending: Vec<usize> = (0..objects.len()).collect();
-    settle(client, objects, pending, &mut pushed, 0, Vec::new(), jobs).await?;
+    settle(client, objects, pending, &mut pushed, 0, Vec::new(), jobs, None).await?;
     Ok(pushed)
 }
 
 /// [`push_objects`] for the `pending` objects (indexes into `objects`), from round
 /// `first_round` on (a caller that ran round 0 itself, with [`step`], starts at 1, and gives
-/// how long its steps took as `step_times`), adding the manifests pushed to `pushed`.
+/// how long its steps took as `step_times`), adding the manifests pushed to `pushed`. Up to
+/// `jobs` tags are rewritten at once, each under one of `permits` when given (a bound shared
+/// with other requests).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn settle(
     client: &Registry,
     objects: &[Object<'_>],
@@ -83,6 +86,7 @@ pub(super) async fn settle(
     first_round: u32,
     mut step_times: Vec<std::time::Duration>,
     jobs: usize,
+    permits: Option<&tokio::sync::Semaphore>,
 ) -> Result<(), Error> {
     if pending.is_empty() {
         return Ok(());
@@ -103,6 +107,11 @@ pub(super) async fn settle(
         }
         let stepped: Vec<Vec<(usize, bool, usize, std::time::Duration)>> =
             futures_util::stream::iter(groups.into_iter().map(|(_, members)| async move {
+                // Never closed: a closed semaphore would only lift the shared bound.
+                let _permit = match permits {
+                    Some(p) => p.acquire().await.ok(),
+                    None => None,
+                };
                 let mut out = Vec::with_capacity(members.len());
                 for i in members {
                     let started = std::time::Instant::now();

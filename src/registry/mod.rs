@@ -165,6 +165,10 @@ pub struct Registry {
     upload_chunk: u64,
     /// Blob downloads in flight, at most `jobs` however many callers stream at once.
     downloads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Hosts that answered 404 to the referrers API: they have none (OCI distribution spec
+    /// v1.1, "Listing Referrers": a registry with the API never answers 404), so later
+    /// listings there go to the tag schema without asking again.
+    no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Registry {
@@ -202,6 +206,7 @@ impl Registry {
                 n => n.max(upload::MIN_UPLOAD_CHUNK),
             },
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
+            no_referrers_api: std::sync::Mutex::default(),
         })
     }
 
@@ -399,8 +404,12 @@ impl Registry {
         let auth = self.auth_header(&r, Operation::Pull).await?;
         let target = format!("{}@{subject}", repo.name());
         let url = http::v2_url(&r, "referrers", &subject.to_string());
-        let (body, api) = match self
-            .get_bounded(
+        let host = r.resolve_registry().to_owned();
+        let known_without = self.no_referrers_api.lock().is_ok_and(|hosts| hosts.contains(&host));
+        let got = if known_without {
+            http::Got::NotFound
+        } else {
+            self.get_bounded(
                 "listing referrers of",
                 &target,
                 auth.as_ref(),
@@ -409,10 +418,16 @@ impl Registry {
                 MAX_MANIFEST_SIZE,
             )
             .await?
-        {
+        };
+        let (body, api) = match got {
             http::Got::Body(b) => (b, true),
             // No referrers API: the tag schema.
             http::Got::NotFound => {
+                if !known_without {
+                    if let Ok(mut hosts) = self.no_referrers_api.lock() {
+                        hosts.insert(host);
+                    }
+                }
                 let mut tag = repo.clone();
                 tag.digest = None;
                 tag.tag = Some(subject.tag_form());

@@ -895,6 +895,11 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
     );
     assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 0));
     assert!(text(&o).contains("mounted from another repository"), "{}", text(&o));
+    // Distribution has no referrers API: its 404 is taken as such for the rest of the run, so
+    // the read-back rounds go straight to the `sha256-<hex>` tag (asked once, or once per
+    // image whose first round started before the first answer came back).
+    let asked = proxy.requests(&Method::GET, "/referrers/").len();
+    assert!((1..=2).contains(&asked), "the referrers API was asked {asked} times");
     let client = target.client();
     for repo in ["app/one", "app/two"] {
         let at: sealift::oci::Reference = format!("{}/{repo}:1", target.host).parse().unwrap();
@@ -921,4 +926,31 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
         let pulled = client.fetch_manifest(&at).await.unwrap();
         assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[1].digest);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_go_up_while_their_image_s_layers_still_upload() {
+    let source = TestRegistry::start();
+    let (release, base) = shared_base_release(&source).await;
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    // The shared layer's upload into the first repository hangs for a while.
+    proxy.add(Method::PUT, &format!("digest={base}"), Fault::Stall { ms: 1500 }, 1);
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let image = release.bundle_json("shared.tar").images[0].digest.clone();
+    let seen = proxy.seen();
+    let at = |what: &str| seen.iter().position(|s| s.method == Method::PUT && s.path.contains(what));
+    let signature = at(&format!("/v2/app/one/manifests/{}.sig", image.tag_form())).expect("the .sig tag was written");
+    let manifest = at(&format!("/v2/app/one/manifests/{image}")).expect("the image manifest was pushed");
+    let tag = at("/v2/app/one/manifests/1").expect("the tag was moved");
+    // The signature went up during the stall; the image's manifest only once its layer was in,
+    // and its tag last.
+    assert!(
+        signature < manifest && manifest < tag,
+        "order: .sig {signature}, manifest {manifest}, tag {tag}"
+    );
+    let client = target.client();
+    let at_tag: sealift::oci::Reference = format!("{}/app/one:1", target.host).parse().unwrap();
+    assert_eq!(client.fetch_manifest(&at_tag).await.unwrap().digest, image);
 }
