@@ -1,5 +1,6 @@
 //! `sealift load`: verify, check the order of imports, push, and leave a receipt. Nothing is
-//! pushed unless verification passes in this run and the bundle is not a rollback.
+//! committed to the registry unless verification passes in this run and the bundle is not a
+//! rollback (the large layers are hashed while their uploads start; see `load_rest`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use sealift::verify::{VerifiedBundle, VerifyReport};
 
 use super::audit::{AuditArgs, Trail};
 use super::output::{Progress, size};
-use super::{Format, Outcome, RegistryArgs, secrets, verify};
+use super::{Format, Outcome, RegistryArgs, load_rest, secrets, verify};
 
 #[derive(clap::Args)]
 pub(crate) struct LoadArgs {
@@ -84,7 +85,8 @@ impl std::error::Error for AlreadyLogged {}
 /// The run once the audit trail is open; every answer it gives is in the log.
 fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::RegistryOptions, started: &str) -> anyhow::Result<Outcome> {
     let file_hash = FileHash::start(&args.bundle);
-    let (verify_report, verified) = verify::verify_bundle(&args.bundle, &args.trust, time::OffsetDateTime::now_utc())?;
+    let (verify_report, verified) =
+        verify::verify_bundle_deferring(&args.bundle, &args.trust, time::OffsetDateTime::now_utc(), load_rest::OVER)?;
     let facts = Facts {
         args,
         trail,
@@ -93,43 +95,66 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
         file_hash: &file_hash,
     };
     let Some(verified) = verified else {
-        let sha256 = facts.file_hash.get()?;
-        let receipt = facts.receipt(None, sha256, Vec::new(), failures(&verify_report), None)?;
-        facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(&verify_report))?;
-        match args.format {
-            Format::Json => {
-                let doc = serde_json::json!({"verify": verify::to_json(&verify_report)?, "load": null, "receipt": receipt.path});
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            }
-            Format::Table => verify::render_table(&verify_report),
-        }
-        eprintln!(
-            "nothing was pushed: the bundle failed verification (FAILED receipt {})",
-            receipt.path.display()
-        );
-        return Ok(Outcome::No);
+        return unverified(&facts);
     };
-    if args.format == Format::Table {
-        verify::render_table(&verify_report);
-    }
-    match load_verified(&facts, &verified, options) {
-        Err(e) if e.downcast_ref::<AlreadyLogged>().is_none() => {
-            // Verified, then stopped (the registry, the history, a push): a FAILED receipt
-            // that says why, and its audit entry.
-            let text = format!("{e:#}");
-            let sha256 = facts.file_hash.get()?;
-            let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![text.clone()], None)?;
-            facts.log(Some(&verified), Logged::Error, Vec::new(), Some(&receipt), vec![text.clone()])?;
-            Err(AlreadyLogged(format!("{text} (FAILED receipt {})", receipt.path.display())).into())
+    std::thread::scope(|scope| {
+        // The large layers are hashed on a thread while the load goes on; nothing commits
+        // before they all matched (see `load_rest`).
+        let table = (args.format == Format::Table).then_some(&verify_report);
+        let rest = load_rest::Rest::start(scope, &verified, table);
+        match load_verified(&facts, &verified, options, &rest) {
+            Err(_) | Ok(_) if !rest.passed() => {
+                let mut report = verify_report.clone();
+                report.failures.extend(rest.failures().iter().cloned());
+                unverified(&Facts { report: &report, ..facts })
+            }
+            Err(e) if e.downcast_ref::<AlreadyLogged>().is_none() => {
+                // Verified, then stopped (the registry, the history, a push): a FAILED receipt
+                // that says why, and its audit entry.
+                let text = format!("{e:#}");
+                let sha256 = facts.file_hash.get()?;
+                let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![text.clone()], None)?;
+                facts.log(Some(&verified), Logged::Error, Vec::new(), Some(&receipt), vec![text.clone()])?;
+                Err(AlreadyLogged(format!("{text} (FAILED receipt {})", receipt.path.display())).into())
+            }
+            other => other,
         }
-        other => other,
+    })
+}
+
+/// A bundle that failed verification (`facts.report` says how): nothing was pushed; a FAILED
+/// receipt and its audit entry, and the report.
+fn unverified(facts: &Facts<'_>) -> anyhow::Result<Outcome> {
+    let report = facts.report;
+    let sha256 = facts.file_hash.get()?;
+    let receipt = facts.receipt(None, sha256, Vec::new(), failures(report), None)?;
+    facts.log(None, Logged::Failed, Vec::new(), Some(&receipt), failures(report))?;
+    match facts.args.format {
+        Format::Json => {
+            let doc = serde_json::json!({"verify": verify::to_json(report)?, "load": null, "receipt": receipt.path});
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Table => verify::render_table(report),
     }
+    eprintln!(
+        "nothing was pushed: the bundle failed verification (FAILED receipt {})",
+        receipt.path.display()
+    );
+    Ok(Outcome::No)
 }
 
 /// Push a verified bundle, attach its receipt, write its manifests and report.
-fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift::registry::RegistryOptions) -> anyhow::Result<Outcome> {
+/// Every commit waits for `rest` (the remaining hashing) to pass; an answer given before the
+/// pushes (a refusal) waits for it too.
+fn load_verified(
+    facts: &Facts<'_>,
+    verified: &VerifiedBundle,
+    options: &sealift::registry::RegistryOptions,
+    rest: &load_rest::Rest<'_>,
+) -> anyhow::Result<Outcome> {
     let (args, trail, verify_report) = (facts.args, facts.trail, facts.report);
     let client = Registry::new(options)?;
+    client.hold_commits(rest.gate());
     let runtime = super::runtime()?;
     // Order of imports: the receipts in the registry (signed by the site key) and this
     // site's audit log say which bundles the registry has had.
@@ -170,6 +195,9 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
                 ),
                 Judgement::InOrder => unreachable!("handled above"),
             };
+            if !rest.passed() {
+                return Err(load_rest::Failed.into());
+            }
             let sha256 = facts.file_hash.get()?;
             let receipt = facts.receipt(Some(verified), sha256, Vec::new(), vec![reason.clone()], None)?;
             facts.log(Some(verified), Logged::Refused, Vec::new(), Some(&receipt), vec![reason.clone()])?;
@@ -188,6 +216,9 @@ fn load_verified(facts: &Facts<'_>, verified: &VerifiedBundle, options: &sealift
         resume: pending.was_there,
     };
     let report = runtime.block_on(load(verified, &client, &target, &progress))?;
+    if !rest.passed() {
+        return Err(load_rest::Failed.into());
+    }
     pending.clear();
     let sha256 = facts.file_hash.get()?;
     let images = image_facts(verified, &report);

@@ -9,6 +9,7 @@ mod db;
 mod harden;
 mod keys;
 mod load;
+mod load_rest;
 mod output;
 mod review;
 mod scan;

@@ -100,6 +100,19 @@ pub(crate) fn verify_bundle(
     Ok(verify(bundle, &policy, now, &Progress::new())?)
 }
 
+/// [`verify_bundle`], leaving blobs over `over` bytes to hash later (see
+/// `sealift::verify::verify_deferring`).
+pub(crate) fn verify_bundle_deferring(
+    path: &Path,
+    trust: &TrustArgs,
+    now: time::OffsetDateTime,
+    over: u64,
+) -> anyhow::Result<(VerifyReport, Option<VerifiedBundle>)> {
+    let policy = trust.policy()?;
+    let bundle = UnverifiedBundle::open(path)?;
+    Ok(sealift::verify::verify_deferring(bundle, &policy, now, &Progress::new(), over)?)
+}
+
 /// The report as JSON, with a top-level `verified` flag.
 pub(crate) fn to_json(report: &VerifyReport) -> anyhow::Result<serde_json::Value> {
     let mut doc = serde_json::to_value(report)?;

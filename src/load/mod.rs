@@ -10,7 +10,9 @@
 //! half way. Up to `--jobs`
 //! requests run at once. Manifests are pushed as the exact verified bytes, so digests on the
 //! far side equal the source's. Blob bytes are re-read from the same open file that was
-//! verified and re-hashed on the way out.
+//! verified and re-hashed on the way out. A bundle whose large blobs are still being hashed
+//! (`verify::verify_deferring`) is pushed only through a client that holds its commits until
+//! they all matched (`Registry::hold_commits`).
 
 mod blobs;
 pub mod containers_policy;
@@ -51,6 +53,21 @@ pub enum Error {
     /// The target registry name is not usable.
     #[error("invalid target registry `{0}`")]
     InvalidRegistry(String),
+}
+
+impl Error {
+    /// A commit refused because the bundle's last bytes did not verify (see
+    /// [`Registry::hold_commits`]).
+    #[must_use]
+    pub fn is_commit_refused(&self) -> bool {
+        matches!(
+            self,
+            Self::Registry {
+                source: registry::Error::CommitRefused { .. },
+                ..
+            }
+        )
+    }
 }
 
 /// Where to load.
@@ -97,6 +114,14 @@ pub struct LoadReport {
 pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOptions, reporter: &dyn Reporter) -> Result<LoadReport, Error> {
     if options.registry.is_empty() || options.registry.contains('/') {
         return Err(Error::InvalidRegistry(options.registry.clone()));
+    }
+    // Entries verification left to hash (`verify_deferring`) may only go up through a client
+    // that holds its commits until they have been.
+    if bundle.pending().0 > 0 && !client.holds_commits() {
+        return Err(Error::Inconsistent {
+            image: bundle.index().name.clone(),
+            reason: "the bundle has entries still to hash and the registry client does not wait for them".into(),
+        });
     }
     let plans = bundle
         .index()

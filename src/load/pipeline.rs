@@ -193,7 +193,17 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
             }
         };
         let Some(done) = done else { break };
-        match done? {
+        let done = match done {
+            Ok(done) => done,
+            Err(e) if e.is_commit_refused() => {
+                // Every request still running is refused as well (uploads stop sending at
+                // their next chunk): let them cancel their upload sessions.
+                while running.next().await.is_some() {}
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        match done {
             Done::First(w, pushed) => {
                 let work = &load.work[w];
                 let digest = &work.desc.digest;

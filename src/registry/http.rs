@@ -81,6 +81,7 @@ impl Registry {
         content_type: &str,
         body: Bytes,
     ) -> Result<(), Error> {
+        self.may_commit(target).await?;
         let http = &self.http;
         let outcome = retry::run(&self.retry, move || {
             let body = body.clone();

@@ -7,6 +7,7 @@
 //! the digest; auth challenges and bearer tokens too ([`token`]).
 
 mod auth;
+mod gate;
 mod http;
 pub mod retry;
 mod tags;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use auth::{Credentials, default_auth_files};
+pub use gate::CommitGate;
 pub use retry::RetryPolicy;
 pub use upload::{BlobSource, MIN_UPLOAD_CHUNK, UPLOAD_CHUNK, WHOLE_UPLOAD_MAX};
 
@@ -75,6 +77,13 @@ pub enum Error {
         target: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A commit held back until the bundle's last bytes were hashed, and they did not match
+    /// (see [`Registry::hold_commits`]): nothing was committed.
+    #[error("{target}: not committed: the bundle's remaining bytes did not verify")]
+    CommitRefused {
+        /// The reference involved.
+        target: String,
     },
     /// The HTTP client could not be built (bad CA certificate, TLS setup).
     #[error("cannot set up the registry client: {0}")]
@@ -169,6 +178,8 @@ pub struct Registry {
     /// v1.1, "Listing Referrers": a registry with the API never answers 404), so later
     /// listings there go to the tag schema without asking again.
     no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// While set, what commits wait for (see [`gate`]).
+    commit_gate: std::sync::Mutex<Option<CommitGate>>,
 }
 
 impl Registry {
@@ -207,6 +218,7 @@ impl Registry {
             },
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
             no_referrers_api: std::sync::Mutex::default(),
+            commit_gate: std::sync::Mutex::default(),
         })
     }
 

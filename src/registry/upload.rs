@@ -82,6 +82,7 @@ impl Registry {
     /// # Errors
     /// Any other answer.
     pub async fn mount_blob(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool, Error> {
+        self.may_commit(&format!("{}@{digest}", repo.name())).await?;
         let r = super::Repo::of(repo);
         let auth = self.auth_header(&r, super::token::Operation::Push).await?;
         let base = format!("https://{}", r.resolve_registry());
@@ -134,6 +135,10 @@ impl Registry {
             reason: failed.reason,
             attempts,
         };
+        // A small blob opens its session only when it may commit: it goes up in one request.
+        if size <= self.whole_upload_max() {
+            self.may_commit(&target).await?;
+        }
         let mut sessions = 0;
         'session: loop {
             sessions += 1;
@@ -175,6 +180,11 @@ impl Registry {
             let mut hasher = Sha256::new();
             let mut breaks = 0;
             while offset < size {
+                if self.commits_refused() {
+                    // It could never be committed: stop sending.
+                    let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                    return Err(Error::CommitRefused { target });
+                }
                 let end = (offset + self.upload_chunk).min(size);
                 let before = hasher.clone();
                 let sent = Arc::new(Mutex::new((hasher.clone(), offset)));
@@ -220,6 +230,10 @@ impl Registry {
                     expected: digest.clone(),
                     found: sent,
                 });
+            }
+            if let Err(refused) = self.may_commit(&target).await {
+                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                return Err(refused);
             }
             let commit = with_query(&location, &format!("digest={digest}"));
             return match self

@@ -140,6 +140,31 @@ pub fn verify(
     now: time::OffsetDateTime,
     reporter: &dyn Reporter,
 ) -> Result<(VerifyReport, Option<VerifiedBundle>), Error> {
+    verify_with(bundle, trust, now, reporter, None)
+}
+
+/// [`verify`], except that the content of blobs larger than `over` bytes that no check reads
+/// (layers, mostly) is not hashed yet: their size is checked and their place recorded, and
+/// the returned bundle says so ([`VerifiedBundle::pending`]). `load` uses this to upload
+/// while the rest is hashed ([`VerifiedBundle::check_pending`]) and commits nothing before
+/// that has passed; anything else must call `check_pending` before relying on the bundle.
+pub fn verify_deferring(
+    bundle: UnverifiedBundle,
+    trust: &TrustPolicy,
+    now: time::OffsetDateTime,
+    reporter: &dyn Reporter,
+    over: u64,
+) -> Result<(VerifyReport, Option<VerifiedBundle>), Error> {
+    verify_with(bundle, trust, now, reporter, Some(over))
+}
+
+fn verify_with(
+    bundle: UnverifiedBundle,
+    trust: &TrustPolicy,
+    now: time::OffsetDateTime,
+    reporter: &dyn Reporter,
+    defer_over: Option<u64>,
+) -> Result<(VerifyReport, Option<VerifiedBundle>), Error> {
     if trust.keys.is_empty() {
         return Err(Error::NoKeys);
     }
@@ -163,7 +188,10 @@ pub fn verify(
         scan: None,
         failures: Vec::new(),
     };
-    let mut state = Walk::default();
+    let mut state = Walk {
+        defer_over,
+        ..Walk::default()
+    };
     let walked = bundle.for_each_entry(|entry| state.visit(entry, trust, now, &mut report, reporter));
     if let Err(e) = walked {
         match e {
@@ -220,7 +248,7 @@ pub fn verify(
         bundle,
         (index, state.index_digest.take().unwrap_or_else(|| crate::oci::Digest::of(b""))),
         report.counted_signers(),
-        state.verified,
+        (state.verified, state.pending),
         state.manifests,
         layout_index,
         graph,
@@ -242,6 +270,10 @@ struct Walk {
     verified: BTreeMap<String, VerifiedEntry>,
     manifests: BTreeMap<Digest, Vec<u8>>,
     layout_index: Option<Vec<u8>>,
+    /// Blobs larger than this that no check reads are left to hash later.
+    defer_over: Option<u64>,
+    /// The entries so left.
+    pending: Vec<String>,
 }
 
 fn read_capped(reader: &mut dyn Read, size: u64, cap: u64) -> std::io::Result<Vec<u8>> {
@@ -505,6 +537,23 @@ impl Walk {
                 ));
                 return Ok(true);
             }
+        }
+        if keep_cap.is_none() && self.defer_over.is_some_and(|over| entry.size > over) {
+            // Not read now (see `verify_deferring`): its bytes are hashed before anything
+            // commits on the strength of this bundle. Checks that read it re-hash it.
+            report.entries_checked += 1;
+            report.bytes_checked += entry.size;
+            self.pending.push(path.clone());
+            self.verified.insert(
+                path,
+                VerifiedEntry {
+                    offset: entry.offset,
+                    size: entry.size,
+                    digest: listed.digest,
+                    media_type: listed.media_type,
+                },
+            );
+            return Ok(true);
         }
         let task = reporter.start(&format!("verify {path}"), entry.size);
         let mut counter = DigestCounter::default();

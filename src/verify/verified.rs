@@ -1,5 +1,7 @@
 //! The proof that a bundle passed verification. Only this module's parent can build one, and
-//! `load` accepts nothing else.
+//! `load` accepts nothing else. One built by `verify_deferring` still has large blobs to hash
+//! ([`VerifiedBundle::pending`]): `load` takes it only through a registry client that holds
+//! every commit until [`VerifiedBundle::check_pending`] has passed.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -29,6 +31,9 @@ pub struct VerifiedBundle {
     index_digest: Digest,
     signed_by: Vec<KeyId>,
     entries: BTreeMap<String, VerifiedEntry>,
+    /// Entries whose size was checked but whose bytes are still to be hashed (see
+    /// [`super::verify_deferring`]).
+    pending: Vec<String>,
     manifests: BTreeMap<Digest, Vec<u8>>,
     layout_index: LayoutIndex,
     graph: Graph,
@@ -39,7 +44,7 @@ impl VerifiedBundle {
         bundle: UnverifiedBundle,
         (index, index_digest): (BundleIndex, Digest),
         signed_by: Vec<KeyId>,
-        entries: BTreeMap<String, VerifiedEntry>,
+        (entries, pending): (BTreeMap<String, VerifiedEntry>, Vec<String>),
         manifests: BTreeMap<Digest, Vec<u8>>,
         layout_index: LayoutIndex,
         graph: Graph,
@@ -50,10 +55,63 @@ impl VerifiedBundle {
             index_digest,
             signed_by,
             entries,
+            pending,
             manifests,
             layout_index,
             graph,
         }
+    }
+
+    /// How many entries (and bytes) [`super::verify_deferring`] left to hash: none from
+    /// [`super::verify`].
+    #[must_use]
+    pub fn pending(&self) -> (usize, u64) {
+        let bytes = self.pending.iter().filter_map(|p| self.entries.get(p)).map(|e| e.size).sum();
+        (self.pending.len(), bytes)
+    }
+
+    /// Hash the entries left pending, each read from the same open file: a failure for each
+    /// that does not match the signed index (empty when all do, or none was pending). Safe to
+    /// run on another thread while the bundle is read elsewhere.
+    #[must_use]
+    pub fn check_pending(&self, reporter: &dyn crate::progress::Reporter) -> Vec<super::Failure> {
+        use super::{Failure, FailureCode};
+        let mut failures = Vec::new();
+        for path in &self.pending {
+            let Some(e) = self.entries.get(path) else {
+                failures.push(Failure::new(FailureCode::MissingEntry, path, "left to hash, but not in the bundle"));
+                continue;
+            };
+            let task = reporter.start(&format!("verify {path}"), e.size);
+            let mut reader = crate::progress::ProgressReader::new(RangeReader::new(self.bundle.file(), e.offset, e.size), &*task);
+            let mut counter = crate::oci::DigestCounter::default();
+            let mut buf = vec![0u8; 1 << 20];
+            let read = loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => counter.update(&buf[..n]),
+                    Err(err) => break Err(err),
+                }
+            };
+            task.finish();
+            let (digest, size) = counter.finish();
+            if let Err(err) = read {
+                failures.push(Failure::new(FailureCode::MalformedArchive, path, format!("reading it: {err}")));
+            } else if size != e.size {
+                failures.push(Failure::new(
+                    FailureCode::SizeMismatch,
+                    path,
+                    format!("expected {} bytes, read {size}", e.size),
+                ));
+            } else if digest != e.digest {
+                failures.push(Failure::new(
+                    FailureCode::DigestMismatch,
+                    path,
+                    format!("expected {}, found {digest}", e.digest),
+                ));
+            }
+        }
+        failures
     }
 
     /// The SHA-256 of `bundle.json` exactly as signed: it names every entry by digest, so it

@@ -954,3 +954,52 @@ async fn signatures_go_up_while_their_image_s_layers_still_upload() {
     let at_tag: sealift::oci::Reference = format!("{}/app/one:1", target.host).parse().unwrap();
     assert_eq!(client.fetch_manifest(&at_tag).await.unwrap().digest, image);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_commit_waits_for_the_verdict_and_a_refused_one_leaves_nothing() {
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    let client = target.client();
+    // Over the size sent whole: opened, sent by PATCH, then committed by a PUT.
+    let bytes = Bytes::from(vec![7u8; 3 << 20]);
+    let digest = sealift::oci::Digest::of(&bytes);
+    for (repo, verdict) in [("held/refused", false), ("held/passed", true)] {
+        let at: sealift::oci::Reference = format!("{}/{repo}:x", proxy.host).parse().unwrap();
+        let (say, gate) = tokio::sync::watch::channel(None);
+        client.hold_commits(gate);
+        let uploads = format!("/v2/{repo}/blobs/uploads/");
+        let push = client.push_blob_from(&at, &digest, bytes.len() as u64, Arc::new(bytes.clone()));
+        let judge = async {
+            let started = Instant::now();
+            while proxy.requests(&Method::PATCH, &uploads).is_empty() {
+                assert!(started.elapsed() < Duration::from_secs(20), "no PATCH: {:?}", proxy.seen());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // The bytes went up; the commit waits.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(
+                proxy.requests(&Method::PUT, &uploads).is_empty(),
+                "{repo}: committed before the verdict"
+            );
+            say.send(Some(verdict)).unwrap();
+        };
+        let (pushed, ()) = tokio::join!(push, judge);
+        let direct: sealift::oci::Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
+        let there = target.client().blob_exists(&direct, &digest).await.unwrap();
+        if verdict {
+            pushed.unwrap();
+            assert!(there, "{repo}: the blob was not committed");
+        } else {
+            let err = pushed.unwrap_err();
+            assert!(matches!(err, sealift::registry::Error::CommitRefused { .. }), "{err}");
+            assert!(err.to_string().contains(&digest.to_string()), "{err}");
+            assert!(!there, "{repo}: a refused commit landed");
+            assert!(proxy.requests(&Method::PUT, &uploads).is_empty(), "{repo}");
+            assert_eq!(
+                proxy.requests(&Method::DELETE, &uploads).len(),
+                1,
+                "{repo}: the session was not cancelled"
+            );
+        }
+    }
+}

@@ -217,6 +217,11 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "load {file} should fail:\n{out}");
         assert!(out.contains("nothing was pushed"), "{out}");
+        // The same report: a layer over 2 MiB is hashed while its upload starts (and its
+        // commit is refused), the rest before the first request.
+        for e in expected {
+            assert!(out.contains(e), "load {file}: expected `{e}` in:\n{out}");
+        }
     }
     assert!(
         target.catalog().is_empty(),
