@@ -12,9 +12,21 @@
 # blob-info cache is emptied between rounds so it does not carry knowledge across registries.
 #
 #   scripts/bench.sh [ROUNDS]     (default 3)
+#
+# With SEALIFT_BENCH_PIN=1 the registries run on the last CPU and the tools on the others, as
+# if the registry were another machine (on a 2-core machine each gets one core); by default
+# all share every CPU, and a registry's work competes with the tool's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
+pin=${SEALIFT_BENCH_PIN:-}
+if [ -n "$pin" ]; then
+    cpus=$(nproc)
+    [ "$cpus" -ge 2 ] || { echo "SEALIFT_BENCH_PIN needs at least 2 CPUs" >&2; exit 2; }
+    registry_cpu=$((cpus - 1))
+    tool_cpus="0-$((cpus - 2))"
+    echo "pinned: registries on CPU $registry_cpu, tools on CPUs $tool_cpus"
+fi
 "$root/scripts/install-deps.sh"
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
@@ -31,6 +43,7 @@ start() {
     "$root/scripts/registry.sh" stop "$work/$1"
     rm -rf "$work/$1/data"
     port=$("$root/scripts/registry.sh" start "$work/$1" u p)
+    if [ -n "$pin" ]; then taskset -a -p -c "$registry_cpu" "$(cat "$work/$1/pid")" >/dev/null; fi
     echo "127.0.0.1:$port" > "$1.addr"
     mkdir -p "certs-$1" && cp "$1/ca.crt" "certs-$1/"
 }
@@ -52,6 +65,7 @@ rm -rf gen-*
 # "workload step tool seconds kilobytes".
 measure() {
     local tool=$1 w=$2 step=$3; shift 3
+    if [ -n "$pin" ]; then set -- taskset -c "$tool_cpus" "$@"; fi
     /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>err.out || { echo "$tool $step $w failed:"; cat err.out; exit 1; }
     read -r secs kb < time.out
     echo "$w $step $tool $secs $kb" >> results

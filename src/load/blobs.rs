@@ -100,7 +100,7 @@ pub(super) async fn follow(
     mounts: &Mounts,
     reporter: &dyn Reporter,
 ) -> Result<Pushed, Error> {
-    if !mounts.refused.load(Ordering::Relaxed) && mount(client, to, desc, from, mounts, reporter).await {
+    if !mounts.refused.load(Ordering::Relaxed) && mount(client, to, desc, from, mounts, reporter).await? {
         return Ok(Pushed::Mounted);
     }
     into_repository(bundle, client, to, desc, reporter).await
@@ -134,16 +134,28 @@ pub(super) async fn into_repository(
 
 /// Ask for a mount of `desc` into `to` from `from`: whether it landed. A refusal (a 202, or a
 /// 401 where the registry's token does not cover the other repository) stops further asks.
-async fn mount(client: &Registry, to: &Destination<'_>, desc: &Descriptor, from: &str, mounts: &Mounts, reporter: &dyn Reporter) -> bool {
+async fn mount(
+    client: &Registry,
+    to: &Destination<'_>,
+    desc: &Descriptor,
+    from: &str,
+    mounts: &Mounts,
+    reporter: &dyn Reporter,
+) -> Result<bool, Error> {
     match client.mount_blob(to.target, &desc.digest, from).await {
         Ok(true) => {
             reporter.note(&format!("{}: {} mounted from {from}", to.name, desc.digest.short()));
-            true
+            Ok(true)
         }
         Ok(false) => {
             mounts.refused.store(true, Ordering::Relaxed);
-            false
+            Ok(false)
         }
+        // Held back and refused: the bundle did not verify, so nothing may land at all.
+        Err(e @ crate::registry::Error::CommitRefused { .. }) => Err(Error::Registry {
+            image: to.name.to_owned(),
+            source: e,
+        }),
         Err(e) => {
             reporter.note(&format!(
                 "{}: mounting {} from {from} failed ({e}); uploading it, and asking no more",
@@ -151,7 +163,7 @@ async fn mount(client: &Registry, to: &Destination<'_>, desc: &Descriptor, from:
                 desc.digest.short()
             ));
             mounts.refused.store(true, Ordering::Relaxed);
-            false
+            Ok(false)
         }
     }
 }

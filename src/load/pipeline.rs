@@ -1,9 +1,12 @@
 //! The order of a load's requests, with up to `--jobs` running at once: every distinct blob
 //! (largest first) into the first repository that needs it, then mounted into the others;
 //! as soon as all of an image's own blobs are in, its manifests (children first); as soon as
-//! the blobs of its signature objects are in, their first round (see
-//! [`signatures`](super::signatures)), without waiting for the image: a signature names its
-//! image by digest only, and no tag points at the image before the signatures are settled.
+//! the blobs of its signature objects are in, the first round (see
+//! [`signatures`](super::signatures)) of those that name the image only in a tag (cosign's
+//! `.sig`), without waiting for the image's layers; referrers (a `subject` field) once the
+//! image's manifests are in too, since some registries still refuse a subject they do not
+//! hold, although the spec says they must take it. No tag points at the image before its
+//! signatures are settled.
 //! Once every first round is done, the later rounds (read back, merge again where another
 //! writer replaced ours) run alongside whatever blobs are still going up.
 //!
@@ -65,8 +68,23 @@ enum Item {
     Follow(usize, Vec<usize>, String),
     /// A group of images (the same manifest in the same repository): their manifests.
     Manifests(usize),
-    /// A group's signature objects: their first round.
-    Signatures(usize),
+    /// A group's signature objects of one wave: their first round.
+    Signatures(usize, Wave),
+}
+
+/// When a signature object may go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wave {
+    /// Once its own blobs are in (it names the image only in its tag).
+    Early,
+    /// Once the image's manifests are in as well (it names the image in a `subject`).
+    AfterImage,
+}
+
+impl Wave {
+    fn of(object: &Object<'_>) -> Self {
+        if object.has_subject() { Self::AfterImage } else { Self::Early }
+    }
 }
 
 enum Done {
@@ -86,6 +104,8 @@ struct Waiting {
     group: Vec<usize>,
     manifests: Vec<usize>,
     signatures: Vec<usize>,
+    /// The group's manifests are in.
+    manifests_in: Vec<bool>,
 }
 
 impl Waiting {
@@ -105,6 +125,7 @@ impl Waiting {
         let mut waiting = Self {
             manifests: vec![0; images],
             signatures: vec![0; images],
+            manifests_in: vec![false; images],
             group,
         };
         for w in load.work {
@@ -130,15 +151,38 @@ impl Waiting {
         }
         if s {
             self.signatures[g] -= 1;
-            if self.signatures[g] == 0 && has_objects(load, &self.group, g) {
-                queue.push_front(Item::Signatures(g));
+            if self.signatures[g] == 0 {
+                self.signatures_ready(load, g, queue);
             }
+        }
+    }
+
+    /// Group `g`'s signature blobs are in: its early wave goes, and the later one too when the
+    /// manifests are in.
+    fn signatures_ready(&self, load: &Load<'_>, g: usize, queue: &mut VecDeque<Item>) {
+        if has_objects(load, &self.group, g, Wave::Early) {
+            queue.push_front(Item::Signatures(g, Wave::Early));
+        }
+        if self.manifests_in[g] && has_objects(load, &self.group, g, Wave::AfterImage) {
+            queue.push_front(Item::Signatures(g, Wave::AfterImage));
+        }
+    }
+
+    /// Group `g`'s manifests are in: its later wave goes when its signature blobs are in.
+    fn manifests_done(&mut self, load: &Load<'_>, g: usize, queue: &mut VecDeque<Item>) {
+        self.manifests_in[g] = true;
+        if self.signatures[g] == 0 && has_objects(load, &self.group, g, Wave::AfterImage) {
+            queue.push_front(Item::Signatures(g, Wave::AfterImage));
         }
     }
 }
 
-fn has_objects(load: &Load<'_>, group: &[usize], g: usize) -> bool {
-    load.owners.iter().any(|&owner| group[owner] == g)
+/// Whether group `g` has signature objects of `wave`.
+fn has_objects(load: &Load<'_>, group: &[usize], g: usize, wave: Wave) -> bool {
+    load.objects
+        .iter()
+        .zip(load.owners)
+        .any(|(object, &owner)| group[owner] == g && Wave::of(object) == wave)
 }
 
 /// Run the load's blob, manifest and signature requests.
@@ -157,11 +201,14 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         if waiting.manifests[g] == 0 {
             queue.push_front(Item::Manifests(g));
         }
-        if waiting.signatures[g] == 0 && has_objects(load, &group, g) {
-            queue.push_front(Item::Signatures(g));
+        if waiting.signatures[g] == 0 {
+            waiting.signatures_ready(load, g, &mut queue);
         }
     }
-    let mut first_rounds_left = leaders.iter().filter(|&&g| has_objects(load, &group, g)).count();
+    let mut first_rounds_left: usize = leaders
+        .iter()
+        .map(|&g| usize::from(has_objects(load, &group, g, Wave::Early)) + usize::from(has_objects(load, &group, g, Wave::AfterImage)))
+        .sum();
     let mut unsettled: Vec<usize> = Vec::new();
     let mut step_times: Vec<Duration> = Vec::new();
     let mounts = Mounts::default();
@@ -238,6 +285,7 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
                 for (i, n) in (0..images).filter(|&i| group[i] == g).zip(manifests) {
                     outcome.manifests[i] = n;
                 }
+                waiting.manifests_done(load, g, &mut queue);
             }
             Done::Signatures(stepped) => {
                 for (o, done, n, took) in stepped {
@@ -290,10 +338,11 @@ fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: I
             }
             Ok(Done::Manifests(g, manifests))
         }),
-        Item::Signatures(g) => Box::pin(async move {
+        Item::Signatures(g, wave) => Box::pin(async move {
             let _permit = permit;
             let mut stepped = Vec::new();
-            for (o, object) in load.objects.iter().enumerate().filter(|(o, _)| group[load.owners[*o]] == g) {
+            let of_wave = |(o, object): &(usize, &Object<'_>)| group[load.owners[*o]] == g && Wave::of(object) == wave;
+            for (o, object) in load.objects.iter().enumerate().filter(of_wave) {
                 let started = std::time::Instant::now();
                 let (done, n) = signatures::step(load.client, object, 0).await?;
                 stepped.push((o, done, n, started.elapsed()));

@@ -149,6 +149,11 @@ pub(super) async fn settle(
 }
 
 impl Object<'_> {
+    /// Whether it names its image in a `subject` field (a referrer), not only in a tag.
+    pub(super) fn has_subject(&self) -> bool {
+        matches!(self.format, SignatureFormat::SigstoreBundle)
+    }
+
     /// The repository and tag this object's read-merge-write rewrites.
     fn tag_key(&self) -> String {
         let tag = match self.format {

@@ -32,7 +32,12 @@ fn auth_map(auth: Option<&HeaderValue>) -> reqwest::header::HeaderMap {
 /// A bounded GET's outcome.
 pub(super) enum Got {
     Body(Bytes),
-    NotFound,
+    /// 404; `error_document` when its body is the distribution spec's error JSON
+    /// (`{"errors": [...]}`, e.g. `NAME_UNKNOWN`) rather than a bare "not found" of a path the
+    /// registry does not serve at all.
+    NotFound {
+        error_document: bool,
+    },
 }
 
 impl Registry {
@@ -60,7 +65,9 @@ impl Registry {
                 .map_err(|e| Failed::network(&e))?;
             let status = response.status();
             if status == StatusCode::NOT_FOUND {
-                return Ok(Got::NotFound);
+                let body = read_limited(response, 64 * 1024).await.unwrap_or_default();
+                let error_document = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["errors"].is_array());
+                return Ok(Got::NotFound { error_document });
             }
             if !status.is_success() {
                 return Err(failure(response).await);

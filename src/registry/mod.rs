@@ -174,9 +174,9 @@ pub struct Registry {
     upload_chunk: u64,
     /// Blob downloads in flight, at most `jobs` however many callers stream at once.
     downloads: std::sync::Arc<tokio::sync::Semaphore>,
-    /// Hosts that answered 404 to the referrers API: they have none (OCI distribution spec
-    /// v1.1, "Listing Referrers": a registry with the API never answers 404), so later
-    /// listings there go to the tag schema without asking again.
+    /// Hosts that answered a bare 404 (no error document) to the referrers API: they have
+    /// none (OCI distribution spec v1.1, "Listing Referrers": a registry with the API never
+    /// answers 404), so later listings there go to the tag schema without asking again.
     no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
     /// While set, what commits wait for (see [`gate`]).
     commit_gate: std::sync::Mutex<Option<CommitGate>>,
@@ -268,7 +268,7 @@ impl Registry {
             .await?
         {
             http::Got::Body(b) => b,
-            http::Got::NotFound => {
+            http::Got::NotFound { .. } => {
                 return Err(Error::Http {
                     what: "pulling manifest",
                     target,
@@ -419,7 +419,7 @@ impl Registry {
         let host = r.resolve_registry().to_owned();
         let known_without = self.no_referrers_api.lock().is_ok_and(|hosts| hosts.contains(&host));
         let got = if known_without {
-            http::Got::NotFound
+            http::Got::NotFound { error_document: false }
         } else {
             self.get_bounded(
                 "listing referrers of",
@@ -434,8 +434,12 @@ impl Registry {
         let (body, api) = match got {
             http::Got::Body(b) => (b, true),
             // No referrers API: the tag schema.
-            http::Got::NotFound => {
-                if !known_without {
+            http::Got::NotFound { error_document } => {
+                // A bare 404 is a path the registry does not serve: it has no referrers API,
+                // and is not asked again. Some registries that do have one answer an error
+                // document (`NAME_UNKNOWN`, `MANIFEST_UNKNOWN`) for a repository or subject
+                // they do not know yet, against the spec: they are asked again next time.
+                if !known_without && !error_document {
                     if let Ok(mut hosts) = self.no_referrers_api.lock() {
                         hosts.insert(host);
                     }

@@ -1000,6 +1000,21 @@ async fn a_held_commit_waits_for_the_verdict_and_a_refused_one_leaves_nothing() 
                 1,
                 "{repo}: the session was not cancelled"
             );
+            // Every other kind of commit is refused too, before it is sent: a blob small
+            // enough to go whole, a mount, a manifest.
+            let small = Bytes::from_static(b"small");
+            let small_digest = sealift::oci::Digest::of(&small);
+            let refused = |r: Result<(), sealift::registry::Error>| matches!(r, Err(sealift::registry::Error::CommitRefused { .. }));
+            assert!(refused(client.push_blob_from(&at, &small_digest, 5, Arc::new(small.clone())).await));
+            assert!(refused(client.mount_blob(&at, &small_digest, "elsewhere").await.map(|_| ())));
+            let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+            assert!(refused(
+                client.push_manifest(&at, manifest, sealift::oci::media_type::OCI_INDEX).await
+            ));
+            let sent = proxy.seen().into_iter().filter(|s| s.path.starts_with(&format!("/v2/{repo}/")));
+            let committing = sent.filter(|s| ![Method::POST, Method::PATCH, Method::DELETE].contains(&s.method));
+            assert_eq!(committing.count(), 0, "{repo}");
+            assert!(target.catalog().is_empty(), "{:?}", target.catalog());
         }
     }
 }

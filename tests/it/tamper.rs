@@ -223,6 +223,8 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
             assert!(out.contains(e), "load {file}: expected `{e}` in:\n{out}");
         }
     }
+    // Distribution lists a repository as soon as one blob is committed into it (or mounted),
+    // not only once it holds a manifest: an empty catalog means nothing landed at all.
     assert!(
         target.catalog().is_empty(),
         "tampered loads pushed something: {:?}",
