@@ -407,7 +407,10 @@ impl FileHash {
         let owned = path.to_path_buf();
         Self {
             path: path.to_path_buf(),
-            running: std::cell::RefCell::new(Some(std::thread::spawn(move || sealift::bundle::file_digest(&owned)))),
+            running: std::cell::RefCell::new(Some(std::thread::spawn(move || {
+                super::background_thread();
+                sealift::bundle::file_digest(&owned)
+            }))),
             done: std::cell::OnceCell::new(),
         }
     }

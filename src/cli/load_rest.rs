@@ -47,6 +47,7 @@ impl<'scope> Rest<'scope> {
     ) -> Self {
         let (verdict, gate) = tokio::sync::watch::channel(None);
         let thread = scope.spawn(move || {
+            super::background_thread();
             let failures = verified.check_pending(&Progress::new());
             if failures.is_empty() {
                 if let Some(report) = table {
