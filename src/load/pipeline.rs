@@ -1,11 +1,11 @@
 //! The order of a load's requests, with up to `--jobs` running at once: every distinct blob
 //! (largest first) into the first repository that needs it, then mounted into the others;
 //! as soon as all of an image's own blobs are in, its manifests (children first); as soon as
-//! the blobs of its signature objects are in, the first round (see
-//! [`signatures`](super::signatures)) of those that name the image only in a tag (cosign's
-//! `.sig`), without waiting for the image's layers; referrers (a `subject` field) once the
-//! image's manifests are in too, since some registries still refuse a subject they do not
-//! hold, although the spec says they must take it. No tag points at the image before its
+//! the blobs of its signature objects are in, their first round (see
+//! [`signatures`](super::signatures)), without waiting for the image's layers: they name the
+//! image by digest. The distribution spec (v1.1, "Pushing Manifests") has registries accept a
+//! referrer whose `subject` is not there yet; a registry that refuses one anyway (some did)
+//! gets it again once the image's manifests are in. No tag points at the image before its
 //! signatures are settled.
 //! Once every first round is done, the later rounds (read back, merge again where another
 //! writer replaced ours) run alongside whatever blobs are still going up.
@@ -68,30 +68,20 @@ enum Item {
     Follow(usize, Vec<usize>, String),
     /// A group of images (the same manifest in the same repository): their manifests.
     Manifests(usize),
-    /// A group's signature objects of one wave: their first round.
-    Signatures(usize, Wave),
-}
-
-/// When a signature object may go.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wave {
-    /// Once its own blobs are in (it names the image only in its tag).
-    Early,
-    /// Once the image's manifests are in as well (it names the image in a `subject`).
-    AfterImage,
-}
-
-impl Wave {
-    fn of(object: &Object<'_>) -> Self {
-        if object.has_subject() { Self::AfterImage } else { Self::Early }
-    }
+    /// A group's signature objects: their first round (`true`: the group's manifests are in
+    /// already).
+    Signatures(usize, bool),
+    /// Referrers the registry refused before their image was in: their first round again.
+    Referrers(Vec<usize>),
 }
 
 enum Done {
     First(usize, Pushed),
     Follow(usize, Vec<usize>, Pushed),
     Manifests(usize, Vec<usize>),
-    Signatures(Vec<(usize, bool, usize, Duration)>),
+    /// The group, each object's (index, done, manifests pushed, time), and the referrers to
+    /// push again once the image is in.
+    Signatures(usize, Vec<(usize, bool, usize, Duration)>, Vec<usize>),
     /// Manifests pushed per object in the later rounds.
     Settled(Vec<usize>),
 }
@@ -106,6 +96,8 @@ struct Waiting {
     signatures: Vec<usize>,
     /// The group's manifests are in.
     manifests_in: Vec<bool>,
+    /// Referrers refused before the group's manifests were in.
+    refused: Vec<Vec<usize>>,
 }
 
 impl Waiting {
@@ -126,6 +118,7 @@ impl Waiting {
             manifests: vec![0; images],
             signatures: vec![0; images],
             manifests_in: vec![false; images],
+            refused: vec![Vec::new(); images],
             group,
         };
         for w in load.work {
@@ -157,32 +150,35 @@ impl Waiting {
         }
     }
 
-    /// Group `g`'s signature blobs are in: its early wave goes, and the later one too when the
-    /// manifests are in.
+    /// Group `g`'s signature blobs are in: their first round goes.
     fn signatures_ready(&self, load: &Load<'_>, g: usize, queue: &mut VecDeque<Item>) {
-        if has_objects(load, &self.group, g, Wave::Early) {
-            queue.push_front(Item::Signatures(g, Wave::Early));
-        }
-        if self.manifests_in[g] && has_objects(load, &self.group, g, Wave::AfterImage) {
-            queue.push_front(Item::Signatures(g, Wave::AfterImage));
+        if has_objects(load, &self.group, g) {
+            queue.push_front(Item::Signatures(g, self.manifests_in[g]));
         }
     }
 
-    /// Group `g`'s manifests are in: its later wave goes when its signature blobs are in.
-    fn manifests_done(&mut self, load: &Load<'_>, g: usize, queue: &mut VecDeque<Item>) {
+    /// Group `g`'s manifests are in: referrers refused before go again.
+    fn manifests_done(&mut self, g: usize, queue: &mut VecDeque<Item>) {
         self.manifests_in[g] = true;
-        if self.signatures[g] == 0 && has_objects(load, &self.group, g, Wave::AfterImage) {
-            queue.push_front(Item::Signatures(g, Wave::AfterImage));
+        let refused = std::mem::take(&mut self.refused[g]);
+        if !refused.is_empty() {
+            queue.push_front(Item::Referrers(refused));
+        }
+    }
+
+    /// Referrers of group `g` refused before its manifests were in: again once they are.
+    fn refused_early(&mut self, g: usize, refused: Vec<usize>, queue: &mut VecDeque<Item>) {
+        if self.manifests_in[g] {
+            queue.push_front(Item::Referrers(refused));
+        } else {
+            self.refused[g] = refused;
         }
     }
 }
 
-/// Whether group `g` has signature objects of `wave`.
-fn has_objects(load: &Load<'_>, group: &[usize], g: usize, wave: Wave) -> bool {
-    load.objects
-        .iter()
-        .zip(load.owners)
-        .any(|(object, &owner)| group[owner] == g && Wave::of(object) == wave)
+/// Whether group `g` has signature objects.
+fn has_objects(load: &Load<'_>, group: &[usize], g: usize) -> bool {
+    load.owners.iter().any(|&owner| group[owner] == g)
 }
 
 /// Run the load's blob, manifest and signature requests.
@@ -205,10 +201,7 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
             waiting.signatures_ready(load, g, &mut queue);
         }
     }
-    let mut first_rounds_left: usize = leaders
-        .iter()
-        .map(|&g| usize::from(has_objects(load, &group, g, Wave::Early)) + usize::from(has_objects(load, &group, g, Wave::AfterImage)))
-        .sum();
+    let mut first_rounds_left = leaders.iter().filter(|&&g| has_objects(load, &group, g)).count();
     let mut unsettled: Vec<usize> = Vec::new();
     let mut step_times: Vec<Duration> = Vec::new();
     let mounts = Mounts::default();
@@ -285,9 +278,13 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
                 for (i, n) in (0..images).filter(|&i| group[i] == g).zip(manifests) {
                     outcome.manifests[i] = n;
                 }
-                waiting.manifests_done(load, g, &mut queue);
+                waiting.manifests_done(g, &mut queue);
             }
-            Done::Signatures(stepped) => {
+            Done::Signatures(g, stepped, refused) => {
+                if !refused.is_empty() {
+                    first_rounds_left += 1;
+                    waiting.refused_early(g, refused, &mut queue);
+                }
                 for (o, done, n, took) in stepped {
                     step_times.push(took);
                     outcome.object_pushes[o] += n;
@@ -338,16 +335,37 @@ fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: I
             }
             Ok(Done::Manifests(g, manifests))
         }),
-        Item::Signatures(g, wave) => Box::pin(async move {
+        Item::Signatures(g, image_in) => Box::pin(async move {
+            let _permit = permit;
+            let (mut stepped, mut refused) = (Vec::new(), Vec::new());
+            for (o, object) in load.objects.iter().enumerate().filter(|(o, _)| group[load.owners[*o]] == g) {
+                let started = std::time::Instant::now();
+                match signatures::step(load.client, object, 0).await {
+                    Ok((done, n)) => stepped.push((o, done, n, started.elapsed())),
+                    // Maybe its subject is not there yet: again once it is.
+                    Err(e) if object.has_subject() && !image_in && !e.is_commit_refused() => {
+                        load.reporter.note(&format!(
+                            "{}: the registry refused a referrer before its image was in ({e}); pushing it again after the image",
+                            object.image
+                        ));
+                        refused.push(o);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Done::Signatures(g, stepped, refused))
+        }),
+        Item::Referrers(objects) => Box::pin(async move {
             let _permit = permit;
             let mut stepped = Vec::new();
-            let of_wave = |(o, object): &(usize, &Object<'_>)| group[load.owners[*o]] == g && Wave::of(object) == wave;
-            for (o, object) in load.objects.iter().enumerate().filter(of_wave) {
+            let mut g = 0;
+            for o in objects {
+                g = group[load.owners[o]];
                 let started = std::time::Instant::now();
-                let (done, n) = signatures::step(load.client, object, 0).await?;
+                let (done, n) = signatures::step(load.client, &load.objects[o], 0).await?;
                 stepped.push((o, done, n, started.elapsed()));
             }
-            Ok(Done::Signatures(stepped))
+            Ok(Done::Signatures(g, stepped, Vec::new()))
         }),
     }
 }

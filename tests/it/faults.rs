@@ -570,25 +570,16 @@ async fn a_load_that_fails_writing_signatures_moves_no_tag() {
     let o = load_at(&release, "release.tar", &proxy.host, &ca, &["--retries", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains(".sig"), "{}", text(&o));
-    // An image's signatures go once its manifests are in, so the image whose signature
-    // failed is there by digest; but no tag names an image without its signatures.
+    // The load stopped part way (blobs, maybe manifests, are in), but no tag names an image:
+    // tags move only once every image's signatures are in.
+    assert!(!target.catalog().is_empty(), "nothing was pushed before the signature failed");
     let client = target.client();
-    let mut by_digest = 0;
     for repo in ["app/alpha", "app/multi"] {
         let at: sealift::oci::Reference = format!("{}/{repo}:x", target.host).parse().unwrap();
         // (A repository with manifests but no tag has no tag list at all: 404.)
         let tags = client.list_tags(&at).await.unwrap_or_default();
         assert!(!tags.iter().any(|t| t == "1.0" || t == "3.0"), "{repo}: {tags:?}");
-        let pushed = client
-            .fetch_manifest(&at.with_digest(if repo == "app/alpha" {
-                images.alpha.digest()
-            } else {
-                images.multi.digest()
-            }))
-            .await;
-        by_digest += usize::from(pushed.is_ok());
     }
-    assert!(by_digest > 0, "no image was pushed by digest before its signature failed");
     // A rerun without the fault completes: tags and signatures.
     proxy.clear();
     let o = load_at(&release, "release.tar", &proxy.host, &ca, &[]);
@@ -1017,4 +1008,56 @@ async fn a_held_commit_waits_for_the_verdict_and_a_refused_one_leaves_nothing() 
             assert!(target.catalog().is_empty(), "{:?}", target.catalog());
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_referrer_refused_before_its_image_goes_again_after_it() {
+    let source = TestRegistry::start();
+    let (release, base) = shared_base_release(&source).await;
+    let index = release.bundle_json("shared.tar");
+    let image = index.images[0].digest.clone();
+    let referrer = index.images[0]
+        .signatures
+        .iter()
+        .find(|s| s.format == sealift::sign::artifact::SignatureFormat::SigstoreBundle)
+        .expect("a Sigstore bundle referrer")
+        .manifest
+        .clone();
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    // The image's layers take a while; the first push of its referrer is refused (as a
+    // registry that will not take an unknown subject does).
+    proxy.add(Method::PUT, &format!("digest={base}"), Fault::Stall { ms: 1500 }, 1);
+    let at_referrer = format!("/v2/app/one/manifests/{referrer}");
+    proxy.add(
+        Method::PUT,
+        &at_referrer,
+        Fault::Status {
+            status: 400,
+            retry_after: None,
+        },
+        1,
+    );
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pushing it again after the image"), "{}", text(&o));
+    let seen = proxy.seen();
+    let puts = |what: &str| -> Vec<usize> {
+        seen.iter()
+            .enumerate()
+            .filter(|(_, s)| s.method == Method::PUT && s.path.contains(what))
+            .map(|(n, _)| n)
+            .collect()
+    };
+    let (tries, manifest) = (puts(&at_referrer), puts(&format!("/v2/app/one/manifests/{image}")));
+    assert_eq!(tries.len(), 2, "{tries:?}");
+    assert!(
+        tries[0] < manifest[0] && manifest[0] < tries[1],
+        "referrer {tries:?}, image {manifest:?}"
+    );
+    // The referrer is in, and listed where a registry without the referrers API lists it.
+    let client = target.client();
+    let at: sealift::oci::Reference = format!("{}/app/one@{image}", target.host).parse().unwrap();
+    let listed = client.referrers(&at, &image).await.unwrap();
+    assert!(listed.iter().any(|d| d.digest == referrer), "{listed:?}");
 }
