@@ -191,7 +191,20 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         manifests: vec![0; images],
         object_pushes: vec![0; load.objects.len()],
     };
-    let mut queue: VecDeque<Item> = (0..load.work.len()).map(Item::First).collect();
+    // The largest blob first (the longest transfer bounds the load), then the small blobs
+    // only signature objects need (their first round, and the read-back after it, then run
+    // while the layers still upload), then the rest, largest first.
+    let signature_only = |w: usize| {
+        let work = &load.work[w];
+        work.images.iter().all(|&i| load.plans[i].waits_for(&work.desc.digest) == (false, true))
+    };
+    let mut order: Vec<usize> = (0..load.work.len()).collect();
+    order.sort_by_key(|&w| match w {
+        0 => 0,
+        w if signature_only(w) => 1,
+        _ => 2,
+    });
+    let mut queue: VecDeque<Item> = order.into_iter().map(Item::First).collect();
     let leaders: Vec<usize> = (0..images).filter(|&i| group[i] == i).collect();
     for &g in &leaders {
         if waiting.manifests[g] == 0 {
