@@ -196,7 +196,9 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
     // while the layers still upload), then the rest, largest first.
     let signature_only = |w: usize| {
         let work = &load.work[w];
-        work.images.iter().all(|&i| load.plans[i].waits_for(&work.desc.digest) == (false, true))
+        work.images
+            .iter()
+            .all(|&i| load.plans[i].waits_for(&work.desc.digest) == (false, true))
     };
     let mut order: Vec<usize> = (0..load.work.len()).collect();
     order.sort_by_key(|&w| match w {
