@@ -45,6 +45,20 @@ pub enum Error {
         /// The digest of what came back.
         found: Digest,
     },
+    /// The bytes read from the source for an upload do not hash to the digest they were
+    /// verified against: the source changed after it was verified. Nothing was committed for
+    /// this blob.
+    #[error(
+        "{target}: the bytes read to send hash to {found}, not the verified {expected} (the file changed after it was verified?); not committed"
+    )]
+    SourceChanged {
+        /// The blob's reference.
+        target: String,
+        /// The verified digest.
+        expected: Digest,
+        /// What the bytes read hash to.
+        found: Digest,
+    },
     /// A manifest over the size limit.
     #[error("{target}: manifest is {size} bytes, over the {MAX_MANIFEST_SIZE} byte limit")]
     ManifestTooLarge {

@@ -168,7 +168,7 @@ impl Registry {
                     }
                     Err(Whole::Mismatch(found)) => {
                         let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
-                        return Err(Error::DigestMismatch {
+                        return Err(Error::SourceChanged {
                             target,
                             expected: digest.clone(),
                             found,
@@ -187,12 +187,12 @@ impl Registry {
                 }
                 let end = (offset + self.upload_chunk).min(size);
                 let before = hasher.clone();
-                let sent = Arc::new(Mutex::new((hasher.clone(), offset)));
+                let sent = Arc::new(Mutex::new((hasher.clone(), offset, false)));
                 let body = body_from(source.clone(), offset, end, sent.clone()).map_err(|e| fail(Failed::fatal(None, e.to_string()), 1))?;
                 match self.patch(&location, auth_for(&location), offset, end, body).await {
                     Ok(next) => {
                         location = next.location(&base).map_err(|f| fail(f, 1))?;
-                        let (h, o) = sent.lock().map(|g| g.clone()).unwrap_or_else(|g| g.into_inner().clone());
+                        let (h, o, _) = sent.lock().map(|g| g.clone()).unwrap_or_else(|g| g.into_inner().clone());
                         if o != end {
                             return Err(fail(
                                 Failed::fatal(None, format!("the bundle gave {o} of the blob's {size} bytes")),
@@ -200,6 +200,16 @@ impl Registry {
                             ));
                         }
                         (hasher, offset) = (h, o);
+                    }
+                    // The bundle ran out of bytes (it shrank since it was verified): no try
+                    // will do better.
+                    Err(_) if sent.lock().is_ok_and(|g| g.2) => {
+                        let o = sent.lock().map_or(offset, |g| g.1);
+                        let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                        return Err(fail(
+                            Failed::fatal(None, format!("the bundle gave {o} of the blob's {size} bytes")),
+                            1,
+                        ));
                     }
                     Err(failed) if failed.transient && breaks + 1 < self.retry.attempts => {
                         breaks += 1;
@@ -225,7 +235,7 @@ impl Registry {
             if sent != *digest {
                 // Abandon the session; nothing is committed.
                 let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
-                return Err(Error::DigestMismatch {
+                return Err(Error::SourceChanged {
                     target,
                     expected: digest.clone(),
                     found: sent,
@@ -459,14 +469,28 @@ fn prefix_hash(source: &dyn BlobSource, len: u64) -> std::io::Result<Sha256> {
 
 /// A request body streaming `source` from `offset` to `end`, hashing into `sent` (hash state
 /// and end offset) as it goes. Reads happen on a blocking thread, a few chunks ahead at most.
-fn body_from(source: Arc<dyn BlobSource>, offset: u64, end: u64, sent: Arc<Mutex<(Sha256, u64)>>) -> std::io::Result<reqwest::Body> {
+/// The body of one `PATCH`: bytes `offset..end` of `source`, hashed into `sent` (hasher,
+/// offset reached, and whether the source ended before `end`) as they are read.
+fn body_from(source: Arc<dyn BlobSource>, offset: u64, end: u64, sent: Arc<Mutex<(Sha256, u64, bool)>>) -> std::io::Result<reqwest::Body> {
     let mut reader = source.open_at(offset)?.take(end - offset);
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         loop {
             let mut buf = vec![0u8; CHUNK];
             match reader.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => {
+                    let short = sent.lock().is_ok_and(|mut g| {
+                        g.2 = g.1 < end;
+                        g.2
+                    });
+                    if short {
+                        let _ = tx.blocking_send(Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the source ended early",
+                        )));
+                    }
+                    break;
+                }
                 Ok(n) => {
                     buf.truncate(n);
                     if let Ok(mut state) = sent.lock() {

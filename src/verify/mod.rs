@@ -190,6 +190,7 @@ fn verify_with(
     };
     let mut state = Walk {
         defer_over,
+        file_len: bundle.file().metadata().map_or(u64::MAX, |m| m.len()),
         ..Walk::default()
     };
     let walked = bundle.for_each_entry(|entry| state.visit(entry, trust, now, &mut report, reporter));
@@ -274,6 +275,8 @@ struct Walk {
     defer_over: Option<u64>,
     /// The entries so left.
     pending: Vec<String>,
+    /// The bundle file's length, for entries not read now.
+    file_len: u64,
 }
 
 fn read_capped(reader: &mut dyn Read, size: u64, cap: u64) -> std::io::Result<Vec<u8>> {
@@ -537,6 +540,16 @@ impl Walk {
                 ));
                 return Ok(true);
             }
+        }
+        // A file that ends inside the entry (cut short) names the entry.
+        let held = self.file_len.saturating_sub(entry.offset);
+        if held < entry.size {
+            report.failures.push(Failure::new(
+                FailureCode::SizeMismatch,
+                &path,
+                format!("expected {} bytes, the file ends after {held}", listed.size),
+            ));
+            return Ok(true);
         }
         if keep_cap.is_none() && self.defer_over.is_some_and(|over| entry.size > over) {
             // Not read now (see `verify_deferring`): its bytes are hashed before anything

@@ -108,6 +108,13 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     flip_byte(&good, &t("sig.tar"), map[&sig].0 + 10);
     cases.push(("sig.tar", "keys/sealift.pub", vec!["signature-invalid"]));
 
+    // Cut inside the 3 MiB layer (which `load` hashes while uploading, not before): both name
+    // it.
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = usize::try_from(map[&shared_layer].0 + 1000).unwrap();
+    std::fs::write(t("cut-in-layer.tar"), &bytes[..cut]).unwrap();
+    cases.push(("cut-in-layer.tar", "keys/sealift.pub", vec!["size-mismatch", &shared_layer]));
+
     rebuild(&good, &t("removed.tar"), |p| p != shared_layer, vec![]);
     cases.push((
         "removed.tar",
