@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::oci::Digest;
+
 /// Stable, kebab-case failure codes (shown to users and in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -108,6 +110,28 @@ impl Failure {
             code,
             subject: subject.into(),
             message: message.into(),
+        }
+    }
+
+    /// What is wrong with entry `path` whose content was read as `found` (digest and size)
+    /// where the signed index lists `listed`: a size mismatch, else a digest mismatch, else
+    /// nothing.
+    #[must_use]
+    pub(super) fn of_content(path: &str, listed: (&Digest, u64), found: (&Digest, u64)) -> Option<Self> {
+        if found.1 != listed.1 {
+            Some(Self::new(
+                FailureCode::SizeMismatch,
+                path,
+                format!("expected {} bytes, read {}", listed.1, found.1),
+            ))
+        } else if found.0 != listed.0 {
+            Some(Self::new(
+                FailureCode::DigestMismatch,
+                path,
+                format!("expected {}, found {}", listed.0, found.0),
+            ))
+        } else {
+            None
         }
     }
 }

@@ -590,20 +590,8 @@ impl Walk {
         let (digest, size) = counter.finish();
         report.entries_checked += 1;
         report.bytes_checked += size;
-        if size != listed.size {
-            report.failures.push(Failure::new(
-                FailureCode::SizeMismatch,
-                &path,
-                format!("expected {} bytes, read {size}", listed.size),
-            ));
-            return Ok(true);
-        }
-        if digest != listed.digest {
-            report.failures.push(Failure::new(
-                FailureCode::DigestMismatch,
-                &path,
-                format!("expected {}, found {digest}", listed.digest),
-            ));
+        if let Some(failure) = Failure::of_content(&path, (&listed.digest, listed.size), (&digest, size)) {
+            report.failures.push(failure);
             return Ok(true);
         }
         if path == "index.json" {

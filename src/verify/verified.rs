@@ -95,20 +95,9 @@ impl VerifiedBundle {
             };
             task.finish();
             let (digest, size) = counter.finish();
-            if let Err(err) = read {
-                failures.push(Failure::new(FailureCode::MalformedArchive, path, format!("reading it: {err}")));
-            } else if size != e.size {
-                failures.push(Failure::new(
-                    FailureCode::SizeMismatch,
-                    path,
-                    format!("expected {} bytes, read {size}", e.size),
-                ));
-            } else if digest != e.digest {
-                failures.push(Failure::new(
-                    FailureCode::DigestMismatch,
-                    path,
-                    format!("expected {}, found {digest}", e.digest),
-                ));
+            match read {
+                Err(err) => failures.push(Failure::new(FailureCode::MalformedArchive, path, format!("reading it: {err}"))),
+                Ok(()) => failures.extend(Failure::of_content(path, (&e.digest, e.size), (&digest, size))),
             }
         }
         failures
