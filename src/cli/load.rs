@@ -215,10 +215,13 @@ fn load_verified(
         registry: args.registry.clone(),
         resume: pending.was_there,
     };
-    let report = runtime.block_on(load(verified, &client, &target, &progress))?;
+    let loaded = runtime.block_on(load(verified, &client, &target, &progress));
     if !rest.passed() {
+        // Nothing was committed: there is no half-done load of this bundle to resume.
+        pending.clear();
         return Err(load_rest::Failed.into());
     }
+    let report = loaded?;
     pending.clear();
     let sha256 = facts.file_hash.get()?;
     let images = image_facts(verified, &report);
