@@ -210,19 +210,14 @@ fn load_verified(
         }
     };
     let progress = Progress::new();
-    let pending = Pending::mark(facts.trail.log.path(), &args.registry, verified.index_digest());
     let target = LoadOptions {
         registry: args.registry.clone(),
-        resume: pending.was_there,
     };
     let loaded = runtime.block_on(load(verified, &client, &target, &progress));
     if !rest.passed() {
-        // Nothing was committed: there is no half-done load of this bundle to resume.
-        pending.clear();
         return Err(load_rest::Failed.into());
     }
     let report = loaded?;
-    pending.clear();
     let sha256 = facts.file_hash.get()?;
     let images = image_facts(verified, &report);
     let mut details = Vec::new();
@@ -350,50 +345,6 @@ struct Facts<'a> {
     report: &'a VerifyReport,
     started: &'a str,
     file_hash: &'a FileHash,
-}
-
-/// A load under way: a marker file beside the audit log (`loads-pending/<sha256 of registry
-/// and bundle.json digest>`), made before the first push and removed once every image is in.
-/// A load killed or failed part-way leaves it, and the next load of the same bundle into the
-/// same registry then asks the registry about every blob instead of sending small ones
-/// unasked (see `sealift::load::LoadOptions::resume`).
-struct Pending {
-    /// The marker, when it could be written.
-    path: Option<PathBuf>,
-    was_there: bool,
-}
-
-impl Pending {
-    /// Mark the load as under way. A marker that cannot be written only costs requests (the
-    /// load asks about every blob, as after an interruption), so it is a warning.
-    fn mark(audit_log: &Path, registry: &str, index: &Digest) -> Self {
-        let dir = audit_log.parent().unwrap_or(Path::new(".")).join("loads-pending");
-        let key = Digest::of(format!("{registry}\n{index}").as_bytes());
-        let path = dir.join(key.hex());
-        let was_there = path.exists();
-        let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, format!("{registry} {index}\n")));
-        if let Err(e) = written {
-            eprintln!(
-                "warning: cannot write {} ({e}): this load asks the registry about every blob",
-                path.display()
-            );
-            return Self {
-                path: None,
-                was_there: true,
-            };
-        }
-        Self {
-            path: Some(path),
-            was_there,
-        }
-    }
-
-    fn clear(self) {
-        // Left behind, it only makes the next load of this bundle ask about every blob.
-        if let Some(path) = self.path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 /// The whole bundle file's sha256, for the receipt: hashed on a thread of its own from the

@@ -7,11 +7,10 @@
 //! refuses a mount in any way gets the blob uploaded, and is asked for no more mounts in this
 //! run (each ask would cost a request).
 //!
-//! Whether a repository has a blob is asked (`HEAD`) unless the image is new there (its
-//! manifest is not in the repository, and no earlier load of the bundle was left unfinished)
-//! and the blob is small (sent whole in one `PUT`, see [`Registry::whole_upload_max`]): then
-//! asking costs a request more than it could save, and a blob already there (put there by
-//! something else) is merely uploaded again.
+//! Whether a repository has a blob is asked with a `HEAD` for blobs sent in chunks, and in
+//! the request that opens the upload session for small ones (sent whole in one `PUT`, see
+//! [`Registry::whole_upload_max`] and [`Registry::push_blob_from`]): a small blob already
+//! there costs one request, a new one two.
 //!
 //! The largest blobs start first: the longest upload bounds the load, so it should not wait
 //! behind small ones.
@@ -23,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::{ProgressReader, Reporter, Task};
-use crate::registry::{BlobSource, Registry};
+use crate::registry::{BlobSource, Landed, Registry};
 use crate::store::RangeReader;
 use crate::verify::VerifiedBundle;
 
@@ -54,8 +53,6 @@ pub(super) struct Destination<'a> {
     pub name: &'a str,
     /// Its repository in the target registry.
     pub target: &'a Reference,
-    /// Its manifest is not in the repository yet.
-    pub new_image: bool,
 }
 
 /// Each distinct blob of `images` (given as each image's blobs) with the images needing it,
@@ -115,8 +112,7 @@ pub(super) async fn into_repository(
     desc: &Descriptor,
     reporter: &dyn Reporter,
 ) -> Result<Pushed, Error> {
-    let ask = !to.new_image || desc.size > client.whole_upload_max();
-    if ask
+    if desc.size > client.whole_upload_max()
         && client
             .blob_exists(to.target, &desc.digest)
             .await
@@ -125,11 +121,18 @@ pub(super) async fn into_repository(
                 source,
             })?
     {
-        reporter.note(&format!("{}: {} already in the registry", to.name, desc.digest.short()));
-        return Ok(Pushed::Present);
+        return Ok(present(to, desc, reporter));
     }
-    upload(bundle, client, to, desc, reporter).await?;
-    Ok(Pushed::Uploaded(desc.size))
+    Ok(match upload(bundle, client, to, desc, reporter).await? {
+        Landed::Uploaded => Pushed::Uploaded(desc.size),
+        Landed::Present => present(to, desc, reporter),
+    })
+}
+
+/// `desc` was in `to`'s repository already.
+fn present(to: &Destination<'_>, desc: &Descriptor, reporter: &dyn Reporter) -> Pushed {
+    reporter.note(&format!("{}: {} already in the registry", to.name, desc.digest.short()));
+    Pushed::Present
 }
 
 /// Ask for a mount of `desc` into `to` from `from`: whether it landed. A refusal (a 202, or a
@@ -175,7 +178,7 @@ async fn upload(
     to: &Destination<'_>,
     desc: &Descriptor,
     reporter: &dyn Reporter,
-) -> Result<(), Error> {
+) -> Result<Landed, Error> {
     let missing = || Error::Inconsistent {
         image: to.name.to_owned(),
         reason: format!("blob {} missing", desc.digest),
@@ -190,7 +193,7 @@ async fn upload(
         task: task.clone(),
     });
     // Sent bytes are hashed again and committed only if they still match the verified digest.
-    client
+    let landed = client
         .push_blob_from(to.target, &desc.digest, size, source)
         .await
         .map_err(|source| Error::Registry {
@@ -198,7 +201,7 @@ async fn upload(
             source,
         })?;
     task.finish();
-    Ok(())
+    Ok(landed)
 }
 
 /// A verified blob's bytes, read again from the bundle file that was verified (from any

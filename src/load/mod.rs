@@ -75,9 +75,6 @@ impl Error {
 pub struct LoadOptions {
     /// Target registry host and optional port.
     pub registry: String,
-    /// An earlier load of this bundle into this registry did not finish: ask the registry
-    /// about every blob (see [`blobs`]), so that what it already has is not sent again.
-    pub resume: bool,
 }
 
 /// One loaded image.
@@ -129,32 +126,11 @@ pub async fn load(bundle: &VerifiedBundle, client: &Registry, options: &LoadOpti
         .iter()
         .map(|image| ImagePlan::of(bundle, image, &options.registry))
         .collect::<Result<Vec<_>, _>>()?;
-    // Which images are new in the registry (see `blobs` for what that saves); none is taken
-    // for new when resuming.
-    let resume = options.resume;
-    let new_images: Vec<bool> = futures_util::stream::iter(plans.iter().map(|plan| async move {
-        if resume {
-            return Ok(false);
-        }
-        client
-            .manifest_exists(&plan.target, plan.digest)
-            .await
-            .map(|there| !there)
-            .map_err(|source| Error::Registry {
-                image: plan.name.clone(),
-                source,
-            })
-    }))
-    .buffered(client.jobs())
-    .try_collect()
-    .await?;
     let destinations: Vec<blobs::Destination<'_>> = plans
         .iter()
-        .zip(&new_images)
-        .map(|(plan, &new_image)| blobs::Destination {
+        .map(|plan| blobs::Destination {
             name: &plan.name,
             target: &plan.target,
-            new_image,
         })
         .collect();
     let per_image: Vec<&[Descriptor]> = plans.iter().map(|p| p.blobs.as_slice()).collect();

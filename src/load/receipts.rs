@@ -209,10 +209,7 @@ async fn push_blobs(
         if present.contains(&key) {
             continue;
         }
-        if matches!(client.blob_exists(repo, &blob.descriptor.digest).await, Ok(true)) {
-            present.insert(key);
-            continue;
-        }
+        // Small: the upload asks whether the repository has it (see `registry::upload`).
         client
             .push_blob_from(
                 repo,

@@ -25,7 +25,7 @@ use futures_util::Stream;
 pub use auth::{Credentials, default_auth_files};
 pub use gate::CommitGate;
 pub use retry::RetryPolicy;
-pub use upload::{BlobSource, MIN_UPLOAD_CHUNK, UPLOAD_CHUNK, WHOLE_UPLOAD_MAX};
+pub use upload::{BlobSource, Landed, MIN_UPLOAD_CHUNK, UPLOAD_CHUNK, WHOLE_UPLOAD_MAX};
 
 use crate::oci::{Descriptor, Digest, Reference, manifest::MAX_MANIFEST_SIZE, media_type};
 
@@ -192,6 +192,9 @@ pub struct Registry {
     /// none (OCI distribution spec v1.1, "Listing Referrers": a registry with the API never
     /// answers 404), so later listings there go to the tag schema without asking again.
     no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Hosts that refused an upload `POST` asking for a mount from the same repository (see
+    /// [`upload`]): they are not asked that way again.
+    no_mount_asks: std::sync::Mutex<std::collections::HashSet<String>>,
     /// While set, what commits wait for (see [`gate`]).
     commit_gate: std::sync::Mutex<Option<CommitGate>>,
 }
@@ -232,6 +235,7 @@ impl Registry {
             },
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
             no_referrers_api: std::sync::Mutex::default(),
+            no_mount_asks: std::sync::Mutex::default(),
             commit_gate: std::sync::Mutex::default(),
         })
     }

@@ -10,6 +10,13 @@
 //! while `load` runs is an error before anything is committed, not after. A blob no larger
 //! than one chunk is read whole, checked, and sent with the commit ("Pushing a blob
 //! monolithically"): a `POST` and a `PUT`.
+//!
+//! The `POST` that opens a small blob's session also asks whether the repository has the
+//! blob already: it asks to mount the blob from the same repository ("Mounting a blob from
+//! another repository", `?mount=<digest>&from=<name>`). A registry holding it there answers
+//! 201 and nothing is sent; one without it opens the session as usual (202). So a small blob
+//! costs one request when present and two when not, with no separate `HEAD`. A registry that
+//! answers that `POST` with anything else is not asked that way again.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -57,10 +64,29 @@ impl BlobSource for Bytes {
     }
 }
 
+/// What a blob push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landed {
+    /// The bytes were sent and committed.
+    Uploaded,
+    /// The repository had the blob already (it said so when the upload session was asked
+    /// for, see the module): nothing was sent.
+    Present,
+}
+
+/// How an upload session was asked for.
+enum Opened {
+    /// The repository has the blob.
+    Present,
+    /// A session to send it into.
+    Session(Answer),
+}
+
 impl Registry {
-    /// Upload a blob of `size` bytes that must hash to `digest`, resuming a broken transfer.
+    /// Upload a blob of `size` bytes that must hash to `digest`, resuming a broken transfer,
+    /// unless the repository says it has it (small blobs, see the module).
     /// Fails without committing when the source's bytes do not hash to `digest`.
-    pub async fn push_blob_from(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
+    pub async fn push_blob_from(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<Landed, Error> {
         let r = super::Repo::of(repo);
         self.unless_unauthorized(&r, super::token::Operation::Push, || {
             self.upload(repo, digest, size, source.clone())
@@ -120,7 +146,7 @@ impl Registry {
     }
 
     /// One upload with the cached credentials.
-    async fn upload(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<(), Error> {
+    async fn upload(&self, repo: &Reference, digest: &Digest, size: u64, source: Arc<dyn BlobSource>) -> Result<Landed, Error> {
         let r = super::Repo::of(repo);
         let auth = self.auth_header(&r, super::token::Operation::Push).await?;
         let target = format!("{}@{digest}", repo.name());
@@ -135,27 +161,31 @@ impl Registry {
             reason: failed.reason,
             attempts,
         };
-        // A small blob opens its session only when it may commit: it goes up in one request.
-        if size <= self.whole_upload_max() {
+        // A small blob opens its session only when it may commit: it goes up in one request,
+        // and asking for the session may already link it (a mount).
+        let small = size <= self.whole_upload_max();
+        if small {
             self.may_commit(&target).await?;
         }
         let mut sessions = 0;
         'session: loop {
             sessions += 1;
             let start = format!("{base}/v2/{}/blobs/uploads/", r.repository());
-            let mut location = self
-                .upload_request(Method::POST, &start, auth_for(&start), None, StatusCode::ACCEPTED)
+            let opened = self
+                .open_session(&r, &start, digest, auth_for(&start), small)
                 .await
-                .map_err(|(f, n)| fail(f, n))?
-                .location(&base)
-                .map_err(|f| fail(f, 1))?;
-            if size <= self.whole_upload_max() {
+                .map_err(|(f, n)| fail(f, n))?;
+            let Opened::Session(answer) = opened else {
+                return Ok(Landed::Present);
+            };
+            let mut location = answer.location(&base).map_err(|f| fail(f, 1))?;
+            if small {
                 // Small enough to hold: checked first, then sent and committed in one `PUT`.
                 match self
                     .put_whole(repo, digest, size, source.clone(), &location, auth_for(&location))
                     .await
                 {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return Ok(Landed::Uploaded),
                     Err(Whole::Failed(failed)) if failed.transient && sessions < self.retry.attempts => {
                         // The session is dropped, and a new one opened after a wait.
                         let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
@@ -250,11 +280,11 @@ impl Registry {
                 .upload_request(Method::PUT, &commit, auth_for(&commit), Some(0), StatusCode::CREATED)
                 .await
             {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(Landed::Uploaded),
                 // A commit whose answer was lost may have landed: the blob is there or not.
                 Err((failed, attempts)) => {
                     if self.blob_exists(repo, digest).await.unwrap_or(false) {
-                        Ok(())
+                        Ok(Landed::Uploaded)
                     } else {
                         Err(fail(failed, attempts))
                     }
@@ -316,6 +346,39 @@ impl Registry {
             return Ok(());
         }
         Err(Whole::Failed(failed))
+    }
+
+    /// Open an upload session in `r` at `start` (`POST`), retried. With `ask`, and unless
+    /// its host refused it before, the same request asks for `digest` to be mounted from `r`
+    /// itself: a 201 says the repository has it (see the module).
+    async fn open_session(
+        &self,
+        r: &super::Repo,
+        start: &str,
+        digest: &Digest,
+        auth: Option<&HeaderValue>,
+        ask: bool,
+    ) -> Result<Opened, (Failed, usize)> {
+        let host = r.resolve_registry();
+        let refused = || self.no_mount_asks.lock().is_ok_and(|hosts| hosts.contains(host));
+        if ask && !refused() {
+            let url = format!("{start}?mount={digest}&from={}", r.repository());
+            let expect = [StatusCode::CREATED, StatusCode::ACCEPTED];
+            match self.upload_request_any(&self.retry, Method::POST, &url, auth, None, &expect).await {
+                Ok((_, StatusCode::CREATED)) => return Ok(Opened::Present),
+                Ok((answer, _)) => return Ok(Opened::Session(answer)),
+                // Not a failure to open a session, a refusal of the question: open it plainly.
+                Err((failed, _)) if !failed.transient => {
+                    if let Ok(mut hosts) = self.no_mount_asks.lock() {
+                        hosts.insert(host.to_owned());
+                    }
+                }
+                Err(failed) => return Err(failed),
+            }
+        }
+        self.upload_request(Method::POST, start, auth, None, StatusCode::ACCEPTED)
+            .await
+            .map(Opened::Session)
     }
 
     /// A bodiless upload request (`POST` to open, `PUT` to commit), retried.

@@ -141,6 +141,31 @@ impl FaultProxy {
     }
 }
 
+/// Whether `path` holds the parts of `pattern` between its `*`s, in order.
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut rest = path;
+    for part in pattern.split('*') {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// `POST`s asking to mount a blob from another repository (not the same-repository asks that
+/// open small blobs' upload sessions).
+fn cross_mounts(proxy: &FaultProxy) -> Vec<Seen> {
+    proxy
+        .requests(&Method::POST, "/blobs/uploads/?mount=")
+        .into_iter()
+        .filter(|s| {
+            let into = s.path.trim_start_matches("/v2/").split("/blobs/").next().unwrap_or_default();
+            !s.path.ends_with(&format!("&from={into}"))
+        })
+        .collect()
+}
+
 async fn handle(mut req: Request<Incoming>, state: &State) -> Result<Response<Body>, Failure> {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -206,7 +231,7 @@ async fn handle(mut req: Request<Incoming>, state: &State) -> Result<Response<Bo
         let mut rules = state.rules.lock().unwrap();
         let hit = rules
             .iter_mut()
-            .find(|r| r.times > 0 && r.method == req.method() && path.contains(&r.path));
+            .find(|r| r.times > 0 && r.method == req.method() && matches(&r.path, &path));
         hit.map(|r| {
             r.times -= 1;
             r.fault.clone()
@@ -878,7 +903,10 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
     let proxy = FaultProxy::start(&target);
     let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let mounts = proxy.requests(&Method::POST, &format!("mount={base}"));
+    let mounts: Vec<Seen> = cross_mounts(&proxy)
+        .into_iter()
+        .filter(|s| s.path.contains(&format!("mount={base}")))
+        .collect();
     assert_eq!(mounts.len(), 1, "{mounts:?}");
     assert!(
         mounts[0].path.starts_with("/v2/app/two/") && mounts[0].path.contains("from=app/one"),
@@ -886,6 +914,13 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
     );
     assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 0));
     assert!(text(&o).contains("mounted from another repository"), "{}", text(&o));
+    // Every blob here is small: whether the repository has it is asked in the request that
+    // opens its upload session, never by a `HEAD` of its own.
+    assert!(
+        proxy.requests(&Method::HEAD, "/").is_empty(),
+        "{:?}",
+        proxy.requests(&Method::HEAD, "/")
+    );
     // Distribution has no referrers API: its 404 is taken as such for the rest of the run, so
     // the read-back rounds go straight to the `sha256-<hex>` tag (asked once, or once per
     // image whose first round started before the first answer came back).
@@ -903,12 +938,18 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
     for status in [202, 401, 403] {
         let target = TestRegistry::start();
         let proxy = FaultProxy::start(&target);
-        proxy.add(Method::POST, "mount=", Fault::Status { status, retry_after: None }, usize::MAX);
+        let into_two_from_one = "/v2/app/two/blobs/uploads/?mount=*&from=app/one";
+        proxy.add(
+            Method::POST,
+            into_two_from_one,
+            Fault::Status { status, retry_after: None },
+            usize::MAX,
+        );
         let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &["--retries", "0"]);
         assert!(o.status.success(), "{status}: {}", text(&o));
         // Blobs go up four at a time (--jobs): the asks already on their way when the first
         // refusal comes back are all there are.
-        let asked = proxy.requests(&Method::POST, "mount=").len();
+        let asked = cross_mounts(&proxy).len();
         assert!((1..=4).contains(&asked), "{status}: {asked} mounts asked");
         assert_eq!((committed(&proxy, "app/one"), committed(&proxy, "app/two")), (1, 1), "{status}");
         let client = target.client();
@@ -916,6 +957,63 @@ async fn a_shared_layer_is_mounted_not_uploaded_again_and_a_refused_mount_upload
         assert!(client.blob_exists(&at, &base).await.unwrap(), "{status}");
         let pulled = client.fetch_manifest(&at).await.unwrap();
         assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[1].digest);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_blob_the_repository_has_is_not_sent_again_and_a_refused_ask_uploads() {
+    let source = TestRegistry::start();
+    let (release, _) = shared_base_release(&source).await;
+    let sent = |proxy: &FaultProxy| {
+        let mut sent = proxy.requests(&Method::PUT, "/blobs/uploads/");
+        sent.extend(proxy.requests(&Method::PATCH, "/blobs/uploads/"));
+        sent
+    };
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!sent(&proxy).is_empty());
+
+    // Loaded again: every blob is asked about in the request that would open its upload,
+    // the registry answers that it has it, and no byte of any blob is sent.
+    proxy.clear();
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &["--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(sent(&proxy).is_empty(), "{:?}", sent(&proxy));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for image in report["load"]["images"].as_array().unwrap() {
+        assert_eq!(image["blobs_pushed"], 0, "{image}");
+        assert!(image["blobs_skipped"].as_u64().unwrap() >= 2, "{image}");
+    }
+    assert!(proxy.requests(&Method::HEAD, "/").is_empty());
+
+    // A registry that refuses the question (400 here) gets the blobs uploaded as usual, and
+    // is not asked that way again: the asks on their way when the first refusal came back
+    // (blobs go up four at a time) are all there are.
+    let target = TestRegistry::start();
+    let proxy = FaultProxy::start(&target);
+    let ask_one = "/v2/app/one/blobs/uploads/?mount=";
+    proxy.add(
+        Method::POST,
+        ask_one,
+        Fault::Status {
+            status: 400,
+            retry_after: None,
+        },
+        usize::MAX,
+    );
+    let o = load_at(&release, "shared.tar", &proxy.host, &target.ca(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let asked = proxy.requests(&Method::POST, ask_one).len();
+    assert!((1..=4).contains(&asked), "{asked} asks refused");
+    let asks_after = proxy.requests(&Method::POST, "/v2/app/two/blobs/uploads/?mount=").len() - cross_mounts(&proxy).len();
+    assert!(asks_after <= 4, "{asks_after} asks after the refusal");
+    let client = target.client();
+    for (i, repo) in ["app/one", "app/two"].into_iter().enumerate() {
+        let at: sealift::oci::Reference = format!("{}/{repo}:1", target.host).parse().unwrap();
+        let pulled = client.fetch_manifest(&at).await.unwrap();
+        assert_eq!(pulled.digest, release.bundle_json("shared.tar").images[i].digest);
     }
 }
 
@@ -996,7 +1094,12 @@ async fn a_held_commit_waits_for_the_verdict_and_a_refused_one_leaves_nothing() 
             let small = Bytes::from_static(b"small");
             let small_digest = sealift::oci::Digest::of(&small);
             let refused = |r: Result<(), sealift::registry::Error>| matches!(r, Err(sealift::registry::Error::CommitRefused { .. }));
-            assert!(refused(client.push_blob_from(&at, &small_digest, 5, Arc::new(small.clone())).await));
+            assert!(refused(
+                client
+                    .push_blob_from(&at, &small_digest, 5, Arc::new(small.clone()))
+                    .await
+                    .map(|_| ())
+            ));
             assert!(refused(client.mount_blob(&at, &small_digest, "elsewhere").await.map(|_| ())));
             let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
             assert!(refused(

@@ -230,13 +230,6 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
             assert!(out.contains(e), "load {file}: expected `{e}` in:\n{out}");
         }
     }
-    // A load stopped by a bad layer found while uploading committed nothing, so it leaves no
-    // marker of a half-done load behind.
-    let markers = dir.join(".local/state/sealift/loads-pending");
-    let left: Vec<_> = std::fs::read_dir(&markers)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
     // Distribution lists a repository as soon as one blob is committed into it (or mounted),
     // not only once it holds a manifest: an empty catalog means nothing landed at all.
     assert!(
