@@ -9,7 +9,8 @@ shared=${SEALIFT_SHARED:-$root/../shared}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 sealift="$root/target/release/sealift"
 work=$(mktemp -d)
-trap '"$root/scripts/registry.sh" stop "$work/src-reg"; "$root/scripts/registry.sh" stop "$work/dst-reg"' EXIT
+# The work directory goes at the end unless SEALIFT_DEMO_KEEP=1.
+trap '"$root/scripts/registry.sh" stop "$work/src-reg"; "$root/scripts/registry.sh" stop "$work/dst-reg"; [ -n "${SEALIFT_DEMO_KEEP:-}" ] || rm -rf "$work"' EXIT
 say() { printf '\n== %s\n' "$*"; }
 
 say "starting a source registry and a site registry (docker-registry, TLS, htpasswd)"
@@ -91,6 +92,10 @@ say "a tampered copy is refused, and nothing is pushed"
 cp release.tar tampered.tar
 printf 'x' | dd of=tampered.tar bs=1 seek=$(( $(stat -c %s tampered.tar) - 20000 )) conv=notrunc status=none
 "$sealift" verify tampered.tar --key keys/sealift.pub || echo "(exit code $?)"
+echo site-pass | "$sealift" load tampered.tar --key keys/sealift.pub --registry "$dst" \
+    --ca-file dst-reg/ca.crt --username site --password-stdin >/dev/null 2>load-tampered.err || echo "load: exit code $?"
+tail -1 load-tampered.err
+echo "the site registry's catalog: $(curl -s --cacert dst-reg/ca.crt -u site:site-pass "https://$dst/v2/_catalog")"
 
 say "sealift load into the site registry"
 echo site-pass | "$sealift" load release.tar --key keys/sealift.pub --registry "$dst" \
@@ -137,4 +142,4 @@ SEALIFT_REGISTRY_USERNAME=site SEALIFT_REGISTRY_PASSWORD=site-pass \
 say "the audit log: every load, verify and check, hash-chained and signed"
 cut -c1-150 "$SEALIFT_STATE_DIR/audit.log"
 "$sealift" audit verify "$SEALIFT_STATE_DIR/audit.log" --key site-keys/sealift.pub
-say "done; work directory was $work"
+if [ -n "${SEALIFT_DEMO_KEEP:-}" ]; then say "done; everything is kept in $work"; else say "done (SEALIFT_DEMO_KEEP=1 keeps the work directory)"; fi

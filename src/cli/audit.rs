@@ -77,7 +77,7 @@ impl Trail {
             bundles,
             images: Vec::new(),
             receipt: None,
-            details: vec![format!("{error:#}")],
+            details: vec![super::output::chain(&error)],
         })?;
         Ok(())
     }

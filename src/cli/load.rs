@@ -111,7 +111,7 @@ fn load_logged(args: &LoadArgs, trail: &Trail, options: &sealift::registry::Regi
             Err(e) if e.downcast_ref::<AlreadyLogged>().is_none() => {
                 // Verified, then stopped (the registry, the history, a push): a FAILED receipt
                 // that says why, and its audit entry.
-                let text = format!("{e:#}");
+                let text = super::output::chain(&e);
                 let sha256 = facts.file_hash.get()?;
                 let receipt = facts.receipt(Some(&verified), sha256, Vec::new(), vec![text.clone()], None)?;
                 facts.log(Some(&verified), Logged::Error, Vec::new(), Some(&receipt), vec![text.clone()])?;
@@ -239,7 +239,7 @@ fn load_verified(
             &created,
         ));
         if let Err(e) = attached {
-            let text = format!("attaching the receipt: {:#}", anyhow::Error::from(e));
+            let text = format!("attaching the receipt: {}", super::output::chain(&anyhow::Error::from(e)));
             facts.log(
                 Some(verified),
                 Logged::Error,

@@ -10,8 +10,26 @@ use sealift::progress::{Reporter, Task};
 /// (media types, paths, reasons), so control characters other than line breaks are escaped,
 /// and continuation lines are indented so none can pass for a line of sealift's own.
 pub(crate) fn error(e: &anyhow::Error) {
-    let text: String = format!("{e:#}").split('\n').map(escape).collect::<Vec<_>>().join("\n  ");
+    let text: String = chain(e).split('\n').map(escape).collect::<Vec<_>>().join("\n  ");
     eprintln!("error: {text}");
+}
+
+/// An error and its causes, `outer: inner: ...`, as `{e:#}` writes them, except that a cause
+/// an error already quotes at the end of its own message is not repeated
+/// (`x.tar: not a regular file`, not `x.tar: not a regular file: not a regular file`).
+pub(crate) fn chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let line = cause.to_string();
+        if !text.is_empty() && text.ends_with(&line) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&line);
+    }
+    text
 }
 
 /// Progress reporter for the terminal.
@@ -125,4 +143,22 @@ pub(crate) fn escape(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_ends_with_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        let quoting = sealift::bundle::Error::Io {
+            path: "x.tar".into(),
+            source: io,
+        };
+        let e = anyhow::Error::from(quoting).context("verifying");
+        assert_eq!(chain(&e), "verifying: x.tar: not a regular file");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(chain(&plain), "outer: inner");
+    }
 }
