@@ -15,6 +15,9 @@ pub trait Task: Send + Sync {
     fn advance(&self, bytes: u64);
     /// The work is finished.
     fn finish(&self);
+    /// The work turned out not to be needed (a blob the registry already had): nothing to
+    /// report as done. By default, nothing happens.
+    fn skip(&self) {}
 }
 
 /// A reporter that discards everything (tests, `--quiet`).

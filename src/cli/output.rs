@@ -55,6 +55,9 @@ impl Task for Bar {
     fn finish(&self) {
         self.0.finish_and_clear();
     }
+    fn skip(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 struct Line {

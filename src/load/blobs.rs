@@ -103,8 +103,8 @@ pub(super) async fn follow(
     into_repository(bundle, client, to, desc, reporter).await
 }
 
-/// The blob into one repository: skipped when it is there (when asking is worth it, see the
-/// module), uploaded otherwise.
+/// The blob into one repository: skipped when it is there (asked as the module says),
+/// uploaded otherwise.
 pub(super) async fn into_repository(
     bundle: &VerifiedBundle,
     client: &Registry,
@@ -200,7 +200,10 @@ async fn upload(
             image: to.name.to_owned(),
             source,
         })?;
-    task.finish();
+    match landed {
+        Landed::Uploaded => task.finish(),
+        Landed::Present => task.skip(),
+    }
     Ok(landed)
 }
 

@@ -209,7 +209,8 @@ async fn push_blobs(
         if present.contains(&key) {
             continue;
         }
-        // Small: the upload asks whether the repository has it (see `registry::upload`).
+        // The upload asks whether the repository has it when it is small (a receipt's blobs
+        // are: one statement and its config), else sends it again.
         client
             .push_blob_from(
                 repo,

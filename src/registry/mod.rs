@@ -394,26 +394,6 @@ impl Registry {
             .await
     }
 
-    /// Does the repository hold the manifest `digest` (a `HEAD` of it by digest)?
-    pub async fn manifest_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
-        let r = Repo::of(repo);
-        self.unless_unauthorized(&r, Operation::Pull, || async {
-            let auth = self.auth_header(&r, Operation::Pull).await?;
-            let url = http::v2_url(&r, "manifests", &digest.to_string());
-            // Distribution answers "unknown" for an OCI manifest unless the Accept names it.
-            let accept = media_type::ACCEPTED_MANIFESTS.join(", ");
-            self.head(
-                "checking manifest",
-                &format!("{}@{digest}", repo.name()),
-                auth.as_ref(),
-                &url,
-                &[(reqwest::header::ACCEPT, accept.as_str())],
-            )
-            .await
-        })
-        .await
-    }
-
     /// The manifests that declare `subject` as their subject: the referrers API where the
     /// registry has it, else the `sha256-<hex>` tag-schema index (empty when neither exists).
     /// Descriptors are as listed; callers verify whatever they then fetch by digest.

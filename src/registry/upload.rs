@@ -15,8 +15,12 @@
 //! blob already: it asks to mount the blob from the same repository ("Mounting a blob from
 //! another repository", `?mount=<digest>&from=<name>`). A registry holding it there answers
 //! 201 and nothing is sent; one without it opens the session as usual (202). So a small blob
-//! costs one request when present and two when not, with no separate `HEAD`. A registry that
-//! answers that `POST` with anything else is not asked that way again.
+//! costs one request when present and two when not, with no separate `HEAD`. A registry
+//! without mounts answers 202 and so gets every small blob sent (the spec's fallback). A
+//! registry that answers the question with an error other than 401 (after the usual
+//! retries), or with a 201 naming another digest, gets a plain `POST` instead and is not
+//! asked that way again; a 401 goes to the caller like any other, so that expired
+//! credentials are renewed and the question asked again.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -365,15 +369,17 @@ impl Registry {
             let url = format!("{start}?mount={digest}&from={}", r.repository());
             let expect = [StatusCode::CREATED, StatusCode::ACCEPTED];
             match self.upload_request_any(&self.retry, Method::POST, &url, auth, None, &expect).await {
-                Ok((_, StatusCode::CREATED)) => return Ok(Opened::Present),
-                Ok((answer, _)) => return Ok(Opened::Session(answer)),
-                // Not a failure to open a session, a refusal of the question: open it plainly.
-                Err((failed, _)) if !failed.transient => {
+                Ok((answer, StatusCode::CREATED)) if answer.digest.as_ref().is_none_or(|d| d == &digest.to_string()) => {
+                    return Ok(Opened::Present);
+                }
+                Ok((answer, StatusCode::ACCEPTED)) => return Ok(Opened::Session(answer)),
+                Err(unauthorized) if unauthorized.0.status == Some(401) => return Err(unauthorized),
+                // A refusal of the question, or a 201 about another blob: open it plainly.
+                _ => {
                     if let Ok(mut hosts) = self.no_mount_asks.lock() {
                         hosts.insert(host.to_owned());
                     }
                 }
-                Err(failed) => return Err(failed),
             }
         }
         self.upload_request(Method::POST, start, auth, None, StatusCode::ACCEPTED)
@@ -478,6 +484,8 @@ enum Whole {
 /// What an upload response says.
 struct Answer {
     location: Option<String>,
+    /// `Docker-Content-Digest`, when given.
+    digest: Option<String>,
     /// Bytes the session holds, from `Range: 0-<last>`.
     held: Option<u64>,
 }
@@ -494,6 +502,7 @@ impl Answer {
         });
         Self {
             location: header(LOCATION),
+            digest: header(reqwest::header::HeaderName::from_static("docker-content-digest")),
             held,
         }
     }

@@ -8,12 +8,14 @@ use crate::oci::{Descriptor, Digest, Manifest, media_type};
 use crate::store::{LayoutIndex, OCI_LAYOUT_CONTENT, REF_NAME_ANNOTATION};
 
 /// Check the layout; returns the parsed `index.json` (empty if it is unusable, in which case a
-/// failure has been recorded).
+/// failure has been recorded). `reached` gets, for every descriptor the walk reaches, the
+/// image (`index.json` reference name) it was first reached from, for [`missing_blob`].
 pub(super) fn check(
     index: &BundleIndex,
     verified: &BTreeMap<String, VerifiedEntry>,
     manifests: &BTreeMap<Digest, Vec<u8>>,
     layout_index: &Option<Vec<u8>>,
+    reached: &mut BTreeMap<Digest, (String, Descriptor)>,
     failures: &mut Vec<Failure>,
 ) -> LayoutIndex {
     let layout_fail =
@@ -60,16 +62,10 @@ pub(super) fn check(
         if !visited.insert(desc.digest.clone()) {
             continue;
         }
+        reached.insert(desc.digest.clone(), (owner.clone(), desc.clone()));
         let path = desc.digest.layout_path();
         let Some(entry) = verified.get(&path) else {
-            failures.push(Failure::new(
-                FailureCode::MissingBlob,
-                &owner,
-                format!(
-                    "needs {} ({}, {} bytes), which is not a verified entry of the bundle",
-                    desc.digest, desc.media_type, desc.size
-                ),
-            ));
+            failures.push(missing_blob(&owner, &desc));
             continue;
         };
         if entry.size != desc.size {
@@ -124,4 +120,17 @@ pub(super) fn check(
         // Its platforms and artifacts are compared with the layout's graph by graph_check.
     }
     parsed
+}
+
+/// `owner` (an image) needs `desc`, which is not a verified entry: what verification reports
+/// for a blob that is missing or whose bytes did not match, now or when hashed later.
+pub(super) fn missing_blob(owner: &str, desc: &Descriptor) -> Failure {
+    Failure::new(
+        FailureCode::MissingBlob,
+        owner,
+        format!(
+            "needs {} ({}, {} bytes), which is not a verified entry of the bundle",
+            desc.digest, desc.media_type, desc.size
+        ),
+    )
 }

@@ -229,7 +229,21 @@ fn verify_with(
         }
     }
     // Step 5.
-    let layout_index = layout_check::check(&index, &state.verified, &state.manifests, &state.layout_index, &mut report.failures);
+    let mut reached = BTreeMap::new();
+    let layout_index = layout_check::check(
+        &index,
+        &state.verified,
+        &state.manifests,
+        &state.layout_index,
+        &mut reached,
+        &mut report.failures,
+    );
+    // Who needs each entry left to hash, to name them as verification would if one fails.
+    let pending_owners: verified::Owners = reached
+        .into_values()
+        .map(|(owner, desc)| (desc.digest.layout_path(), (owner, desc)))
+        .filter(|(path, _)| state.pending.contains(path))
+        .collect();
     let blobs = bundle_blobs::BundleBlobs {
         file: bundle.file(),
         verified: &state.verified,
@@ -249,7 +263,7 @@ fn verify_with(
         bundle,
         (index, state.index_digest.take().unwrap_or_else(|| crate::oci::Digest::of(b""))),
         report.counted_signers(),
-        (state.verified, state.pending),
+        (state.verified, state.pending, pending_owners),
         state.manifests,
         layout_index,
         graph,

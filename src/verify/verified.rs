@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use crate::bundle::{BundleIndex, UnverifiedBundle};
-use crate::oci::{Digest, Graph, VerifyingReader};
+use crate::oci::{Descriptor, Digest, Graph, VerifyingReader};
 use crate::sign::KeyId;
 use crate::store::{LayoutIndex, RangeReader};
 
@@ -24,6 +24,10 @@ pub struct VerifiedEntry {
     pub media_type: Option<String>,
 }
 
+/// Per entry path: the image (`index.json` reference name) it was first reached from, and its
+/// descriptor.
+pub(super) type Owners = BTreeMap<String, (String, Descriptor)>;
+
 /// A bundle whose signature, index, entries and layout all checked out.
 pub struct VerifiedBundle {
     bundle: UnverifiedBundle,
@@ -34,6 +38,8 @@ pub struct VerifiedBundle {
     /// Entries whose size was checked but whose bytes are still to be hashed (see
     /// [`super::verify_deferring`]).
     pending: Vec<String>,
+    /// For each pending entry: the image it was first reached from, and its descriptor.
+    pending_owners: Owners,
     manifests: BTreeMap<Digest, Vec<u8>>,
     layout_index: LayoutIndex,
     graph: Graph,
@@ -44,7 +50,7 @@ impl VerifiedBundle {
         bundle: UnverifiedBundle,
         (index, index_digest): (BundleIndex, Digest),
         signed_by: Vec<KeyId>,
-        (entries, pending): (BTreeMap<String, VerifiedEntry>, Vec<String>),
+        (entries, pending, pending_owners): (BTreeMap<String, VerifiedEntry>, Vec<String>, Owners),
         manifests: BTreeMap<Digest, Vec<u8>>,
         layout_index: LayoutIndex,
         graph: Graph,
@@ -56,6 +62,7 @@ impl VerifiedBundle {
             signed_by,
             entries,
             pending,
+            pending_owners,
             manifests,
             layout_index,
             graph,
@@ -95,9 +102,16 @@ impl VerifiedBundle {
             };
             task.finish();
             let (digest, size) = counter.finish();
+            let before = failures.len();
             match read {
                 Err(err) => failures.push(Failure::new(FailureCode::MalformedArchive, path, format!("reading it: {err}"))),
                 Ok(()) => failures.extend(Failure::of_content(path, (&e.digest, e.size), (&digest, size))),
+            }
+            // Then, as verification says of a blob it could not verify, which image needs it.
+            if failures.len() > before {
+                if let Some((owner, desc)) = self.pending_owners.get(path) {
+                    failures.push(super::layout_check::missing_blob(owner, desc));
+                }
             }
         }
         failures

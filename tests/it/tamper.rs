@@ -96,7 +96,14 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     let mut cases: Vec<(&str, &str, Vec<&str>)> = Vec::new();
 
     flip_byte(&good, &t("layer.tar"), map[&shared_layer].0 + 1000);
-    cases.push(("layer.tar", "keys/sealift.pub", vec!["digest-mismatch", &shared_layer]));
+    // `load` hashes this 3 MiB layer while it uploads, not before; it names the layer, and
+    // the image that needs it, as `verify` does.
+    let needed_by = format!("needs sha256:{}", shared_layer.trim_start_matches("blobs/sha256/"));
+    cases.push((
+        "layer.tar",
+        "keys/sealift.pub",
+        vec!["digest-mismatch", &shared_layer, "missing-blob", &needed_by],
+    ));
 
     flip_byte(&good, &t("manifest.tar"), map[&alpha_manifest].0 + 20);
     cases.push(("manifest.tar", "keys/sealift.pub", vec!["digest-mismatch", &alpha_manifest]));
@@ -113,7 +120,11 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     let bytes = std::fs::read(&good).unwrap();
     let cut = usize::try_from(map[&shared_layer].0 + 1000).unwrap();
     std::fs::write(t("cut-in-layer.tar"), &bytes[..cut]).unwrap();
-    cases.push(("cut-in-layer.tar", "keys/sealift.pub", vec!["size-mismatch", &shared_layer]));
+    cases.push((
+        "cut-in-layer.tar",
+        "keys/sealift.pub",
+        vec!["size-mismatch", &shared_layer, "missing-blob", &needed_by],
+    ));
 
     rebuild(&good, &t("removed.tar"), |p| p != shared_layer, vec![]);
     cases.push((
