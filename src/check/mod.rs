@@ -168,13 +168,13 @@ pub async fn check(
             tag: None,
             digest: None,
         };
-        if let Err(e) = client.list_tags(&repo).await {
-            if matches!(e.status(), Some(401 | 403)) || matches!(e, registry::Error::Auth { .. }) {
-                return Err(Error::Unauthorized {
-                    registry: options.registry.clone(),
-                    source: e,
-                });
-            }
+        if let Err(e) = client.list_tags(&repo).await
+            && (matches!(e.status(), Some(401 | 403)) || matches!(e, registry::Error::Auth { .. }))
+        {
+            return Err(Error::Unauthorized {
+                registry: options.registry.clone(),
+                source: e,
+            });
         }
     }
     let mut work = plan::plan(

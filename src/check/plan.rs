@@ -266,10 +266,10 @@ pub(super) async fn run(
         let label = labels.get(p.bundle).cloned().unwrap_or_default();
         async move {
             let found = items::run(client, options, &w, p.image, label).await;
-            if let (Some(state), [one]) = (state, found.as_slice()) {
-                if let Some(key) = w.state_key(options) {
-                    state.record(&key, one, seen(client, &w).await);
-                }
+            if let (Some(state), [one]) = (state, found.as_slice())
+                && let Some(key) = w.state_key(options)
+            {
+                state.record(&key, one, seen(client, &w).await);
             }
             found
         }

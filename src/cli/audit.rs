@@ -77,7 +77,7 @@ impl Trail {
             bundles,
             images: Vec::new(),
             receipt: None,
-            details: vec![super::output::chain(&error)],
+            details: vec![super::output::chain(error)],
         })?;
         Ok(())
     }

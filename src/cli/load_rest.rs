@@ -49,10 +49,10 @@ impl<'scope> Rest<'scope> {
         let thread = scope.spawn(move || {
             super::background_thread();
             let failures = verified.check_pending(&Progress::new());
-            if failures.is_empty() {
-                if let Some(report) = table {
-                    super::verify::render_table(report);
-                }
+            if failures.is_empty()
+                && let Some(report) = table
+            {
+                super::verify::render_table(report);
             }
             let _ = verdict.send(Some(failures.is_empty()));
             failures

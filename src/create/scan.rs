@@ -98,10 +98,10 @@ fn choose_platform(pulled: &PulledImage, wanted: Option<&Platform>) -> Result<(D
             ),
         }));
     }
-    if let [only] = runnable.as_slice() {
-        if only.descriptor.digest == pulled.root.digest {
-            return Ok((only.descriptor.clone(), only.platform.clone()));
-        }
+    if let [only] = runnable.as_slice()
+        && only.descriptor.digest == pulled.root.digest
+    {
+        return Ok((only.descriptor.clone(), only.platform.clone()));
     }
     let host = host_platform();
     let wanted = wanted.unwrap_or(&host);

@@ -420,10 +420,10 @@ pub fn group_of(api_version: &str) -> &str {
 
 /// The status of `apiVersion`/`kind` at `target`.
 pub fn status(api_version: &str, kind: &str, target: KubeVersion) -> ApiStatus {
-    if let Some((_, _, since)) = SERVED_SINCE.iter().find(|(v, kinds, _)| *v == api_version && kinds.contains(&kind)) {
-        if target.0 < *since {
-            return ApiStatus::NotYet(*since);
-        }
+    if let Some((_, _, since)) = SERVED_SINCE.iter().find(|(v, kinds, _)| *v == api_version && kinds.contains(&kind))
+        && target.0 < *since
+    {
+        return ApiStatus::NotYet(*since);
     }
     if let Some(d) = lookup(api_version, kind) {
         return if target.0 >= d.removed {

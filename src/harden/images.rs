@@ -107,10 +107,10 @@ impl ImageLock {
                 _ => return Err(format!("`{reference}`: the value must be a digest or a map")),
             };
             let digest: Digest = digest.parse().map_err(|e| format!("`{reference}`: {e}"))?;
-            if let Some(pinned) = &r.digest {
-                if *pinned != digest {
-                    return Err(format!("`{reference}` names digest {pinned} but is locked to {digest}"));
-                }
+            if let Some(pinned) = &r.digest
+                && *pinned != digest
+            {
+                return Err(format!("`{reference}` names digest {pinned} but is locked to {digest}"));
             }
             lock.add(
                 &r,

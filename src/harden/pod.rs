@@ -661,21 +661,21 @@ fn pod_security(spec: &mut Map, job: &mut PodJob<'_>) {
             let base = job.path(&format!("spec.{list}[{name}]"));
             if let Some(ports) = c.get_mut("ports").and_then(Node::as_seq_mut) {
                 for port in ports.iter_mut().filter_map(Node::as_map_mut) {
-                    if let Some(hp) = port.get("hostPort").filter(|h| h.as_i64() != Some(0)).cloned() {
-                        if !job.excepted("W04", &format!("{base}.ports.hostPort")) {
-                            port.remove("hostPort");
-                            job.change(format!("{base}.ports.hostPort"), Some(&hp), None, "W04");
-                        }
+                    if let Some(hp) = port.get("hostPort").filter(|h| h.as_i64() != Some(0)).cloned()
+                        && !job.excepted("W04", &format!("{base}.ports.hostPort"))
+                    {
+                        port.remove("hostPort");
+                        job.change(format!("{base}.ports.hostPort"), Some(&hp), None, "W04");
                     }
                 }
             }
             let c = container_at(spec, list, i);
             for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
                 for kind in ["httpGet", "tcpSocket"] {
-                    if let Some(Node::Map(handler)) = c.get_mut(probe).and_then(Node::as_map_mut).and_then(|p| p.get_mut(kind)) {
-                        if let Some(host) = handler.remove("host") {
-                            job.change(format!("{base}.{probe}.{kind}.host"), Some(&host), None, "W15");
-                        }
+                    if let Some(Node::Map(handler)) = c.get_mut(probe).and_then(Node::as_map_mut).and_then(|p| p.get_mut(kind))
+                        && let Some(host) = handler.remove("host")
+                    {
+                        job.change(format!("{base}.{probe}.{kind}.host"), Some(&host), None, "W15");
                     }
                 }
             }

@@ -409,12 +409,11 @@ pub fn resolve_plain(text: &str) -> Node {
     if let Some(n) = resolve_int(text) {
         return Node::Num(n);
     }
-    if is_float(text) {
-        if let Ok(f) = text.replace('_', "").parse::<f64>() {
-            if f.is_finite() {
-                return Node::Num(float_text(f));
-            }
-        }
+    if is_float(text)
+        && let Ok(f) = text.replace('_', "").parse::<f64>()
+        && f.is_finite()
+    {
+        return Node::Num(float_text(f));
     }
     Node::Str(text.to_string())
 }

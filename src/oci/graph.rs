@@ -247,14 +247,14 @@ impl Graph {
     /// manifest as two things.
     pub fn agrees_with(&self, other: &Graph) -> Result<(), GraphError> {
         for (digest, mine) in &self.nodes {
-            if let Some(theirs) = other.nodes.get(digest) {
-                if mine.kind != theirs.kind || mine.platform != theirs.platform {
-                    return Err(GraphError::Conflict {
-                        digest: digest.clone(),
-                        first: describe(theirs),
-                        other: describe(mine),
-                    });
-                }
+            if let Some(theirs) = other.nodes.get(digest)
+                && (mine.kind != theirs.kind || mine.platform != theirs.platform)
+            {
+                return Err(GraphError::Conflict {
+                    digest: digest.clone(),
+                    first: describe(theirs),
+                    other: describe(mine),
+                });
             }
         }
         Ok(())

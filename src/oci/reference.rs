@@ -85,10 +85,10 @@ impl FromStr for Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(t) = tag {
-            if !is_valid_tag(t) {
-                return Err(bad(&format!("invalid tag `{t}`")));
-            }
+        if let Some(t) = tag
+            && !is_valid_tag(t)
+        {
+            return Err(bad(&format!("invalid tag `{t}`")));
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
@@ -154,10 +154,10 @@ pub fn parse_repository_tag(input: &str) -> Result<(String, Option<String>), Err
     if !repo.split('/').all(is_valid_component) {
         return Err(bad("repository must be lowercase path components"));
     }
-    if let Some(t) = tag {
-        if !is_valid_tag(t) {
-            return Err(bad(&format!("invalid tag `{t}`")));
-        }
+    if let Some(t) = tag
+        && !is_valid_tag(t)
+    {
+        return Err(bad(&format!("invalid tag `{t}`")));
     }
     Ok((repo.to_owned(), tag.map(str::to_owned)))
 }

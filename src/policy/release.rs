@@ -240,18 +240,18 @@ impl Release {
             }
             // Two different images that `load` would put under one tag: the registry would keep
             // whichever came last.
-            if let Some((repo, Some(tag))) = image.target() {
-                if let Some(other) = images.iter().find(|k| k.target() == Some((repo.clone(), Some(tag.clone())))) {
-                    let differ = if other.source == image.source {
-                        " (the same source with different `platforms:`, `name:` or `provenance:`)"
-                    } else {
-                        ""
-                    };
-                    return Err(format!(
-                        "images `{}` and `{}`{differ} would both be loaded as {repo}:{tag}; give one of them another `name:`",
-                        other.source, image.source
-                    ));
-                }
+            if let Some((repo, Some(tag))) = image.target()
+                && let Some(other) = images.iter().find(|k| k.target() == Some((repo.clone(), Some(tag.clone()))))
+            {
+                let differ = if other.source == image.source {
+                    " (the same source with different `platforms:`, `name:` or `provenance:`)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "images `{}` and `{}`{differ} would both be loaded as {repo}:{tag}; give one of them another `name:`",
+                    other.source, image.source
+                ));
             }
             images.push(image);
         }

@@ -297,14 +297,14 @@ impl Registry {
             }
         };
         let digest = Digest::of(&bytes);
-        if let Some(expected) = &reference.digest {
-            if *expected != digest {
-                return Err(Error::DigestMismatch {
-                    target,
-                    expected: expected.clone(),
-                    found: digest,
-                });
-            }
+        if let Some(expected) = &reference.digest
+            && *expected != digest
+        {
+            return Err(Error::DigestMismatch {
+                target,
+                expected: expected.clone(),
+                found: digest,
+            });
         }
         let media_type = crate::oci::manifest::sniff_media_type(&bytes).unwrap_or_default();
         Ok(FetchedManifest { bytes, digest, media_type })
@@ -437,10 +437,11 @@ impl Registry {
                 // and is not asked again. Some registries that do have one answer an error
                 // document (`NAME_UNKNOWN`, `MANIFEST_UNKNOWN`) for a repository or subject
                 // they do not know yet, against the spec: they are asked again next time.
-                if !known_without && !error_document {
-                    if let Ok(mut hosts) = self.no_referrers_api.lock() {
-                        hosts.insert(host);
-                    }
+                if !known_without
+                    && !error_document
+                    && let Ok(mut hosts) = self.no_referrers_api.lock()
+                {
+                    hosts.insert(host);
                 }
                 let mut tag = repo.clone();
                 tag.digest = None;

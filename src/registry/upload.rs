@@ -141,10 +141,10 @@ impl Registry {
         if status == StatusCode::CREATED {
             return Ok(true);
         }
-        if let Ok(location) = answer.location(&base) {
-            if location.starts_with(&format!("{base}/")) {
-                let _ = http::send_plain(&self.http, Method::DELETE, &location, auth.as_ref()).await;
-            }
+        if let Ok(location) = answer.location(&base)
+            && location.starts_with(&format!("{base}/"))
+        {
+            let _ = http::send_plain(&self.http, Method::DELETE, &location, auth.as_ref()).await;
         }
         Ok(false)
     }

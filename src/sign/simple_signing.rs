@@ -89,10 +89,10 @@ impl SimpleSigning {
         match &p.optional {
             serde_json::Value::Null => {}
             serde_json::Value::Object(map) => {
-                if let Some(ts) = map.get("timestamp") {
-                    if !(ts.is_i64() || ts.is_u64()) {
-                        return Err(bad("optional.timestamp must be an integer".into()));
-                    }
+                if let Some(ts) = map.get("timestamp")
+                    && !(ts.is_i64() || ts.is_u64())
+                {
+                    return Err(bad("optional.timestamp must be an integer".into()));
                 }
             }
             _ => return Err(bad("optional must be an object or null".into())),

@@ -364,10 +364,11 @@ fn subset(graph: &Graph, digest: &Digest, chosen: &BTreeSet<Digest>, layout: &La
     for e in entries.iter() {
         let Some(d) = field(e, &|e| e.get("digest")) else { continue };
         // An attestation of a runnable image that is not kept goes with it.
-        if let Some(described) = field(e, &|e| e.get("annotations").and_then(|a| a.get(REFERENCE_DIGEST))) {
-            if all_runnable.contains(&described) && !chosen.contains(&described) {
-                continue;
-            }
+        if let Some(described) = field(e, &|e| e.get("annotations").and_then(|a| a.get(REFERENCE_DIGEST)))
+            && all_runnable.contains(&described)
+            && !chosen.contains(&described)
+        {
+            continue;
         }
         match subset(graph, &d, chosen, layout)? {
             None => {}

@@ -545,15 +545,15 @@ impl Walk {
         } else {
             None
         };
-        if let Some(cap) = keep_cap {
-            if entry.size > cap {
-                report.failures.push(Failure::new(
-                    FailureCode::OversizedEntry,
-                    &path,
-                    format!("{} bytes, limit {cap} for this kind of entry", entry.size),
-                ));
-                return Ok(true);
-            }
+        if let Some(cap) = keep_cap
+            && entry.size > cap
+        {
+            report.failures.push(Failure::new(
+                FailureCode::OversizedEntry,
+                &path,
+                format!("{} bytes, limit {cap} for this kind of entry", entry.size),
+            ));
+            return Ok(true);
         }
         // A file that ends inside the entry (cut short) names the entry.
         let held = self.file_len.saturating_sub(entry.offset);

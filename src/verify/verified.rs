@@ -108,10 +108,10 @@ impl VerifiedBundle {
                 Ok(()) => failures.extend(Failure::of_content(path, (&e.digest, e.size), (&digest, size))),
             }
             // Then, as verification says of a blob it could not verify, which image needs it.
-            if failures.len() > before {
-                if let Some((owner, desc)) = self.pending_owners.get(path) {
-                    failures.push(super::layout_check::missing_blob(owner, desc));
-                }
+            if failures.len() > before
+                && let Some((owner, desc)) = self.pending_owners.get(path)
+            {
+                failures.push(super::layout_check::missing_blob(owner, desc));
             }
         }
         failures

@@ -10,10 +10,10 @@ pub fn parse(text: &str) -> Result<Vec<Found>, String> {
     let mut out = Vec::new();
     for (n, (line, stanza)) in super::paragraphs(text).enumerate() {
         let field = |name: &str| field(stanza, name);
-        if let Some(status) = field("Status") {
-            if status.split_whitespace().last() != Some("installed") {
-                continue;
-            }
+        if let Some(status) = field("Status")
+            && status.split_whitespace().last() != Some("installed")
+        {
+            continue;
         }
         let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
             return Err(format!("stanza {} has no Package or Version field", n + 1));

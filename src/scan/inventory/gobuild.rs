@@ -62,7 +62,7 @@ pub fn read(mut r: impl Read) -> io::Result<Option<BuildInfo>> {
         }
         let mut pending = None;
         while let Some(i) = finder.find(&window[from..]).map(|i| i + from) {
-            if (window_start + i as u64) % 16 != 0 {
+            if !(window_start + i as u64).is_multiple_of(16) {
                 from = i + 1;
                 continue;
             }

@@ -125,10 +125,10 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                 return Ok(n);
             }
             if self.decoder.is_finished() {
-                if let (Some(stored), Some(computed)) = (self.decoder.get_checksum_from_data(), self.decoder.get_calculated_checksum()) {
-                    if stored != computed {
-                        return Err(bad(format!("frame {}: content checksum mismatch", self.frames + 1)));
-                    }
+                if let (Some(stored), Some(computed)) = (self.decoder.get_checksum_from_data(), self.decoder.get_calculated_checksum())
+                    && stored != computed
+                {
+                    return Err(bad(format!("frame {}: content checksum mismatch", self.frames + 1)));
                 }
                 self.frames += 1;
                 self.in_frame = false;

@@ -29,10 +29,11 @@ pub fn lockfile(bytes: &[u8]) -> Result<Vec<Found>, String> {
         let mut stack: Vec<&serde_json::Map<String, Value>> = vec![deps];
         while let Some(map) = stack.pop() {
             for (name, entry) in map {
-                if let Some(version) = entry.get("version").and_then(Value::as_str) {
-                    if !version.starts_with("file:") && !version.starts_with("link:") {
-                        out.push(Found::new(Kind::Npm, name, version));
-                    }
+                if let Some(version) = entry.get("version").and_then(Value::as_str)
+                    && !version.starts_with("file:")
+                    && !version.starts_with("link:")
+                {
+                    out.push(Found::new(Kind::Npm, name, version));
                 }
                 if let Some(nested) = entry.get("dependencies").and_then(Value::as_object) {
                     stack.push(nested);
