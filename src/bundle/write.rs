@@ -219,9 +219,12 @@ pub fn write(
     let key_id = signer.public_key().map_err(|e| Error::Input(e.to_string()))?.id().clone();
 
     let dir = contents.scratch;
+    // A bundle is not secret: the mode any new file gets (0666 less the umask), not the
+    // temporary file's 0600.
     let tmp = tempfile::Builder::new()
         .prefix("bundle-")
         .suffix(".partial")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(io_err(dir))?;
     let file = tmp.as_file().try_clone().map_err(io_err(out))?;

@@ -9,6 +9,15 @@ async fn images_cross_the_gap_with_identical_digests() {
     let images = push_source_images(&source).await;
     let release = Release::new(&source, &images);
     let bundle = create_bundle(&release, &source, "release.tar");
+    // The bundle file gets the mode any new file gets here (0666 less the umask), so it can be
+    // shared for copying like the output of tar; it holds nothing secret.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let plain = release.path("plain-file");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&bundle), mode(&plain), "{:o}", mode(&bundle));
+    }
 
     let o = sealift(release.dir.path(), &["bundle", "inspect", "release.tar", "--format", "json"]);
     assert!(o.status.success(), "{}", text(&o));
