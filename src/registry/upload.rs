@@ -17,10 +17,11 @@
 //! 201 and nothing is sent; one without it opens the session as usual (202). So a small blob
 //! costs one request when present and two when not, with no separate `HEAD`. A registry
 //! without mounts answers 202 and so gets every small blob sent (the spec's fallback). A
-//! registry that answers the question with an error other than 401 (after the usual
-//! retries), or with a 201 naming another digest, gets a plain `POST` instead and is not
-//! asked that way again; a 401 goes to the caller like any other, so that expired
-//! credentials are renewed and the question asked again.
+//! registry that refuses the question (a 4xx other than 401), or answers it with a 201
+//! naming another digest, gets a plain `POST` instead and is not asked that way again. A 401
+//! goes to the caller like any other, so that expired credentials are renewed and the question
+//! asked again; so do a 5xx and a network failure after the usual retries (a registry failing
+//! that way fails the plain `POST` as well, and should not take twice as long to say so).
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -373,7 +374,7 @@ impl Registry {
                     return Ok(Opened::Present);
                 }
                 Ok((answer, StatusCode::ACCEPTED)) => return Ok(Opened::Session(answer)),
-                Err(unauthorized) if unauthorized.0.status == Some(401) => return Err(unauthorized),
+                Err(failed) if !failed.0.status.is_some_and(|s| (400..500).contains(&s) && s != 401) => return Err(failed),
                 // A refusal of the question, or a 201 about another blob: open it plainly.
                 _ => {
                     if let Ok(mut hosts) = self.no_mount_asks.lock() {
