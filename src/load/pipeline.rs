@@ -250,13 +250,10 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         let Some(done) = done else { break };
         let done = match done {
             Ok(done) => done,
-            Err(e) if e.is_commit_refused() => {
-                // Every request still running is refused as well (uploads stop sending at
-                // their next chunk): let them cancel their upload sessions.
-                while running.next().await.is_some() {}
+            Err(e) => {
+                stop(load.client, &mut running).await;
                 return Err(e);
             }
-            Err(e) => return Err(e),
         };
         match done {
             Done::First(w, pushed) => {
@@ -324,6 +321,19 @@ pub(super) async fn run(load: &Load<'_>) -> Result<Outcome, Error> {
         }
     }
     Ok(outcome)
+}
+
+/// How long a stopping load waits for what is still running to wind down.
+const WIND_DOWN: Duration = Duration::from_secs(10);
+
+/// After an error: nothing more is committed, and what is still running winds down (uploads
+/// stop at their next chunk and cancel their sessions, so the registry is not left holding
+/// half-sent blobs) for at most [`WIND_DOWN`], after which it is dropped. The client's own
+/// gate is put back afterwards.
+async fn stop(client: &Registry, running: &mut FuturesUnordered<Running<'_>>) {
+    let gate = client.refuse_commits();
+    let _ = tokio::time::timeout(WIND_DOWN, async { while running.next().await.is_some() {} }).await;
+    client.restore_commit_gate(gate);
 }
 
 fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: Item, permit: OwnedSemaphorePermit) -> Running<'a> {

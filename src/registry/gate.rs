@@ -20,6 +20,26 @@ impl Registry {
         }
     }
 
+    /// Refuse every commit from now on, whatever the gate said (a load stopping on an error):
+    /// uploads still sending stop at their next chunk and cancel their sessions. Returns the
+    /// gate there was, for [`Registry::restore_commit_gate`].
+    pub(crate) fn refuse_commits(&self) -> Option<CommitGate> {
+        let (_, refused) = tokio::sync::watch::channel(Some(false));
+        self.swap_commit_gate(Some(refused))
+    }
+
+    /// Put back the gate [`Registry::refuse_commits`] replaced.
+    pub(crate) fn restore_commit_gate(&self, gate: Option<CommitGate>) {
+        self.swap_commit_gate(gate);
+    }
+
+    fn swap_commit_gate(&self, gate: Option<CommitGate>) -> Option<CommitGate> {
+        match self.commit_gate.lock() {
+            Ok(mut held) => std::mem::replace(&mut *held, gate),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), gate),
+        }
+    }
+
     /// Whether commits are held (see [`Registry::hold_commits`]).
     #[must_use]
     pub fn holds_commits(&self) -> bool {

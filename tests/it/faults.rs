@@ -1073,6 +1073,51 @@ async fn signatures_go_up_while_their_image_s_layers_still_upload() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_load_stopped_by_an_error_cancels_the_uploads_still_going() {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let images = push_source_images(&source).await;
+    let release = Release::new(&source, &images);
+    create_bundle(&release, &source, "release.tar");
+    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let proxy = FaultProxy::start(&target);
+    // The 3 MiB layer goes up in 1 MiB PATCHes, the first of them slowly; meanwhile the
+    // registry refuses the first manifest for good (a signature object's, which does not wait
+    // for the layer).
+    proxy.add(Method::PATCH, "/blobs/uploads/", Fault::Stall { ms: 1500 }, 1);
+    proxy.add(
+        Method::PUT,
+        "/manifests/",
+        Fault::Status {
+            status: 400,
+            retry_after: None,
+        },
+        1,
+    );
+    let o = load_at(&release, "release.tar", &proxy.host, &target.ca(), &["--upload-chunk", "1"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("400"), "{out}");
+    // The layer's upload was not cut off mid-request and left open on the registry: it
+    // stopped after the chunk it was sending and cancelled its session.
+    let patches = proxy.requests(&Method::PATCH, "/blobs/uploads/");
+    let session = patches
+        .first()
+        .expect("the layer went up in PATCHes")
+        .path
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cancelled = proxy.requests(&Method::DELETE, &session);
+    assert_eq!(cancelled.len(), 1, "{session} was not cancelled");
+    assert!(
+        proxy.requests(&Method::PUT, &format!("digest={}", shared.digest())).is_empty(),
+        "the layer was committed after the error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_held_commit_waits_for_the_verdict_and_a_refused_one_leaves_nothing() {
     let target = TestRegistry::start();
     let proxy = FaultProxy::start(&target);
