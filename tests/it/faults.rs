@@ -387,7 +387,7 @@ async fn transient_registry_faults_are_retried_and_a_broken_download_resumes() {
         },
         1,
     );
-    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared = crate::support::shared_layer();
     let blob_path = format!("/blobs/{}", shared.digest());
     let size = shared.bytes.len() as u64;
     let half = size / 2;
@@ -619,7 +619,7 @@ async fn a_broken_upload_resumes_and_nothing_unverified_is_committed() {
     let images = push_source_images(&source).await;
     let release = Release::new(&source, &images);
     create_bundle(&release, &source, "release.tar");
-    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared = crate::support::shared_layer();
     let size = shared.bytes.len() as u64;
     // The upload of the shared layer (3 MiB, two chunks) breaks as its second chunk starts.
     // (docker-registry drops an upload session whose PATCH broke after some of its bytes were
@@ -704,7 +704,7 @@ async fn a_killed_create_or_load_leaves_no_debris_and_a_rerun_completes() {
     through(&release, &source, &proxy);
     let dir = release.dir.path();
     let ca = source.ca();
-    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared = crate::support::shared_layer();
 
     // kill -9 while a layer download hangs: the run directory stays behind, named as such.
     proxy.add(Method::GET, &format!("/blobs/{}", shared.digest()), Fault::Stall { ms: 60_000 }, 1);
@@ -1079,7 +1079,7 @@ async fn a_load_stopped_by_an_error_cancels_the_uploads_still_going() {
     let images = push_source_images(&source).await;
     let release = Release::new(&source, &images);
     create_bundle(&release, &source, "release.tar");
-    let shared = crate::support::layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared = crate::support::shared_layer();
     let proxy = FaultProxy::start(&target);
     // The 3 MiB layer goes up in 1 MiB PATCHes, the first of them slowly; meanwhile the
     // registry refuses the first manifest for good (a signature object's, which does not wait

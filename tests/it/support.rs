@@ -322,10 +322,16 @@ impl SourceImages {
     }
 }
 
+/// The 3 MiB layer every image of [`push_source_images`] has (over the 2 MiB sent whole, so
+/// it goes up in chunks and `load` hashes it while it uploads).
+pub fn shared_layer() -> Blob {
+    layer("shared", 3 * 1024 * 1024 + 17, false)
+}
+
 pub async fn push_source_images(reg: &TestRegistry) -> SourceImages {
     let client = reg.client();
     let repo = |p: &str| -> Reference { format!("{}/{p}:x", reg.host).parse().unwrap() };
-    let shared = layer("shared", 3 * 1024 * 1024 + 17, false);
+    let shared = shared_layer();
     let shared_docker = Blob {
         bytes: shared.bytes.clone(),
         media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip",

@@ -85,10 +85,7 @@ async fn every_tampered_bundle_is_rejected_by_verify_and_load_pushes_nothing() {
     let release = Release::new(&source, &images);
     let good = create_bundle(&release, &source, "good.tar");
     let map = entries(&good);
-    let shared_layer = format!(
-        "blobs/sha256/{}",
-        crate::support::layer("shared", 3 * 1024 * 1024 + 17, false).digest().hex()
-    );
+    let shared_layer = format!("blobs/sha256/{}", crate::support::shared_layer().digest().hex());
     let alpha_manifest = images.alpha.digest().layout_path();
     let dir = release.dir.path();
     let t = |name: &str| dir.join(name);
