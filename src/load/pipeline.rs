@@ -328,12 +328,12 @@ const WIND_DOWN: Duration = Duration::from_secs(10);
 
 /// After an error: nothing more is committed, and what is still running winds down (uploads
 /// stop at their next chunk and cancel their sessions, so the registry is not left holding
-/// half-sent blobs) for at most [`WIND_DOWN`], after which it is dropped. The client's own
-/// gate is put back afterwards.
+/// half-sent blobs) for at most [`WIND_DOWN`], after which it is dropped. The client commits
+/// again afterwards.
 async fn stop(client: &Registry, running: &mut FuturesUnordered<Running<'_>>) {
-    let gate = client.refuse_commits();
+    client.stop_commits();
     let _ = tokio::time::timeout(WIND_DOWN, async { while running.next().await.is_some() {} }).await;
-    client.restore_commit_gate(gate);
+    client.resume_commits();
 }
 
 fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: Item, permit: OwnedSemaphorePermit) -> Running<'a> {

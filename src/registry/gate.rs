@@ -3,7 +3,11 @@
 //! before its closing `PUT` (distribution spec, "Pushing blobs"), but nothing may land in a
 //! repository: no closing `PUT` of a blob, no cross-repository mount, no manifest or tag.
 
+use super::retry::Failed;
 use super::{Error, Registry};
+
+/// The reason given by a try of a commit that found commits refused.
+const REFUSED_TRY: &str = "commits were refused before this try";
 
 /// The verdict a held registry client waits for: `None` while hashing, `Some(true)` once
 /// everything matched, `Some(false)` when something did not.
@@ -20,24 +24,17 @@ impl Registry {
         }
     }
 
-    /// Refuse every commit from now on, whatever the gate said (a load stopping on an error):
-    /// uploads still sending stop at their next chunk and cancel their sessions. Returns the
-    /// gate there was, for [`Registry::restore_commit_gate`].
-    pub(crate) fn refuse_commits(&self) -> Option<CommitGate> {
-        let (_, refused) = tokio::sync::watch::channel(Some(false));
-        self.swap_commit_gate(Some(refused))
+    /// Refuse every commit from now on, whatever the gate says or will say (a load stopping
+    /// on an error), until as many [`Registry::resume_commits`]: requests waiting for the
+    /// gate are refused at once, retries of a commit stop before their next try, and uploads
+    /// still sending stop at their next chunk and cancel their sessions.
+    pub(crate) fn stop_commits(&self) {
+        self.commits_stopped.send_modify(|n| *n += 1);
     }
 
-    /// Put back the gate [`Registry::refuse_commits`] replaced.
-    pub(crate) fn restore_commit_gate(&self, gate: Option<CommitGate>) {
-        self.swap_commit_gate(gate);
-    }
-
-    fn swap_commit_gate(&self, gate: Option<CommitGate>) -> Option<CommitGate> {
-        match self.commit_gate.lock() {
-            Ok(mut held) => std::mem::replace(&mut *held, gate),
-            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), gate),
-        }
+    /// Undo one [`Registry::stop_commits`].
+    pub(crate) fn resume_commits(&self) {
+        self.commits_stopped.send_modify(|n| *n = n.saturating_sub(1));
     }
 
     /// Whether commits are held (see [`Registry::hold_commits`]).
@@ -46,11 +43,31 @@ impl Registry {
         self.commit_gate.lock().map_or(true, |held| held.is_some())
     }
 
-    /// Whether the gate has already said no: an upload still sending stops there.
+    /// Whether commits are stopped or the gate has already said no: an upload still sending
+    /// stops there, and a commit does not try again.
     pub(super) fn commits_refused(&self) -> bool {
+        if *self.commits_stopped.borrow() > 0 {
+            return true;
+        }
         match self.commit_gate.lock() {
             Ok(held) => held.as_ref().is_some_and(|gate| *gate.borrow() == Some(false)),
             Err(_) => true,
+        }
+    }
+
+    /// A try of a commit that finds commits refused since the last one: what it fails with
+    /// (see [`Registry::commit_failure`]).
+    pub(super) fn refused_try(&self) -> Option<Failed> {
+        self.commits_refused().then(|| Failed::fatal(None, REFUSED_TRY))
+    }
+
+    /// The error for a commit that failed after `attempts` tries: [`Error::CommitRefused`] when
+    /// it stopped because commits were refused, else `otherwise`.
+    pub(super) fn commit_failure(target: &str, failed: Failed, otherwise: impl FnOnce(Failed) -> Error) -> Error {
+        if failed.status.is_none() && failed.reason == REFUSED_TRY {
+            Error::CommitRefused { target: target.to_owned() }
+        } else {
+            otherwise(failed)
         }
     }
 
@@ -60,14 +77,51 @@ impl Registry {
     /// [`Error::CommitRefused`] when the gate says no (or cannot be read).
     pub(super) async fn may_commit(&self, target: &str) -> Result<(), Error> {
         let refused = || Error::CommitRefused { target: target.to_owned() };
+        let mut stopped = self.commits_stopped.subscribe();
+        if *stopped.borrow_and_update() > 0 {
+            return Err(refused());
+        }
         let gate = match self.commit_gate.lock() {
             Ok(held) => held.clone(),
             Err(_) => return Err(refused()),
         };
         let Some(mut gate) = gate else { return Ok(()) };
-        match gate.wait_for(Option::is_some).await {
-            Ok(verdict) if *verdict == Some(true) => Ok(()),
-            _ => Err(refused()),
+        let passed = tokio::select! {
+            verdict = gate.wait_for(Option::is_some) => matches!(verdict.as_deref(), Ok(Some(true))),
+            _ = stopped.wait_for(|n| *n > 0) => false,
+        };
+        if passed && !self.commits_refused() {
+            Ok(())
+        } else {
+            Err(refused())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_refuses_a_commit_waiting_for_an_undecided_gate_and_a_resume_lets_it_decide() {
+        let client = Registry::new(&super::super::RegistryOptions::default()).unwrap();
+        let (say, gate) = tokio::sync::watch::channel(None);
+        client.hold_commits(gate);
+        let waiting = client.may_commit("repo@sha256:x");
+        let stop = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            client.stop_commits();
+        };
+        let (waited, ()) = tokio::join!(waiting, stop);
+        assert!(matches!(waited, Err(Error::CommitRefused { .. })), "{waited:?}");
+        assert!(client.commits_refused());
+        // Two stops need two resumes.
+        client.stop_commits();
+        client.resume_commits();
+        assert!(client.may_commit("repo@sha256:x").await.is_err());
+        client.resume_commits();
+        say.send(Some(true)).unwrap();
+        assert!(client.may_commit("repo@sha256:x").await.is_ok());
+        assert!(!client.commits_refused());
     }
 }

@@ -93,6 +93,9 @@ impl Registry {
         let outcome = retry::run(&self.retry, move || {
             let body = body.clone();
             async move {
+                if let Some(refused) = self.refused_try() {
+                    return Err(refused);
+                }
                 let mut request = http.put(url).header(CONTENT_TYPE, content_type).body(body);
                 if let Some(a) = auth {
                     request = request.header(AUTHORIZATION, a.clone());
@@ -110,7 +113,7 @@ impl Registry {
             }
         })
         .await;
-        outcome.map_err(|(failed, attempts)| http_error(what, target, failed, attempts))
+        outcome.map_err(|(failed, attempts)| Registry::commit_failure(target, failed, |failed| http_error(what, target, failed, attempts)))
     }
 
     /// `HEAD url` with retries: true for 200, false for 404.

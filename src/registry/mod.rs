@@ -197,6 +197,8 @@ pub struct Registry {
     no_mount_asks: std::sync::Mutex<std::collections::HashSet<String>>,
     /// While set, what commits wait for (see [`gate`]).
     commit_gate: std::sync::Mutex<Option<CommitGate>>,
+    /// While above 0, every commit is refused (see [`gate`]).
+    commits_stopped: tokio::sync::watch::Sender<usize>,
 }
 
 impl Registry {
@@ -237,6 +239,7 @@ impl Registry {
             no_referrers_api: std::sync::Mutex::default(),
             no_mount_asks: std::sync::Mutex::default(),
             commit_gate: std::sync::Mutex::default(),
+            commits_stopped: tokio::sync::watch::Sender::new(0),
         })
     }
 

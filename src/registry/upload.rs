@@ -17,11 +17,12 @@
 //! 201 and nothing is sent; one without it opens the session as usual (202). So a small blob
 //! costs one request when present and two when not, with no separate `HEAD`. A registry
 //! without mounts answers 202 and so gets every small blob sent (the spec's fallback). A
-//! registry that refuses the question (a 4xx other than 401), or answers it with a 201
-//! naming another digest, gets a plain `POST` instead and is not asked that way again. A 401
-//! goes to the caller like any other, so that expired credentials are renewed and the question
-//! asked again; so do a 5xx and a network failure after the usual retries (a registry failing
-//! that way fails the plain `POST` as well, and should not take twice as long to say so).
+//! registry that refuses the question (an answer no retry changes, other than 401), or answers
+//! it with a 201 naming another digest, gets a plain `POST` instead and is not asked that way
+//! again. A 401 goes to the caller like any other, so that expired credentials are renewed and
+//! the question asked again; so does a failure a retry could fix (5xx, 408, 429, the network)
+//! once the retries are spent: a registry failing that way fails the plain `POST` as well,
+//! and should not take twice as long to say so.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -192,9 +193,11 @@ impl Registry {
                 {
                     Ok(()) => return Ok(Landed::Uploaded),
                     Err(Whole::Failed(failed)) if failed.transient && sessions < self.retry.attempts => {
-                        // The session is dropped, and a new one opened after a wait.
+                        // The session is dropped, and a new one opened after a wait (while
+                        // commits are still allowed).
                         let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
                         tokio::time::sleep(self.retry.wait_after(sessions, &failed)).await;
+                        self.may_commit(&target).await?;
                         continue 'session;
                     }
                     Err(Whole::Failed(failed)) => {
@@ -286,6 +289,10 @@ impl Registry {
                 .await
             {
                 Ok(_) => Ok(Landed::Uploaded),
+                Err((failed, _)) if self.commits_refused() => {
+                    let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
+                    Err(Registry::commit_failure(&target, failed, |failed| fail(failed, 1)))
+                }
                 // A commit whose answer was lost may have landed: the blob is there or not.
                 Err((failed, attempts)) => {
                     if self.blob_exists(repo, digest).await.unwrap_or(false) {
@@ -374,7 +381,7 @@ impl Registry {
                     return Ok(Opened::Present);
                 }
                 Ok((answer, StatusCode::ACCEPTED)) => return Ok(Opened::Session(answer)),
-                Err(failed) if !failed.0.status.is_some_and(|s| (400..500).contains(&s) && s != 401) => return Err(failed),
+                Err(failed) if failed.0.transient || failed.0.status.is_none_or(|s| s == 401) => return Err(failed),
                 // A refusal of the question, or a 201 about another blob: open it plainly.
                 _ => {
                     if let Ok(mut hosts) = self.no_mount_asks.lock() {
@@ -417,6 +424,12 @@ impl Registry {
         retry::run(policy, move || {
             let method = method.clone();
             async move {
+                // A `PUT` here is a blob's commit: none once commits are refused.
+                if method == Method::PUT
+                    && let Some(refused) = self.refused_try()
+                {
+                    return Err(refused);
+                }
                 let mut request = client.request(method, url);
                 if let Some(a) = auth {
                     request = request.header(reqwest::header::AUTHORIZATION, a.clone());
