@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): `bundle create` and `load` next to skopeo doing the same pull and
 # push, on two workloads, with wall time and peak RSS; medians of ROUNDS alternating rounds
-# (odd rounds run sealift first, even rounds skopeo first).
+# (odd rounds run sealift first, even rounds skopeo first), after a warm-up round that is
+# not counted.
 #
 #   large  4 images, one with a 256 MiB layer and three with a 16 MiB one
 #   many   40 images sharing an 8 MiB base layer, each with 256 KiB of its own
@@ -74,7 +75,7 @@ measure() {
     if [ -n "$pin" ]; then set -- taskset -c "$tool_cpus" "$@"; fi
     /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>err.out || { echo "$tool $step $w failed:"; cat err.out; exit 1; }
     read -r secs kb < time.out
-    echo "$w $step $tool $secs $kb" >> results
+    if [ "$round" -gt 0 ]; then echo "$w $step $tool $secs $kb" >> results; fi
     awk -v w="$w" -v s="$step" -v t="$tool" -v secs="$secs" -v kb="$kb" 'BEGIN { printf "  %-8s %-6s %-7s %7.2f s %7.1f MB\n", w, s, t, secs, kb / 1024 }'
 }
 # clean WORKLOAD: delete what the last round left (see the top).
@@ -96,8 +97,12 @@ skopeo_run() {
     measure skopeo "$w" create sh -c "while read -r ref; do ${skopeo[*]} --src-cert-dir certs-src --src-creds u:p \"docker://$(addr src)/\$ref\" \"oci:sk-$w:\$ref\" || exit 1; done < $w.refs"
     measure skopeo "$w" load sh -c "while read -r ref; do ${skopeo[*]} --dest-cert-dir certs-sko --dest-creds u:p \"oci:sk-$w:\$ref\" \"docker://$(addr sko)/\$ref\" || exit 1; done < $w.refs"
 }
-for r in $(seq "$rounds"); do
-    echo "round $r"
+# Round 0 warms up and is not counted: the first steps after the setup ran slower for both
+# tools (the 4-image create up to twice as slow), the machine still settling from writing and
+# deleting the workloads.
+for r in $(seq 0 "$rounds"); do
+    round=$r
+    if [ "$r" = 0 ]; then echo "round 0 (warm-up, not counted)"; else echo "round $r"; fi
     for w in large many; do
         clean "$w"
         start dst
