@@ -71,8 +71,9 @@ enum Item {
     /// A group's signature objects: their first round (`true`: the group's manifests are in
     /// already).
     Signatures(usize, bool),
-    /// Referrers the registry refused before their image was in: their first round again.
-    Referrers(Vec<usize>),
+    /// A group's referrers the registry refused before its image was in: their first round
+    /// again.
+    Referrers(usize, Vec<usize>),
 }
 
 enum Done {
@@ -162,14 +163,14 @@ impl Waiting {
         self.manifests_in[g] = true;
         let refused = std::mem::take(&mut self.refused[g]);
         if !refused.is_empty() {
-            queue.push_front(Item::Referrers(refused));
+            queue.push_front(Item::Referrers(g, refused));
         }
     }
 
     /// Referrers of group `g` refused before its manifests were in: again once they are.
     fn refused_early(&mut self, g: usize, refused: Vec<usize>, queue: &mut VecDeque<Item>) {
         if self.manifests_in[g] {
-            queue.push_front(Item::Referrers(refused));
+            queue.push_front(Item::Referrers(g, refused));
         } else {
             self.refused[g] = refused;
         }
@@ -380,12 +381,10 @@ fn start<'a>(load: &'a Load<'a>, mounts: &'a Mounts, group: &'a [usize], item: I
             }
             Ok(Done::Signatures(g, stepped, refused))
         }),
-        Item::Referrers(objects) => Box::pin(async move {
+        Item::Referrers(g, objects) => Box::pin(async move {
             let _permit = permit;
             let mut stepped = Vec::new();
-            let mut g = 0;
             for o in objects {
-                g = group[load.owners[o]];
                 let started = std::time::Instant::now();
                 let (done, n) = signatures::step(load.client, &load.objects[o], 0).await?;
                 stepped.push((o, done, n, started.elapsed()));

@@ -6,9 +6,6 @@
 use super::retry::Failed;
 use super::{Error, Registry};
 
-/// The reason given by a try of a commit that found commits refused.
-const REFUSED_TRY: &str = "commits were refused before this try";
-
 /// The verdict a held registry client waits for: `None` while hashing, `Some(true)` once
 /// everything matched, `Some(false)` when something did not.
 pub type CommitGate = tokio::sync::watch::Receiver<Option<bool>>;
@@ -55,19 +52,20 @@ impl Registry {
         }
     }
 
-    /// A try of a commit that finds commits refused since the last one: what it fails with
-    /// (see [`Registry::commit_failure`]).
+    /// A try of a commit that finds commits refused since the last one: what it fails with,
+    /// so that no retry follows (the caller then reports [`Error::CommitRefused`], see
+    /// [`Registry::commit_failure`]).
     pub(super) fn refused_try(&self) -> Option<Failed> {
-        self.commits_refused().then(|| Failed::fatal(None, REFUSED_TRY))
+        self.commits_refused().then(|| Failed::fatal(None, "commits were refused"))
     }
 
-    /// The error for a commit that failed after `attempts` tries: [`Error::CommitRefused`] when
-    /// it stopped because commits were refused, else `otherwise`.
-    pub(super) fn commit_failure(target: &str, failed: Failed, otherwise: impl FnOnce(Failed) -> Error) -> Error {
-        if failed.status.is_none() && failed.reason == REFUSED_TRY {
+    /// The error for a commit that failed: [`Error::CommitRefused`] while commits are refused
+    /// (its failure, whatever it was, no longer matters), else `otherwise`.
+    pub(super) fn commit_failure(&self, target: &str, otherwise: impl FnOnce() -> Error) -> Error {
+        if self.commits_refused() {
             Error::CommitRefused { target: target.to_owned() }
         } else {
-            otherwise(failed)
+            otherwise()
         }
     }
 

@@ -113,7 +113,7 @@ impl Registry {
             }
         })
         .await;
-        outcome.map_err(|(failed, attempts)| Registry::commit_failure(target, failed, |failed| http_error(what, target, failed, attempts)))
+        outcome.map_err(|(failed, attempts)| self.commit_failure(target, || http_error(what, target, failed, attempts)))
     }
 
     /// `HEAD url` with retries: true for 200, false for 404.

@@ -289,9 +289,9 @@ impl Registry {
                 .await
             {
                 Ok(_) => Ok(Landed::Uploaded),
-                Err((failed, _)) if self.commits_refused() => {
+                Err(_) if self.commits_refused() => {
                     let _ = http::send_plain(&self.http, Method::DELETE, &location, auth_for(&location)).await;
-                    Err(Registry::commit_failure(&target, failed, |failed| fail(failed, 1)))
+                    Err(Error::CommitRefused { target })
                 }
                 // A commit whose answer was lost may have landed: the blob is there or not.
                 Err((failed, attempts)) => {
@@ -553,10 +553,9 @@ fn prefix_hash(source: &dyn BlobSource, len: u64) -> std::io::Result<Sha256> {
     Ok(hasher)
 }
 
-/// A request body streaming `source` from `offset` to `end`, hashing into `sent` (hash state
-/// and end offset) as it goes. Reads happen on a blocking thread, a few chunks ahead at most.
 /// The body of one `PATCH`: bytes `offset..end` of `source`, hashed into `sent` (hasher,
-/// offset reached, and whether the source ended before `end`) as they are read.
+/// offset reached, and whether the source ended before `end`) as they are read. Reads happen
+/// on a blocking thread, a few chunks ahead at most.
 fn body_from(source: Arc<dyn BlobSource>, offset: u64, end: u64, sent: Arc<Mutex<(Sha256, u64, bool)>>) -> std::io::Result<reqwest::Body> {
     let mut reader = source.open_at(offset)?.take(end - offset);
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
